@@ -1,0 +1,65 @@
+/*
+ * Every fixed limit of runboxd in one place.  Limits an operator may want
+ * to change are configuration variables (config.h); their defaults live
+ * here too, so that the code and conf/runboxd.env agree.
+ */
+#ifndef RUNBOXD_BOUNDS_H
+#define RUNBOXD_BOUNDS_H
+
+/* HTTP requests from clients (front). */
+#define HTTP_MAX_HEADERS 64             /* more -> 431 */
+#define HTTP_MAX_HEADER_BYTES 16384     /* request line + headers, more -> 431 */
+#define HTTP_MAX_METHOD 16
+#define HTTP_MAX_PATH 2048              /* longer request target -> 414/431 */
+
+/* Defaults of the request limits that are configurable. */
+#define DEFAULT_REQUEST_MAX_BODY (2u * 1024 * 1024)  /* SERVER_MAX_REQUEST_BYTES */
+#define DEFAULT_REQUEST_TIMEOUT_SEC 10u              /* SERVER_REQUEST_TIMEOUT */
+#define MAX_REQUEST_BODY_LIMIT (64u * 1024 * 1024)   /* upper bound of the setting */
+
+/* JSON. */
+#define JSON_MAX_DEPTH 64               /* nesting accepted by json_check */
+#define JSON_MAX_TOKENS 1024            /* jsmn tokens for Docker replies */
+
+/* Configuration. */
+#define CONFIG_MAX_STR 256              /* any string variable */
+#define CONFIG_MAX_TOKEN 512            /* API_ACCESS_TOKEN */
+#define CONFIG_MAX_LIST 32              /* entries of a space-separated list */
+#define CONFIG_MAX_PATH 108             /* sun_path of a unix socket */
+#define CONFIG_MAX_LINE 4096            /* one line of the -c file */
+#define CONFIG_MAX_WORKERS 1024         /* SERVER_WORKER_THREADS upper bound */
+#define CONFIG_MAX_SECONDS 86400        /* any timeout variable: a day; ms fit an int */
+
+/* Docker client (agent). */
+#define DOCKER_API_VERSION "v1.41"      /* Docker Engine 20.10 and later */
+#define DOCKER_MAX_RESPONSE (1024u * 1024)  /* a Docker reply body */
+#define DOCKER_MAX_RESPONSE_HEAD 16384  /* status line + headers of a reply */
+#define DOCKER_MAX_ID 128               /* container id */
+#define DOCKER_MAX_REQUEST_BODY 16384   /* container create JSON */
+#define DOCKER_MAX_IMAGE_REF 255        /* image reference length */
+#define DOCKER_FRAME_HEADER 8
+#define DOCKER_MAX_REPLY (64u * 1024)   /* create/start/version/error reply bodies (stack) */
+
+/* Front <-> agent messages. */
+#define MSG_MAX (64u * 1024)
+#define AGENT_MAX_CALLS 4               /* Docker calls behind one answer: create, attach, start, remove */
+
+/* Master. */
+#define MASTER_RESPAWN_BACKOFF_MIN_MS 100
+#define MASTER_RESPAWN_BACKOFF_MAX_MS 10000
+#define MASTER_CRASH_BUDGET 10          /* crashes of one slot ...   */
+#define MASTER_CRASH_WINDOW_SEC 60      /* ... in this window -> give up on it for a while */
+#define MASTER_DRAIN_TIMEOUT_SEC 30     /* SIGTERM: in-flight requests get this long */
+
+/* In-image runner (runbox-runner). */
+#define RUNNER_MAX_PAYLOAD (64u * 1024 * 1024)  /* stdin payload; more -> exit 1 */
+#define RUNNER_MAX_TOKENS (1u << 20)            /* jsmn tokens of one payload */
+#define RUNNER_MAX_STREAM (8u * 1024 * 1024)    /* kept per stream; the rest is drained */
+#define RUNNER_MAX_NAME 4096                    /* a file name in the payload */
+#define RUNNER_DRAIN_GRACE_MS 500               /* read on this long after the program exits */
+#define RUNNER_POLL_TICK_MS 100                 /* how often the pump checks for the exit */
+
+/* Logging. */
+#define LOG_MAX_LINE 2048
+
+#endif

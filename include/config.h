@@ -1,0 +1,106 @@
+/*
+ * Configuration: docker-run's environment variables (same names, types and
+ * defaults) plus runboxd's own.  Parsed strictly; every error names the
+ * variable and what is wrong with its value.  Never prints, never exits.
+ */
+#ifndef RUNBOXD_CONFIG_H
+#define RUNBOXD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <netinet/in.h>
+
+#include "bounds.h"
+
+#define CONFIG_EXIT_BAD 78 /* EX_CONFIG: bad or missing configuration */
+
+enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
+
+struct config_list {
+	unsigned n;
+	char item[CONFIG_MAX_LIST][CONFIG_MAX_STR];
+};
+
+struct config {
+	/* docker-run, required */
+	char listen_addr[64];          /* SERVER_LISTEN_ADDR, dotted IPv4 */
+	struct in_addr listen_in;      /* parsed listen_addr */
+	uint16_t listen_port;          /* SERVER_LISTEN_PORT 1-65535 */
+	unsigned worker_threads;       /* SERVER_WORKER_THREADS 1..CONFIG_MAX_WORKERS */
+	char access_token[CONFIG_MAX_TOKEN]; /* API_ACCESS_TOKEN, non-empty */
+	char docker_socket[CONFIG_MAX_PATH]; /* DOCKER_UNIX_SOCKET_PATH */
+	unsigned docker_read_timeout;  /* DOCKER_UNIX_SOCKET_READ_TIMEOUT, seconds >= 1 */
+	unsigned docker_write_timeout; /* DOCKER_UNIX_SOCKET_WRITE_TIMEOUT, seconds >= 1 */
+	char hostname[CONFIG_MAX_STR]; /* DOCKER_CONTAINER_HOSTNAME */
+	char user[CONFIG_MAX_STR];     /* DOCKER_CONTAINER_USER */
+	int64_t memory;                /* DOCKER_CONTAINER_MEMORY, bytes >= 0 */
+	bool network_disabled;         /* DOCKER_CONTAINER_NETWORK_DISABLED */
+	int64_t nofile_soft, nofile_hard; /* DOCKER_CONTAINER_ULIMIT_NOFILE_{SOFT,HARD} */
+	int64_t nproc_soft, nproc_hard;   /* DOCKER_CONTAINER_ULIMIT_NPROC_{SOFT,HARD} */
+	struct config_list cap_drop;   /* DOCKER_CONTAINER_CAP_DROP */
+	unsigned run_max_time;         /* RUN_MAX_EXECUTION_TIME, seconds >= 1 */
+	uint64_t run_max_output;       /* RUN_MAX_OUTPUT_SIZE, bytes >= 1 */
+
+	/* docker-run, optional */
+	struct config_list cap_add;    /* DOCKER_CONTAINER_CAP_ADD (default empty) */
+	bool readonly_rootfs;          /* DOCKER_CONTAINER_READONLY_ROOTFS (false) */
+	char tmp_dir_path[CONFIG_MAX_STR];     /* DOCKER_CONTAINER_TMP_DIR_PATH ("" = none) */
+	char tmp_dir_options[CONFIG_MAX_STR];  /* DOCKER_CONTAINER_TMP_DIR_OPTIONS (rw,noexec,nosuid,size=65536k) */
+	char work_dir_path[CONFIG_MAX_STR];    /* DOCKER_CONTAINER_WORK_DIR_PATH ("" = none) */
+	char work_dir_options[CONFIG_MAX_STR]; /* DOCKER_CONTAINER_WORK_DIR_OPTIONS (rw,exec,nosuid,size=131072k) */
+	bool debug_keep_container;     /* DEBUG_KEEP_CONTAINER (false) */
+
+	/* runboxd */
+	uint64_t max_request_bytes;    /* SERVER_MAX_REQUEST_BYTES (DEFAULT_REQUEST_MAX_BODY), 1..MAX_REQUEST_BODY_LIMIT */
+	unsigned request_timeout;      /* SERVER_REQUEST_TIMEOUT seconds (DEFAULT_REQUEST_TIMEOUT_SEC), >= 1 */
+	unsigned shutdown_timeout;     /* SERVER_SHUTDOWN_TIMEOUT seconds (MASTER_DRAIN_TIMEOUT_SEC) */
+	enum log_level log_level;      /* LOG_LEVEL error|warn|info|debug (info) */
+	char instance[CONFIG_MAX_STR]; /* RUNBOXD_INSTANCE label value ("" -> "<addr>:<port>") */
+	int64_t pids_limit;            /* DOCKER_CONTAINER_PIDS_LIMIT (256; 0 = no limit) */
+	int64_t memory_swap;           /* DOCKER_CONTAINER_MEMORY_SWAP bytes (0 = same as memory: no swap; -1 = unlimited) */
+	bool no_new_privileges;        /* DOCKER_CONTAINER_NO_NEW_PRIVILEGES (true) */
+	char log_driver[CONFIG_MAX_STR]; /* DOCKER_CONTAINER_LOG_DRIVER ("none") */
+	int64_t nano_cpus;             /* DOCKER_CONTAINER_CPUS decimal CPUs, e.g. "1.5" (0 = no limit), stored in 1e-9 CPUs */
+	char runtime[CONFIG_MAX_STR];  /* DOCKER_CONTAINER_RUNTIME ("" = daemon default) */
+	struct config_list image_allow; /* RUN_IMAGE_ALLOWLIST (empty = any image) */
+
+	/* config.c's bookkeeping: bit i is set once variable i of its table was
+	 * given.  A bool has no spare value to mean "unset", so config_finish
+	 * needs this to tell a missing required variable from a zero value. */
+	uint64_t given;
+};
+
+/* Fill every variable with its default; required ones are marked unset. */
+void config_defaults(struct config *c);
+
+/*
+ * Set one variable from its text.  Returns 0, -1 with a message in err
+ * ("SERVER_LISTEN_PORT: \"70000\" is out of range 1-65535"), or 1 if key
+ * is not a runboxd variable (err says so).
+ */
+int config_set(struct config *c, const char *key, const char *value, char *err, size_t errsz);
+
+/* KEY=VALUE lines, '#' comments, blank lines; an unknown key is an error. */
+int config_load_file(struct config *c, const char *path, char *err, size_t errsz);
+
+/* Every runboxd variable present in envp (others are ignored). */
+int config_load_env(struct config *c, char *const envp[], char *err, size_t errsz);
+
+/* Required variables present; cross-checks (soft <= hard, ...); derives instance. */
+int config_finish(struct config *c, char *err, size_t errsz);
+
+/* defaults + file (if not NULL) + environment + finish. */
+int config_load(struct config *c, const char *file, char *const envp[], char *err, size_t errsz);
+
+/* Effective configuration as KEY=VALUE lines, the token masked. */
+void config_print(const struct config *c, FILE *out);
+
+/* Every variable, one per line: name, type, range, default, meaning (runboxd -h). */
+void config_usage(FILE *out);
+
+/* Wipe the token (fronts must not hold it). */
+void config_forget_token(struct config *c);
+
+#endif

@@ -1,0 +1,113 @@
+/*
+ * Docker Engine API client: raw HTTP/1.1 over the unix socket, one
+ * connection per call, every read and write under the configured timeouts.
+ * Never prints, never exits: returns a DOCKER_E* code and, where Docker
+ * explained itself, its message.
+ */
+#ifndef RUNBOXD_DOCKER_H
+#define RUNBOXD_DOCKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "bounds.h"
+#include "config.h"
+#include "json.h"
+
+enum docker_err {
+	DOCKER_OK = 0,
+	DOCKER_ECONNECT = -1, /* socket missing / refused / permission */
+	DOCKER_EIO = -2,      /* write or read failed, or timed out */
+	DOCKER_EPROTO = -3,   /* reply is not HTTP, bad framing, bad JSON, too big */
+	DOCKER_ESTATUS = -4,  /* Docker answered with an error status */
+};
+
+struct docker_ctx {
+	const char *socket_path;
+	int read_timeout_ms;
+	int write_timeout_ms;
+};
+
+#define DOCKER_MAX_MESSAGE 1024
+
+/* Outcome of a call that failed: HTTP status (0 if none) and Docker's "message". */
+struct docker_error {
+	int status;
+	char message[DOCKER_MAX_MESSAGE];
+};
+
+/* Connect to the socket, non-blocking connect bounded by write_timeout_ms. -1 and errno on failure. */
+int docker_connect(const struct docker_ctx *ctx);
+
+/*
+ * One request/response.  body may be NULL.  The reply body is stored
+ * (dechunked) in out[0..*outlen) (out has outsz bytes, NUL-terminated when
+ * room).  Returns DOCKER_OK with *status set for any HTTP status, or a
+ * negative DOCKER_E*.
+ */
+int docker_call(const struct docker_ctx *ctx, const char *method, const char *path,
+		const char *body, size_t body_len, int *status, char *out, size_t outsz,
+		size_t *outlen);
+
+/*
+ * GET /version, answered as docker-run does:
+ * {"docker":{"version","apiVersion","gitCommit","goVersion","os","arch",
+ * "kernelVersion","buildTime","platform":{"name"},"components":[{"name","version"}]}}
+ */
+int docker_version(const struct docker_ctx *ctx, struct jbuf *out, struct docker_error *err);
+
+/* Turn Docker's /version reply into the object above (pure; for tests). */
+int docker_version_translate(const char *js, size_t len, struct jbuf *out);
+
+/* Labels put on every container. */
+#define DOCKER_LABEL_INSTANCE "io.runboxd.instance"
+#define DOCKER_LABEL_SLOT "io.runboxd.slot"
+
+/*
+ * The /containers/create body for image under configuration c (pure; for
+ * tests): Hostname, User, Attach*, Tty=false, OpenStdin, StdinOnce, Image,
+ * NetworkDisabled, Labels, and HostConfig (Memory, MemorySwap, Privileged,
+ * CapAdd, CapDrop, Ulimits, ReadonlyRootfs, Tmpfs, PidsLimit, NanoCpus,
+ * SecurityOpt no-new-privileges, LogConfig, NetworkMode none when network
+ * is disabled, Runtime).  Returns its length or -1 if outsz is too small.
+ */
+int docker_create_body(const struct config *c, const char *image, const char *instance,
+		       unsigned slot, char *out, size_t outsz);
+
+/* POST /containers/create; the new id in id[DOCKER_MAX_ID]. */
+int docker_container_create(const struct docker_ctx *ctx, const struct config *c,
+			    const char *image, const char *instance, unsigned slot, char *id,
+			    struct docker_error *err);
+int docker_container_start(const struct docker_ctx *ctx, const char *id, struct docker_error *err);
+
+/*
+ * POST /containers/{id}/attach?stream=1&stdin=1&stdout=1&stderr=1 with
+ * Upgrade: tcp.  On success *fd is the hijacked stream (blocking) and any
+ * stream bytes that arrived with the reply head are copied to
+ * early[0..*early_len) (early has early_sz bytes).
+ */
+int docker_container_attach(const struct docker_ctx *ctx, const char *id, int *fd, char *early,
+			    size_t early_sz, size_t *early_len, struct docker_error *err);
+
+/* DELETE /containers/{id}?v=1&force=1.  404 counts as success. */
+int docker_container_remove(const struct docker_ctx *ctx, const char *id, struct docker_error *err);
+
+/*
+ * Ids of all containers (running or not) carrying label instance=value and,
+ * if slot >= 0, slot=<slot>.  Calls fn for each; returns the count or < 0.
+ */
+int docker_containers_labelled(const struct docker_ctx *ctx, const char *instance, int slot,
+			       void (*fn)(const char *id, unsigned slot, void *arg), void *arg,
+			       struct docker_error *err);
+
+/* Attach stream frames: 8-byte header, stream 0 stdin, 1 stdout, 2 stderr. */
+enum docker_stream { DOCKER_STDIN = 0, DOCKER_STDOUT = 1, DOCKER_STDERR = 2 };
+/* Parse a frame header; -1 if the stream byte is not 0-2 or bytes 1-3 are not zero. */
+int docker_frame_header(const unsigned char h[DOCKER_FRAME_HEADER], enum docker_stream *stream,
+			uint32_t *len);
+
+/* Is s a syntactically valid Docker image reference (distribution's grammar, <= 255 bytes)? */
+int docker_image_ref_valid(const char *s);
+
+#endif

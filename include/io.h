@@ -1,0 +1,33 @@
+/* Deadline-bounded I/O on non-blocking descriptors, and the clock they use. */
+#ifndef RUNBOXD_IO_H
+#define RUNBOXD_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Milliseconds of CLOCK_MONOTONIC. */
+int64_t io_now_ms(void);
+
+/* Milliseconds left until deadline, clamped to [0, INT_MAX]. */
+int io_left_ms(int64_t deadline);
+
+int io_set_nonblock(int fd);
+
+/*
+ * Write all of buf before deadline (CLOCK_MONOTONIC ms).  Returns 0, or -1
+ * with errno (ETIMEDOUT when the deadline passed, EPIPE when the peer left).
+ */
+int io_write_all(int fd, const void *buf, size_t len, int64_t deadline);
+
+/* Read what is there (at least 1 byte) before deadline: > 0, 0 on EOF, -1 with errno. */
+ssize_t io_read_some(int fd, void *buf, size_t len, int64_t deadline);
+
+/*
+ * Close a client connection so that an answer sent before unread request
+ * bytes still reaches the client: shut down our side, discard what the
+ * client still sends for a short while, then close.
+ */
+void io_linger_close(int fd, int64_t deadline);
+
+#endif

@@ -1,0 +1,94 @@
+/*
+ * JSON helpers: a strict validator and member lookup that need no token
+ * array (request bodies, runner output), helpers around jsmn (Docker
+ * replies, runner payloads), and an escaping writer.  No I/O; never exits.
+ *
+ * jsmn itself is compiled once, in src/jsmn.c, with JSMN_STRICT and
+ * JSMN_PARENT_LINKS; everything else includes <jsmn.h> with JSMN_HEADER
+ * defined -- include "json.h", which does that.
+ */
+#ifndef RUNBOXD_JSON_H
+#define RUNBOXD_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define JSMN_HEADER
+#define JSMN_STRICT
+#define JSMN_PARENT_LINKS
+#include <jsmn.h>
+
+#include "bounds.h"
+
+enum json_type {
+	JSON_INVALID = -1,
+	JSON_OBJECT = 1,
+	JSON_ARRAY,
+	JSON_STRING,
+	JSON_NUMBER,
+	JSON_TRUE,
+	JSON_FALSE,
+	JSON_NULL,
+};
+
+/*
+ * Is buf[0..len) exactly one JSON value (RFC 8259: strict numbers, escapes
+ * and UTF-8, no trailing bytes but whitespace, nesting <= JSON_MAX_DEPTH)?
+ * Returns the root's type or JSON_INVALID.  Recursion-free, no allocation.
+ */
+enum json_type json_check(const char *buf, size_t len);
+
+/*
+ * In a valid object (json_check said JSON_OBJECT), find the top-level
+ * member named key (compared after unescaping).  On success sets *val and
+ * *vlen to the raw bytes of its value (a string includes its quotes) and
+ * returns the value's type; JSON_INVALID if absent.  If a key occurs more
+ * than once the last one wins (as serde does).
+ */
+enum json_type json_member(const char *buf, size_t len, const char *key, const char **val,
+			   size_t *vlen);
+
+/*
+ * Decode a raw JSON string (with its quotes) into out, NUL-terminated.
+ * Returns the decoded length, or -1 if it is not a valid string, does not
+ * fit (outsz includes the NUL), or contains U+0000 (never a C string).
+ */
+ssize_t json_string_decode(const char *raw, size_t rawlen, char *out, size_t outsz);
+
+/* jsmn helpers.  tok[i] must be inside js. */
+bool json_tok_eq(const char *js, const jsmntok_t *tok, const char *lit); /* string token equals lit (raw compare) */
+/* Index of the token after tok[i] and all its children (skip a value), given ntok tokens. */
+int json_tok_skip(const jsmntok_t *tok, int ntok, int i);
+/* In object tok[obj], the value token of member key, or -1. */
+int json_tok_member(const char *js, const jsmntok_t *tok, int ntok, int obj, const char *key);
+/* Decode a string token into out (see json_string_decode). */
+ssize_t json_tok_string(const char *js, const jsmntok_t *tok, char *out, size_t outsz);
+
+/*
+ * Escaping writer over a caller-owned buffer.  A write that does not fit
+ * sets overflow and writes nothing more; check it once at the end.
+ * If grow is true the buffer is realloc()ed instead (runner only).
+ */
+struct jbuf {
+	char *p;
+	size_t len, cap;
+	bool overflow;
+	bool grow;
+};
+void jbuf_init(struct jbuf *b, char *mem, size_t cap);
+void jbuf_init_grow(struct jbuf *b); /* heap buffer, grows; free(b->p) */
+void jbuf_raw(struct jbuf *b, const char *s, size_t n);
+void jbuf_lit(struct jbuf *b, const char *s); /* raw NUL-terminated */
+/*
+ * s[0..n) as a quoted JSON string: '"', '\\' and every control character
+ * escaped (\n \r \t \b \f, else \u00XX), U+007F as \u007f, invalid UTF-8
+ * (overlong, surrogates, > U+10FFFF, truncated) replaced byte-wise by
+ * U+FFFD, valid multi-byte sequences copied.
+ */
+void jbuf_str(struct jbuf *b, const char *s, size_t n);
+void jbuf_u64(struct jbuf *b, uint64_t v);
+void jbuf_i64(struct jbuf *b, int64_t v);
+
+#endif

@@ -1,0 +1,32 @@
+/*
+ * Logging to stderr, one line per event, prefixed with time, process role
+ * and level.  OpenBSD's shape: the *x forms carry no errno, the others
+ * append strerror(errno); fatal/fatalx exit with the given status.
+ */
+#ifndef RUNBOXD_LOG_H
+#define RUNBOXD_LOG_H
+
+#include "config.h"
+
+void log_init(const char *role, enum log_level level);
+void log_set_role(const char *role);
+void log_set_level(enum log_level level);
+enum log_level log_get_level(void);
+
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_errorx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void fatal(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+_Noreturn void fatalx(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * Process titles as ps shows them ("runboxd: front 3").  proctitle_init
+ * must run first thing in main, before anything reads environ.
+ */
+void proctitle_init(int argc, char **argv);
+void proctitle_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

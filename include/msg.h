@@ -1,0 +1,60 @@
+/*
+ * Messages between a slot's front and its agent over a SOCK_SEQPACKET
+ * socketpair: one message per packet, fixed layouts, every size checked on
+ * receipt.  The front asks, the agent answers; the agent treats anything
+ * off the menu as fatal for the slot.
+ */
+#ifndef RUNBOXD_MSG_H
+#define RUNBOXD_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "bounds.h"
+
+enum msg_type {
+	MSG_VERSION = 1, /* front -> agent: struct msg_ask; answered by MSG_REPLY */
+	MSG_RUN,         /* front -> agent: struct msg_ask; answered by MSG_ATTACHED or MSG_REPLY */
+	MSG_DONE,        /* front -> agent: the run is answered; remove the container. No answer. */
+	MSG_REPLY,       /* agent -> front: struct msg_reply + body: what to tell the client */
+	MSG_ATTACHED,    /* agent -> front: the attach stream as SCM_RIGHTS + early stream bytes */
+};
+
+struct msg_hdr {
+	uint32_t type;
+	uint32_t len; /* bytes after the header */
+};
+
+/* What a front may ask for: the presented token and, for a run, the image. */
+struct msg_ask {
+	uint32_t token_len;
+	uint32_t image_len;
+	char token[CONFIG_MAX_TOKEN];
+	char image[DOCKER_MAX_IMAGE_REF + 1];
+};
+
+struct msg_reply {
+	int32_t status;    /* HTTP status for the client */
+	uint32_t body_len; /* JSON body follows */
+};
+
+#define MSG_REPLY_MAX_BODY (MSG_MAX - sizeof(struct msg_hdr) - sizeof(struct msg_reply))
+
+/*
+ * Send one message: header, then up to two body parts, and fd (>= 0) as
+ * SCM_RIGHTS.  Returns 0 or -1 with errno (EPIPE when the peer is gone).
+ */
+int msg_send(int sock, uint32_t type, const void *a, size_t alen, const void *b, size_t blen,
+	     int fd);
+
+/*
+ * Receive one message into buf (bufsz >= MSG_MAX) waiting at most
+ * timeout_ms (-1: forever).  Returns the body length (>= 0) with *type
+ * and, when one came with it, *fd set (else -1); 0-length EOF is reported
+ * as -1 with errno ECONNRESET; timeout as -1 with ETIMEDOUT; a truncated
+ * or malformed packet as -1 with EBADMSG.
+ */
+ssize_t msg_recv(int sock, uint32_t *type, void *buf, size_t bufsz, int *fd, int timeout_ms);
+
+#endif

@@ -1,0 +1,332 @@
+/*
+ * The agent: the only process that talks to Docker.  It answers a short
+ * menu of messages from its front (monitor.c's shape): check the token
+ * and ask Docker's version; check the token, the image and the allowlist
+ * and start a run; remove the run's container when the front is done or
+ * gone.  Anything else from the front ends the slot.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "docker.h"
+#include "json.h"
+#include "log.h"
+#include "msg.h"
+
+#define AGENT_SWEEP_MAX 256 /* leftovers removed per sweep */
+
+static volatile sig_atomic_t agent_stop;
+
+static struct config *cfg;
+static unsigned agent_slot;
+static int front_fd = -1;
+static struct docker_ctx dctx;
+static char token[CONFIG_MAX_TOKEN]; /* zero-padded copy for the constant-time compare */
+static size_t token_len;
+static char active[DOCKER_MAX_ID];   /* the container of the run in progress, "" if none */
+static char msgbuf[MSG_MAX];
+static char replybuf[MSG_REPLY_MAX_BODY];
+
+static void agent_on_signal(int sig)
+{
+	(void)sig;
+	agent_stop = 1;
+}
+
+/* Compares every byte of both padded buffers whatever they hold. */
+static bool agent_token_ok(const struct msg_ask *ask)
+{
+	const unsigned char *a = (const unsigned char *)ask->token;
+	const unsigned char *b = (const unsigned char *)token;
+	size_t diff = (size_t)ask->token_len ^ token_len;
+
+	for (size_t i = 0; i < sizeof(token); i++)
+		diff |= (size_t)(a[i] ^ b[i]);
+	return diff == 0 && token_len > 0;
+}
+
+static void agent_send_reply(int status, const char *body, size_t len)
+{
+	struct msg_reply r = {.status = status, .body_len = (uint32_t)len};
+
+	if (msg_send(front_fd, MSG_REPLY, &r, sizeof(r), body, len, -1) < 0)
+		log_warn("%s: msg_send to front %u", __func__, agent_slot);
+}
+
+static void agent_error(int status, const char *code, const char *message)
+{
+	struct jbuf b;
+
+	jbuf_init(&b, replybuf, sizeof(replybuf));
+	jbuf_lit(&b, "{\"error\":");
+	jbuf_str(&b, code, strlen(code));
+	jbuf_lit(&b, ",\"message\":");
+	jbuf_str(&b, message, strlen(message));
+	jbuf_lit(&b, "}");
+	if (b.overflow) {
+		log_errorx("%s: %s reply does not fit", __func__, code);
+		return;
+	}
+	agent_send_reply(status, b.p, b.len);
+}
+
+/* Errors of talking to Docker at all are docker.unixsocket, as in docker-run. */
+static void agent_docker_error(int rc, const struct docker_error *err, int status, const char *code)
+{
+	char msg[DOCKER_MAX_MESSAGE + 64];
+
+	if (rc == DOCKER_ECONNECT || rc == DOCKER_EIO) {
+		snprintf(msg, sizeof(msg), "Docker unix socket: %s", err->message);
+		agent_error(500, "docker.unixsocket", msg);
+		return;
+	}
+	agent_error(status, code, err->message);
+}
+
+static void agent_remove(const char *id)
+{
+	struct docker_error err;
+	int rc;
+
+	if (cfg->debug_keep_container) {
+		log_info("keeping container %.12s (DEBUG_KEEP_CONTAINER)", id);
+		return;
+	}
+	rc = docker_container_remove(&dctx, id, &err);
+	if (rc != DOCKER_OK)
+		log_errorx("%s: cannot remove container %.12s: %s", __func__, id, err.message);
+	else
+		log_debug("removed container %.12s", id);
+}
+
+static void agent_finish_run(void)
+{
+	if (active[0] == '\0')
+		return;
+	agent_remove(active);
+	active[0] = '\0';
+}
+
+struct sweep {
+	char ids[AGENT_SWEEP_MAX][DOCKER_MAX_ID];
+	unsigned n;
+	unsigned min_slot; /* only containers of slots >= this (instance-wide sweep) */
+};
+
+static void agent_sweep_collect(const char *id, unsigned slot, void *arg)
+{
+	struct sweep *s = arg;
+
+	if (slot < s->min_slot || s->n >= AGENT_SWEEP_MAX)
+		return;
+	snprintf(s->ids[s->n++], DOCKER_MAX_ID, "%s", id);
+}
+
+/*
+ * Containers this slot left behind (its predecessor crashed); agent 0 also
+ * takes those of slots that no longer exist.
+ */
+static void agent_sweep(void)
+{
+	static struct sweep s;
+	struct docker_error err;
+	int rc;
+
+	s.n = 0;
+	s.min_slot = 0;
+	rc = docker_containers_labelled(&dctx, cfg->instance, (int)agent_slot, agent_sweep_collect, &s, &err);
+	if (rc >= 0 && agent_slot == 0) {
+		s.min_slot = cfg->worker_threads;
+		rc = docker_containers_labelled(&dctx, cfg->instance, -1, agent_sweep_collect, &s, &err);
+	}
+	if (rc < 0)
+		log_warnx("%s: cannot list leftover containers: %s", __func__, err.message);
+	for (unsigned i = 0; i < s.n; i++) {
+		log_info("removing leftover container %.12s", s.ids[i]);
+		agent_remove(s.ids[i]);
+	}
+}
+
+static bool agent_image_allowed(const char *image)
+{
+	if (cfg->image_allow.n == 0)
+		return true;
+	for (unsigned i = 0; i < cfg->image_allow.n; i++)
+		if (strcmp(cfg->image_allow.item[i], image) == 0)
+			return true;
+	return false;
+}
+
+static void agent_version(const struct msg_ask *ask)
+{
+	struct docker_error err;
+	struct jbuf b;
+	int rc;
+
+	if (!agent_token_ok(ask)) {
+		agent_error(401, "access_token", "Missing or wrong access token");
+		return;
+	}
+	jbuf_init(&b, replybuf, sizeof(replybuf));
+	rc = docker_version(&dctx, &b, &err);
+	if (rc != DOCKER_OK || b.overflow) {
+		agent_docker_error(rc, &err, 500, "docker.version");
+		return;
+	}
+	agent_send_reply(200, b.p, b.len);
+}
+
+/* create, attach, start; the attach stream goes to the front. */
+static void agent_run(const struct msg_ask *ask)
+{
+	struct docker_error err;
+	char early[MSG_MAX / 2];
+	size_t early_len = 0;
+	int rc, fd = -1;
+
+	if (!agent_token_ok(ask)) {
+		agent_error(401, "access_token", "Missing or wrong access token");
+		return;
+	}
+	if (!docker_image_ref_valid(ask->image)) {
+		agent_error(400, "request.image", "\"image\" must be a valid Docker image reference");
+		return;
+	}
+	if (!agent_image_allowed(ask->image)) {
+		agent_error(403, "image.not_allowed", "This image is not in RUN_IMAGE_ALLOWLIST");
+		return;
+	}
+	rc = docker_container_create(&dctx, cfg, ask->image, cfg->instance, agent_slot, active, &err);
+	if (rc != DOCKER_OK) {
+		active[0] = '\0';
+		agent_docker_error(rc, &err, rc == DOCKER_ESTATUS ? 400 : 500, "docker.container.create");
+		return;
+	}
+	/* Attach before start: nothing the program says can be missed. */
+	rc = docker_container_attach(&dctx, active, &fd, early, sizeof(early), &early_len, &err);
+	if (rc != DOCKER_OK) {
+		agent_docker_error(rc, &err, 500, "docker.container.attach");
+		agent_finish_run();
+		return;
+	}
+	rc = docker_container_start(&dctx, active, &err);
+	if (rc != DOCKER_OK) {
+		close(fd);
+		agent_docker_error(rc, &err, 500, "docker.container.start");
+		agent_finish_run();
+		return;
+	}
+	if (msg_send(front_fd, MSG_ATTACHED, early, early_len, NULL, 0, fd) < 0) {
+		log_warn("%s: passing the stream to front %u", __func__, agent_slot);
+		agent_finish_run();
+	}
+	close(fd);
+}
+
+static bool agent_ask_ok(const void *body, ssize_t n, struct msg_ask *ask)
+{
+	if (n != (ssize_t)sizeof(*ask))
+		return false;
+	memcpy(ask, body, sizeof(*ask));
+	return ask->token_len < sizeof(ask->token) && ask->token[ask->token_len] == '\0' &&
+	       ask->image_len < sizeof(ask->image) && ask->image[ask->image_len] == '\0';
+}
+
+/* One message from the front; false when the slot must end. */
+static bool agent_dispatch(uint32_t type, ssize_t n, int fd)
+{
+	struct msg_ask ask;
+	bool ok = true;
+
+	if (fd >= 0) {
+		close(fd);
+		ok = false;
+	} else if (type == MSG_VERSION && active[0] == '\0' && agent_ask_ok(msgbuf, n, &ask)) {
+		agent_version(&ask);
+	} else if (type == MSG_RUN && active[0] == '\0' && agent_ask_ok(msgbuf, n, &ask)) {
+		agent_run(&ask);
+	} else if (type == MSG_DONE && n == 0 && active[0] != '\0') {
+		agent_finish_run();
+	} else {
+		ok = false;
+	}
+	if (!ok)
+		log_errorx("front %u sent message type %u (%zd bytes) off the menu; ending the slot",
+			   agent_slot, type, n);
+	explicit_bzero(&ask, sizeof(ask));
+	return ok;
+}
+
+static void agent_setup(void)
+{
+	struct sigaction sa;
+	sigset_t block;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = agent_on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, NULL);
+
+	token_len = strlen(cfg->access_token);
+	memcpy(token, cfg->access_token, token_len);
+	dctx.socket_path = cfg->docker_socket;
+	dctx.read_timeout_ms = (int)cfg->docker_read_timeout * 1000;
+	dctx.write_timeout_ms = (int)cfg->docker_write_timeout * 1000;
+}
+
+void agent_main(struct config *c, unsigned slot, int ffd)
+{
+	sigset_t none;
+	int status = 0;
+
+	cfg = c;
+	agent_slot = slot;
+	front_fd = ffd;
+	log_set_role("agent");
+	proctitle_set("runboxd: agent %u", slot);
+	agent_setup();
+	agent_sweep();
+	sigemptyset(&none);
+	for (;;) {
+		struct pollfd p = {.fd = front_fd, .events = POLLIN};
+		uint32_t type = 0;
+		ssize_t n;
+		int fd;
+
+		/* A stop only ends an idle agent; a run in progress ends with its front. */
+		if (agent_stop && active[0] == '\0')
+			break;
+		if (ppoll(&p, 1, NULL, &none) < 0)
+			continue;
+		n = msg_recv(front_fd, &type, msgbuf, sizeof(msgbuf), &fd, 0);
+		if (n < 0) {
+			if (errno == ETIMEDOUT || errno == EINTR || errno == EAGAIN)
+				continue;
+			if (errno != ECONNRESET) {
+				log_error("%s: message from front %u", __func__, slot);
+				status = 1;
+			}
+			break;
+		}
+		if (!agent_dispatch(type, n, fd)) {
+			status = 1;
+			break;
+		}
+	}
+	/* The front is gone (or broken): its run, if any, is over now. */
+	agent_finish_run();
+	_exit(status);
+}

@@ -1,0 +1,774 @@
+/*
+ * Configuration.  One table, vars[], declares every variable once: its
+ * name, type, field, range, default and meaning.  Defaults, parsing,
+ * config_finish's "required" check, config_print and config_usage all
+ * walk that table, so adding a variable is adding one line.
+ *
+ * Parsing is strict on purpose: a value that is not exactly what the
+ * variable takes stops the server at start, naming the variable, rather
+ * than running untrusted code under limits the operator did not mean.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define NANO_PER_CPU INT64_C(1000000000)
+#define CPUS_MAX_DECIMALS 9
+#define SHOWN_MAX 64 /* bytes of a bad value quoted back in a message */
+
+enum config_type {
+	CT_ADDR,     /* dotted IPv4; also fills listen_in */
+	CT_U16,      /* integers, digits only, within [min, max] */
+	CT_UINT,
+	CT_U64,
+	CT_I64,
+	CT_BOOL,     /* exactly "true" or "false", as docker-run */
+	CT_STR,      /* fits, no control characters */
+	CT_TOKEN,    /* non-empty printable ASCII, no spaces; never echoed */
+	CT_SOCKET,   /* absolute path that fits sun_path */
+	CT_DIR,      /* absolute path or empty */
+	CT_CAPS,     /* space-separated capability names */
+	CT_IMAGES,   /* space-separated image references */
+	CT_LOGLEVEL, /* error|warn|info|debug */
+	CT_CPUS,     /* decimal CPUs, stored in nano-CPUs */
+	CT_INSTANCE, /* [A-Za-z0-9_.:-]* */
+};
+
+struct config_var {
+	const char *name;
+	enum config_type type;
+	size_t off;  /* of the field in struct config */
+	size_t size; /* of the field: the bound for strings */
+	int64_t min; /* integers only */
+	uint64_t max;
+	const char *def; /* NULL: required (docker-run has no default either) */
+	const char *doc;
+};
+
+/*
+ * FIELD(f, T) is offsetof + sizeof of member f, and fails to compile when
+ * f is not of type T: a table line cannot point at a field of another type.
+ */
+#define FIELD(f, T)                                                                    \
+	offsetof(struct config, f) + 0 * sizeof(_Generic(((struct config *)0)->f, T: 1)), \
+	    sizeof(((struct config *)0)->f)
+
+#define ADDR(n, f, def, doc) { n, CT_ADDR, FIELD(f, char *), 0, 0, def, doc }
+#define U16(n, f, lo, hi, def, doc) { n, CT_U16, FIELD(f, uint16_t), lo, hi, def, doc }
+#define UINT(n, f, lo, hi, def, doc) { n, CT_UINT, FIELD(f, unsigned), lo, hi, def, doc }
+#define U64(n, f, lo, hi, def, doc) { n, CT_U64, FIELD(f, uint64_t), lo, hi, def, doc }
+#define I64(n, f, lo, def, doc) { n, CT_I64, FIELD(f, int64_t), lo, INT64_MAX, def, doc }
+#define BOOL(n, f, def, doc) { n, CT_BOOL, FIELD(f, bool), 0, 0, def, doc }
+#define TEXT(n, t, f, def, doc) { n, t, FIELD(f, char *), 0, 0, def, doc }
+#define LIST(n, t, f, def, doc) { n, t, FIELD(f, struct config_list), 0, 0, def, doc }
+#define LEVEL(n, f, def, doc) { n, CT_LOGLEVEL, FIELD(f, enum log_level), 0, 0, def, doc }
+#define CPUS(n, f, def, doc) { n, CT_CPUS, FIELD(f, int64_t), 0, 0, def, doc }
+
+static const struct config_var vars[] = {
+	/* docker-run, required */
+	ADDR("SERVER_LISTEN_ADDR", listen_addr, NULL, "listen IPv4 address"),
+	U16("SERVER_LISTEN_PORT", listen_port, 1, 65535, NULL, "listen TCP port"),
+	UINT("SERVER_WORKER_THREADS", worker_threads, 1, CONFIG_MAX_WORKERS, NULL,
+	     "requests served at once (one front + one agent process each)"),
+	TEXT("API_ACCESS_TOKEN", CT_TOKEN, access_token, NULL,
+	     "token clients send in X-Access-Token to use /version and /run"),
+	TEXT("DOCKER_UNIX_SOCKET_PATH", CT_SOCKET, docker_socket, NULL,
+	     "path of the Docker daemon's unix socket"),
+	UINT("DOCKER_UNIX_SOCKET_READ_TIMEOUT", docker_read_timeout, 1, CONFIG_MAX_SECONDS, NULL,
+	     "seconds to wait for a reply from Docker"),
+	UINT("DOCKER_UNIX_SOCKET_WRITE_TIMEOUT", docker_write_timeout, 1, CONFIG_MAX_SECONDS, NULL,
+	     "seconds to wait to send a request to Docker"),
+	TEXT("DOCKER_CONTAINER_HOSTNAME", CT_STR, hostname, NULL, "hostname inside the container"),
+	TEXT("DOCKER_CONTAINER_USER", CT_STR, user, NULL, "user that runs the code in the container"),
+	I64("DOCKER_CONTAINER_MEMORY", memory, 0, NULL, "memory limit of a container in bytes (0 = none)"),
+	BOOL("DOCKER_CONTAINER_NETWORK_DISABLED", network_disabled, NULL,
+	     "containers have no network"),
+	I64("DOCKER_CONTAINER_ULIMIT_NOFILE_SOFT", nofile_soft, 0, NULL, "soft limit of open files"),
+	I64("DOCKER_CONTAINER_ULIMIT_NOFILE_HARD", nofile_hard, 0, NULL, "hard limit of open files"),
+	I64("DOCKER_CONTAINER_ULIMIT_NPROC_SOFT", nproc_soft, 0, NULL, "soft limit of processes"),
+	I64("DOCKER_CONTAINER_ULIMIT_NPROC_HARD", nproc_hard, 0, NULL, "hard limit of processes"),
+	LIST("DOCKER_CONTAINER_CAP_DROP", CT_CAPS, cap_drop, NULL, "capabilities to drop, or ALL"),
+	UINT("RUN_MAX_EXECUTION_TIME", run_max_time, 1, CONFIG_MAX_SECONDS, NULL,
+	     "seconds a run may take, from payload to last byte of output"),
+	U64("RUN_MAX_OUTPUT_SIZE", run_max_output, 1, UINT64_MAX, NULL,
+	    "bytes of output a run may produce"),
+
+	/* docker-run, optional */
+	LIST("DOCKER_CONTAINER_CAP_ADD", CT_CAPS, cap_add, "", "capabilities to add"),
+	BOOL("DOCKER_CONTAINER_READONLY_ROOTFS", readonly_rootfs, "false",
+	     "the container's root filesystem is read-only"),
+	TEXT("DOCKER_CONTAINER_TMP_DIR_PATH", CT_DIR, tmp_dir_path, "",
+	     "writable tmpfs mounted here (empty: none)"),
+	TEXT("DOCKER_CONTAINER_TMP_DIR_OPTIONS", CT_STR, tmp_dir_options,
+	     "rw,noexec,nosuid,size=65536k", "mount options of the tmp dir"),
+	TEXT("DOCKER_CONTAINER_WORK_DIR_PATH", CT_DIR, work_dir_path, "",
+	     "writable tmpfs mounted here (empty: none)"),
+	TEXT("DOCKER_CONTAINER_WORK_DIR_OPTIONS", CT_STR, work_dir_options,
+	     "rw,exec,nosuid,size=131072k", "mount options of the work dir"),
+	BOOL("DEBUG_KEEP_CONTAINER", debug_keep_container, "false",
+	     "keep containers after the run (debugging only)"),
+
+	/* runboxd */
+	U64("SERVER_MAX_REQUEST_BYTES", max_request_bytes, 1, MAX_REQUEST_BODY_LIMIT, "2097152",
+	    "largest request body accepted"),
+	UINT("SERVER_REQUEST_TIMEOUT", request_timeout, 1, CONFIG_MAX_SECONDS, "10",
+	     "seconds a client has to send its whole request"),
+	UINT("SERVER_SHUTDOWN_TIMEOUT", shutdown_timeout, 0, CONFIG_MAX_SECONDS, "30",
+	     "seconds in-flight requests get on SIGTERM"),
+	LEVEL("LOG_LEVEL", log_level, "info", "least severe messages logged"),
+	TEXT("RUNBOXD_INSTANCE", CT_INSTANCE, instance, "",
+	     "label on this server's containers (empty: ADDR:PORT)"),
+	I64("DOCKER_CONTAINER_PIDS_LIMIT", pids_limit, 0, "256",
+	    "processes per container (0 = no limit)"),
+	I64("DOCKER_CONTAINER_MEMORY_SWAP", memory_swap, -1, "0",
+	    "memory + swap in bytes (0 = no swap, -1 = unlimited)"),
+	BOOL("DOCKER_CONTAINER_NO_NEW_PRIVILEGES", no_new_privileges, "true",
+	     "setuid binaries gain nothing in the container"),
+	TEXT("DOCKER_CONTAINER_LOG_DRIVER", CT_STR, log_driver, "none",
+	     "Docker log driver of containers"),
+	CPUS("DOCKER_CONTAINER_CPUS", nano_cpus, "0", "CPUs per container, e.g. 0.5 (0 = no limit)"),
+	TEXT("DOCKER_CONTAINER_RUNTIME", CT_STR, runtime, "",
+	     "OCI runtime, e.g. runsc (empty: daemon default)"),
+	LIST("RUN_IMAGE_ALLOWLIST", CT_IMAGES, image_allow, "",
+	     "images clients may run (empty: any)"),
+};
+
+_Static_assert(ARRAY_SIZE(vars) <= 64, "struct config's given mask has 64 bits");
+
+static const char *const level_names[] = {
+	[LOG_LEVEL_ERROR] = "error",
+	[LOG_LEVEL_WARN] = "warn",
+	[LOG_LEVEL_INFO] = "info",
+	[LOG_LEVEL_DEBUG] = "debug",
+};
+
+__attribute__((format(printf, 3, 4))) static void errf(char *err, size_t errsz, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errsz == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errsz, fmt, ap);
+	va_end(ap);
+}
+
+static bool is_ctl(unsigned char ch)
+{
+	return ch < 0x20 || ch == 0x7f;
+}
+
+static bool has_ctl(const char *s)
+{
+	for (; *s; s++)
+		if (is_ctl((unsigned char)*s))
+			return true;
+	return false;
+}
+
+static bool is_digit(char ch)
+{
+	return ch >= '0' && ch <= '9';
+}
+
+/* A bad value as it may be quoted in a message: bounded, control chars as '?'. */
+static const char *shown(char buf[SHOWN_MAX + 4], const char *s, size_t len)
+{
+	size_t i, n = len < SHOWN_MAX ? len : SHOWN_MAX;
+
+	for (i = 0; i < n; i++)
+		buf[i] = is_ctl((unsigned char)s[i]) ? '?' : s[i];
+	strcpy(buf + i, len > n ? "..." : "");
+	return buf;
+}
+
+static const struct config_var *var_find(const char *key, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(vars); i++)
+		if (strlen(vars[i].name) == len && memcmp(vars[i].name, key, len) == 0)
+			return &vars[i];
+	return NULL;
+}
+
+static const char *field_name(size_t off)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(vars); i++)
+		if (vars[i].off == off)
+			return vars[i].name;
+	return "?";
+}
+
+static int set_int(const struct config_var *v, void *field, const char *s, char *err, size_t errsz)
+{
+	char q[SHOWN_MAX + 4];
+	const char *p = s;
+	bool neg = *p == '-';
+	uint64_t mag;
+
+	if (neg)
+		p++;
+	if (*p == '\0' || strspn(p, "0123456789") != strlen(p)) {
+		errf(err, errsz, "%s: \"%s\" is not an integer", v->name, shown(q, s, strlen(s)));
+		return -1;
+	}
+	errno = 0;
+	mag = strtoull(p, NULL, 10);
+	/* A '-' where the range has no negatives is out of range, even "-0". */
+	if (errno == ERANGE || (neg && (v->min >= 0 || mag > (uint64_t) - (v->min + 1) + 1)) ||
+	    (!neg && (mag > v->max || (v->min > 0 && mag < (uint64_t)v->min)))) {
+		errf(err, errsz, "%s: \"%s\" is out of range %" PRId64 "-%" PRIu64, v->name,
+		     shown(q, s, strlen(s)), v->min, v->max);
+		return -1;
+	}
+	switch (v->type) {
+	case CT_U16: *(uint16_t *)field = (uint16_t)mag; break;
+	case CT_UINT: *(unsigned *)field = (unsigned)mag; break;
+	case CT_U64: *(uint64_t *)field = mag; break;
+	/* Written so that INT64_MIN's magnitude would not overflow either. */
+	default: *(int64_t *)field = neg && mag ? -(int64_t)(mag - 1) - 1 : (int64_t)mag; break;
+	}
+	return 0;
+}
+
+static int set_bool(const struct config_var *v, bool *field, const char *s, char *err, size_t errsz)
+{
+	char q[SHOWN_MAX + 4];
+
+	if (strcmp(s, "true") == 0)
+		*field = true;
+	else if (strcmp(s, "false") == 0)
+		*field = false;
+	else {
+		errf(err, errsz, "%s: \"%s\" is not true or false", v->name, shown(q, s, strlen(s)));
+		return -1;
+	}
+	return 0;
+}
+
+/* Errors never quote the value: it may be the token, or unprintable. */
+static int check_text(const struct config_var *v, const char *s, size_t size, char *err, size_t errsz)
+{
+	size_t len = strlen(s);
+
+	if (len >= size) {
+		errf(err, errsz, "%s: value is too long (%zu bytes, max %zu)", v->name, len, size - 1);
+		return -1;
+	}
+	if (has_ctl(s)) {
+		errf(err, errsz, "%s: value contains a control character", v->name);
+		return -1;
+	}
+	return 0;
+}
+
+static int check_token(const struct config_var *v, const char *s, char *err, size_t errsz)
+{
+	if (*s == '\0') {
+		errf(err, errsz, "%s: value is empty", v->name);
+		return -1;
+	}
+	for (; *s; s++)
+		if (*s <= ' ' || *s > '~') {
+			errf(err, errsz, "%s: value must be printable ASCII without spaces", v->name);
+			return -1;
+		}
+	return 0;
+}
+
+static bool instance_ok(const char *s)
+{
+	for (; *s; s++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:-", *s))
+			return false;
+	return true;
+}
+
+static int check_str_kind(const struct config_var *v, const char *s, char *err, size_t errsz)
+{
+	char q[SHOWN_MAX + 4];
+
+	if (v->type == CT_TOKEN)
+		return check_token(v, s, err, errsz);
+	if ((v->type == CT_SOCKET || (v->type == CT_DIR && *s)) && *s != '/') {
+		errf(err, errsz, "%s: \"%s\" is not an absolute path", v->name, shown(q, s, strlen(s)));
+		return -1;
+	}
+	if (v->type == CT_INSTANCE && !instance_ok(s)) {
+		errf(err, errsz, "%s: \"%s\" may only contain A-Z a-z 0-9 _ . : -", v->name,
+		     shown(q, s, strlen(s)));
+		return -1;
+	}
+	return 0;
+}
+
+static int set_text(const struct config_var *v, char *field, const char *s, char *err, size_t errsz)
+{
+	if (check_text(v, s, v->size, err, errsz) < 0 || check_str_kind(v, s, err, errsz) < 0)
+		return -1;
+	memset(field, 0, v->size);
+	memcpy(field, s, strlen(s));
+	return 0;
+}
+
+static int set_addr(const struct config_var *v, struct config *c, const char *s, char *err, size_t errsz)
+{
+	char q[SHOWN_MAX + 4];
+	struct in_addr in;
+
+	if (strlen(s) >= v->size || inet_pton(AF_INET, s, &in) != 1) {
+		errf(err, errsz, "%s: \"%s\" is not an IPv4 address", v->name, shown(q, s, strlen(s)));
+		return -1;
+	}
+	memset(c->listen_addr, 0, sizeof c->listen_addr);
+	memcpy(c->listen_addr, s, strlen(s));
+	c->listen_in = in;
+	return 0;
+}
+
+/* Docker takes "NET_RAW" or "CAP_NET_RAW"; "ALL" is just another name. */
+static bool cap_name_ok(const char *s, size_t n)
+{
+	size_t i = n >= 4 && memcmp(s, "CAP_", 4) == 0 ? 4 : 0;
+
+	if (i == n)
+		return false;
+	for (; i < n; i++)
+		if (!(is_digit(s[i]) || (s[i] >= 'A' && s[i] <= 'Z') || s[i] == '_'))
+			return false;
+	return true;
+}
+
+static int set_list(const struct config_var *v, struct config_list *field, const char *s, char *err,
+		    size_t errsz)
+{
+	char q[SHOWN_MAX + 4];
+	struct config_list l;
+	size_t n;
+
+	if (has_ctl(s)) {
+		errf(err, errsz, "%s: value contains a control character (separate items with spaces)",
+		     v->name);
+		return -1;
+	}
+	memset(&l, 0, sizeof l);
+	for (;; s += n) {
+		s += strspn(s, " ");
+		if (*s == '\0')
+			break;
+		n = strcspn(s, " ");
+		if (l.n == CONFIG_MAX_LIST) {
+			errf(err, errsz, "%s: more than %d items", v->name, CONFIG_MAX_LIST);
+			return -1;
+		}
+		if (n >= CONFIG_MAX_STR) {
+			errf(err, errsz, "%s: item \"%s\" is too long (%zu bytes, max %d)", v->name,
+			     shown(q, s, n), n, CONFIG_MAX_STR - 1);
+			return -1;
+		}
+		if (v->type == CT_CAPS && !cap_name_ok(s, n)) {
+			errf(err, errsz, "%s: \"%s\" is not a capability name ([CAP_]A-Z0-9_)", v->name,
+			     shown(q, s, n));
+			return -1;
+		}
+		memcpy(l.item[l.n++], s, n);
+	}
+	*field = l;
+	return 0;
+}
+
+static int set_level(const struct config_var *v, enum log_level *field, const char *s, char *err,
+		     size_t errsz)
+{
+	char q[SHOWN_MAX + 4];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(level_names); i++)
+		if (strcmp(s, level_names[i]) == 0) {
+			*field = (enum log_level)i;
+			return 0;
+		}
+	errf(err, errsz, "%s: \"%s\" is not error, warn, info or debug", v->name, shown(q, s, strlen(s)));
+	return -1;
+}
+
+/* "2", "0.5", "1.25": digits, then optionally '.' and 1-9 digits. */
+static int set_cpus(const struct config_var *v, int64_t *field, const char *s, char *err, size_t errsz)
+{
+	char q[SHOWN_MAX + 4];
+	size_t ilen = strspn(s, "0123456789"), flen = 0;
+	uint64_t whole, frac = 0;
+
+	if (s[ilen] == '.')
+		flen = strspn(s + ilen + 1, "0123456789");
+	if (ilen == 0 || (s[ilen] == '.' && flen == 0) || s[ilen + (s[ilen] == '.') + flen] != '\0') {
+		errf(err, errsz, "%s: \"%s\" is not a decimal number of CPUs", v->name,
+		     shown(q, s, strlen(s)));
+		return -1;
+	}
+	if (flen > CPUS_MAX_DECIMALS) {
+		errf(err, errsz, "%s: \"%s\" has more than %d decimals", v->name, shown(q, s, strlen(s)),
+		     CPUS_MAX_DECIMALS);
+		return -1;
+	}
+	for (size_t i = 0; i < CPUS_MAX_DECIMALS; i++)
+		frac = frac * 10 + (i < flen ? (uint64_t)(s[ilen + 1 + i] - '0') : 0);
+	errno = 0;
+	whole = strtoull(s, NULL, 10);
+	if (errno == ERANGE || whole > (uint64_t)(INT64_MAX - (int64_t)frac) / NANO_PER_CPU) {
+		errf(err, errsz, "%s: \"%s\" is too large", v->name, shown(q, s, strlen(s)));
+		return -1;
+	}
+	*field = (int64_t)whole * NANO_PER_CPU + (int64_t)frac;
+	return 0;
+}
+
+/* Parse value into v's field; on error the field is left as it was. */
+static int var_parse(struct config *c, const struct config_var *v, const char *s, char *err, size_t errsz)
+{
+	void *field = (char *)c + v->off;
+
+	switch (v->type) {
+	case CT_ADDR: return set_addr(v, c, s, err, errsz);
+	case CT_U16:
+	case CT_UINT:
+	case CT_U64:
+	case CT_I64: return set_int(v, field, s, err, errsz);
+	case CT_BOOL: return set_bool(v, field, s, err, errsz);
+	case CT_CAPS:
+	case CT_IMAGES: return set_list(v, field, s, err, errsz);
+	case CT_LOGLEVEL: return set_level(v, field, s, err, errsz);
+	case CT_CPUS: return set_cpus(v, field, s, err, errsz);
+	default: return set_text(v, field, s, err, errsz);
+	}
+}
+
+static int var_set(struct config *c, const struct config_var *v, const char *s, char *err, size_t errsz)
+{
+	if (var_parse(c, v, s, err, errsz) < 0)
+		return -1;
+	c->given |= UINT64_C(1) << (v - vars);
+	return 0;
+}
+
+void config_defaults(struct config *c)
+{
+	size_t i;
+
+	/* Zeroed first, padding and string tails too, so configs compare with memcmp. */
+	memset(c, 0, sizeof *c);
+	for (i = 0; i < ARRAY_SIZE(vars); i++)
+		if (vars[i].def)
+			(void)var_parse(c, &vars[i], vars[i].def, NULL, 0);
+}
+
+int config_set(struct config *c, const char *key, const char *value, char *err, size_t errsz)
+{
+	char q[SHOWN_MAX + 4];
+	const struct config_var *v = var_find(key, strlen(key));
+
+	if (!v) {
+		errf(err, errsz, "%s: not a runboxd variable", shown(q, key, strlen(key)));
+		return 1;
+	}
+	return var_set(c, v, value, err, errsz);
+}
+
+enum line_status { LINE_OK, LINE_EOF, LINE_LONG, LINE_NUL };
+
+/* One line into buf (size CONFIG_MAX_LINE + 2, room for a '\r'), without its newline. */
+static enum line_status line_read(FILE *f, char *buf, size_t size)
+{
+	size_t n = 0;
+	int ch;
+
+	while ((ch = getc(f)) != EOF && ch != '\n') {
+		if (ch == '\0')
+			return LINE_NUL;
+		if (n + 1 >= size)
+			return LINE_LONG;
+		buf[n++] = (char)ch;
+	}
+	buf[n] = '\0';
+	if (ch == EOF && n == 0)
+		return LINE_EOF;
+	if (n > 0 && buf[n - 1] == '\r')
+		buf[--n] = '\0';
+	return n > CONFIG_MAX_LINE ? LINE_LONG : LINE_OK;
+}
+
+static char *trim(char *s)
+{
+	char *end;
+
+	s += strspn(s, " \t");
+	end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
+		*--end = '\0';
+	return s;
+}
+
+/* systemd's EnvironmentFile drops one pair of matching outer quotes. */
+static char *unquote(char *s)
+{
+	size_t len = strlen(s);
+
+	if (len >= 2 && (s[0] == '"' || s[0] == '\'') && s[len - 1] == s[0]) {
+		s[len - 1] = '\0';
+		s++;
+	}
+	return s;
+}
+
+static int line_parse(struct config *c, char *line, char *err, size_t errsz)
+{
+	char *key = trim(line), *eq;
+
+	if (*key == '\0' || *key == '#')
+		return 0;
+	eq = strchr(key, '=');
+	if (!eq) {
+		errf(err, errsz, "missing '=' (expected KEY=VALUE)");
+		return -1;
+	}
+	*eq = '\0';
+	key = trim(key);
+	if (*key == '\0') {
+		errf(err, errsz, "missing variable name before '='");
+		return -1;
+	}
+	return config_set(c, key, unquote(trim(eq + 1)), err, errsz) == 0 ? 0 : -1;
+}
+
+int config_load_file(struct config *c, const char *path, char *err, size_t errsz)
+{
+	char line[CONFIG_MAX_LINE + 2], why[512];
+	unsigned lineno = 0;
+	enum line_status st;
+	int rc = -1;
+	FILE *f;
+
+	f = fopen(path, "re");
+	if (!f) {
+		errf(err, errsz, "%s: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	while ((st = line_read(f, line, sizeof line)) != LINE_EOF) {
+		lineno++;
+		if (st == LINE_LONG) {
+			errf(err, errsz, "%s:%u: line longer than %d bytes", path, lineno, CONFIG_MAX_LINE);
+			goto out;
+		}
+		if (st == LINE_NUL) {
+			errf(err, errsz, "%s:%u: line contains a NUL byte", path, lineno);
+			goto out;
+		}
+		if (line_parse(c, line, why, sizeof why) < 0) {
+			errf(err, errsz, "%s:%u: %s", path, lineno, why);
+			goto out;
+		}
+	}
+	if (ferror(f)) {
+		errf(err, errsz, "%s: read error: %s", path, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	/* The file holds the token. */
+	explicit_bzero(line, sizeof line);
+	fclose(f);
+	return rc;
+}
+
+int config_load_env(struct config *c, char *const envp[], char *err, size_t errsz)
+{
+	const struct config_var *v;
+	const char *eq;
+
+	for (; envp && *envp; envp++) {
+		eq = strchr(*envp, '=');
+		if (!eq || !(v = var_find(*envp, (size_t)(eq - *envp))))
+			continue;
+		if (var_set(c, v, eq + 1, err, errsz) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int check_le(const struct config *c, size_t lo_off, size_t hi_off, char *err, size_t errsz)
+{
+	int64_t lo, hi;
+
+	memcpy(&lo, (const char *)c + lo_off, sizeof lo);
+	memcpy(&hi, (const char *)c + hi_off, sizeof hi);
+	if (lo <= hi)
+		return 0;
+	errf(err, errsz, "%s: %" PRId64 " is greater than %s (%" PRId64 ")", field_name(lo_off), lo,
+	     field_name(hi_off), hi);
+	return -1;
+}
+
+/* Docker refuses these at container create; say so at start instead. */
+static int check_swap(const struct config *c, char *err, size_t errsz)
+{
+	const char *swap = field_name(offsetof(struct config, memory_swap));
+	const char *mem = field_name(offsetof(struct config, memory));
+
+	if (c->memory_swap <= 0)
+		return 0;
+	if (c->memory == 0) {
+		errf(err, errsz, "%s: %" PRId64 " needs %s to be set", swap, c->memory_swap, mem);
+		return -1;
+	}
+	if (c->memory_swap < c->memory) {
+		errf(err, errsz, "%s: %" PRId64 " is less than %s (%" PRId64 ")", swap, c->memory_swap,
+		     mem, c->memory);
+		return -1;
+	}
+	return 0;
+}
+
+int config_finish(struct config *c, char *err, size_t errsz)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(vars); i++)
+		if (!vars[i].def && !(c->given & (UINT64_C(1) << i))) {
+			errf(err, errsz, "%s: required but not set", vars[i].name);
+			return -1;
+		}
+	if (check_le(c, offsetof(struct config, nofile_soft), offsetof(struct config, nofile_hard), err,
+		     errsz) < 0 ||
+	    check_le(c, offsetof(struct config, nproc_soft), offsetof(struct config, nproc_hard), err,
+		     errsz) < 0 ||
+	    check_swap(c, err, errsz) < 0)
+		return -1;
+	if (c->instance[0] == '\0')
+		snprintf(c->instance, sizeof c->instance, "%s:%u", c->listen_addr, c->listen_port);
+	return 0;
+}
+
+int config_load(struct config *c, const char *file, char *const envp[], char *err, size_t errsz)
+{
+	config_defaults(c);
+	if (file && config_load_file(c, file, err, errsz) < 0)
+		return -1;
+	if (config_load_env(c, envp, err, errsz) < 0)
+		return -1;
+	return config_finish(c, err, errsz);
+}
+
+/*
+ * Wrapped in double quotes when the file loader would otherwise change it
+ * (outer blanks, outer matching quotes), so printed output loads back as is.
+ */
+static void print_text(const char *s, FILE *out)
+{
+	size_t len = strlen(s);
+	bool quote = len > 0 && (strchr(" \t", s[0]) || strchr(" \t", s[len - 1]) ||
+				 (len >= 2 && strchr("\"'", s[0]) && s[len - 1] == s[0]));
+
+	fprintf(out, quote ? "\"%s\"" : "%s", s);
+}
+
+static void print_list(const struct config_list *l, FILE *out)
+{
+	unsigned i;
+
+	for (i = 0; i < l->n; i++)
+		fprintf(out, "%s%s", i ? " " : "", l->item[i]);
+}
+
+static void print_cpus(int64_t nano, FILE *out)
+{
+	char frac[24]; /* room for any uint64_t: the compiler cannot see nano >= 0 */
+	size_t n;
+
+	fprintf(out, "%" PRId64, nano / NANO_PER_CPU);
+	if (nano % NANO_PER_CPU == 0)
+		return;
+	snprintf(frac, sizeof frac, "%09" PRIu64, (uint64_t)(nano % NANO_PER_CPU));
+	for (n = strlen(frac); frac[n - 1] == '0'; n--)
+		frac[n - 1] = '\0';
+	fprintf(out, ".%s", frac);
+}
+
+static void print_value(const struct config *c, const struct config_var *v, FILE *out)
+{
+	const void *field = (const char *)c + v->off;
+
+	switch (v->type) {
+	case CT_U16: fprintf(out, "%u", (unsigned)*(const uint16_t *)field); break;
+	case CT_UINT: fprintf(out, "%u", *(const unsigned *)field); break;
+	case CT_U64: fprintf(out, "%" PRIu64, *(const uint64_t *)field); break;
+	case CT_I64: fprintf(out, "%" PRId64, *(const int64_t *)field); break;
+	case CT_BOOL: fputs(*(const bool *)field ? "true" : "false", out); break;
+	/* A fixed mask: not even the token's length shows. */
+	case CT_TOKEN: fputs("********", out); break;
+	case CT_CAPS:
+	case CT_IMAGES: print_list(field, out); break;
+	case CT_LOGLEVEL: fputs(level_names[*(const enum log_level *)field], out); break;
+	case CT_CPUS: print_cpus(*(const int64_t *)field, out); break;
+	default: print_text(field, out); break;
+	}
+}
+
+void config_print(const struct config *c, FILE *out)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(vars); i++) {
+		fprintf(out, "%s=", vars[i].name);
+		print_value(c, &vars[i], out);
+		fputc('\n', out);
+	}
+}
+
+static const char *type_text(const struct config_var *v)
+{
+	switch (v->type) {
+	case CT_ADDR: return "IPv4 address";
+	case CT_BOOL: return "true|false";
+	case CT_TOKEN: return "printable ASCII, no spaces";
+	case CT_SOCKET: return "absolute path";
+	case CT_DIR: return "absolute path or empty";
+	case CT_CAPS: return "space-separated capabilities";
+	case CT_IMAGES: return "space-separated image references";
+	case CT_LOGLEVEL: return "error|warn|info|debug";
+	case CT_CPUS: return "decimal CPUs";
+	case CT_INSTANCE: return "name [A-Za-z0-9_.:-]";
+	case CT_STR: return "string";
+	default: return "integer";
+	}
+}
+
+void config_usage(FILE *out)
+{
+	size_t i;
+	const struct config_var *v;
+
+	for (i = 0; i < ARRAY_SIZE(vars); i++) {
+		v = &vars[i];
+		fprintf(out, "%s: %s (%s", v->name, v->doc, type_text(v));
+		if (v->type == CT_U16 || v->type == CT_UINT || v->type == CT_U64 || v->type == CT_I64)
+			fprintf(out, " %" PRId64 "-%" PRIu64, v->min, v->max);
+		if (v->def)
+			fprintf(out, "; default \"%s\")\n", v->def);
+		else
+			fputs("; required)\n", out);
+	}
+}
+
+void config_forget_token(struct config *c)
+{
+	explicit_bzero(c->access_token, sizeof c->access_token);
+}

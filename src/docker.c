@@ -1,0 +1,1149 @@
+/*
+ * Docker Engine API client.  Every call opens its own connection to the
+ * unix socket, sends one request with "Connection: close" and reads the
+ * reply under one deadline per direction: a daemon that trickles a byte at
+ * a time cannot hold the agent longer than the configured timeout.  The fd
+ * is blocking (the caller of attach gets it that way); the I/O here uses
+ * MSG_DONTWAIT and poll() instead, and MSG_NOSIGNAL so that a daemon that
+ * goes away is an error, not a SIGPIPE.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "docker.h"
+#include "http.h"
+#include "json.h"
+
+#define DOCKER_REQUEST_HEAD_MAX (HTTP_MAX_PATH + 512)
+#define DOCKER_READ_CHUNK 4096
+#define DOCKER_MAX_TAG 128
+#define DOCKER_DIGEST_PREFIX "sha256:"
+#define DOCKER_DIGEST_HEX 64
+#define DOCKER_ID_MIN 12
+#define DOCKER_ID_MAX 64
+/* A plain-text error body is quoted in the message up to this many bytes. */
+#define DOCKER_QUOTE_MAX 200
+
+/* A reply head read from the socket; res points into head. */
+struct docker_reply {
+	char head[DOCKER_MAX_RESPONSE_HEAD];
+	size_t head_len; /* bytes received into head */
+	size_t head_end; /* bytes of it that are the head; the rest is body */
+	struct http_response res;
+};
+
+__attribute__((format(printf, 4, 5))) static int
+docker_fail(struct docker_error *err, int code, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	err->status = status;
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+static int64_t docker_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t docker_deadline(int timeout_ms)
+{
+	return docker_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+}
+
+/* Wait for events on fd until deadline: 1 ready, 0 timed out, -1 poll failed (errno). */
+static int docker_wait(int fd, short events, int64_t deadline)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	int64_t left;
+	int r;
+
+	for (;;) {
+		left = deadline - docker_now_ms();
+		if (left < 0)
+			left = 0;
+		r = poll(&p, 1, (int)(left > INT_MAX ? INT_MAX : left));
+		if (r > 0)
+			return 1;
+		if (r == 0)
+			return 0;
+		if (errno != EINTR)
+			return -1;
+	}
+}
+
+/*
+ * Unix sockets never answer EINPROGRESS: a full backlog is EAGAIN, and the
+ * socket stays unconnected, so the connect is retried until the deadline.
+ */
+static int docker_connect_wait(int fd, const struct sockaddr_un *sa, int64_t deadline)
+{
+	socklen_t sl = sizeof(int);
+	int soerr = 0;
+
+	for (;;) {
+		if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0)
+			return 0;
+		if (errno == EAGAIN) {
+			if (docker_now_ms() >= deadline) {
+				errno = ETIMEDOUT;
+				return -1;
+			}
+			poll(NULL, 0, 10);
+			continue;
+		}
+		if (errno != EINPROGRESS && errno != EINTR)
+			return -1;
+		switch (docker_wait(fd, POLLOUT, deadline)) {
+		case 0:
+			errno = ETIMEDOUT;
+			return -1;
+		case -1:
+			return -1;
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
+			return -1;
+		if (soerr != 0) {
+			errno = soerr;
+			return -1;
+		}
+		return 0;
+	}
+}
+
+int docker_connect(const struct docker_ctx *ctx)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t n = strnlen(ctx->socket_path, sizeof(sa.sun_path));
+	int fd, saved;
+
+	if (n == 0 || n >= sizeof(sa.sun_path)) {
+		errno = n == 0 ? ENOENT : ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(sa.sun_path, ctx->socket_path, n);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -1;
+	if (docker_connect_wait(fd, &sa, docker_deadline(ctx->write_timeout_ms)) < 0 ||
+	    fcntl(fd, F_SETFL, 0) < 0) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+static int docker_send_all(int fd, const char *p, size_t n, int64_t deadline,
+			   struct docker_error *err)
+{
+	ssize_t w;
+	int r;
+
+	while (n > 0) {
+		w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w > 0) {
+			p += w;
+			n -= (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+			return docker_fail(err, DOCKER_EIO, 0, "cannot write to Docker: %s",
+					   strerror(errno));
+		r = docker_wait(fd, POLLOUT, deadline);
+		if (r == 0)
+			return docker_fail(err, DOCKER_EIO, 0, "timed out writing to Docker");
+		if (r < 0)
+			return docker_fail(err, DOCKER_EIO, 0, "poll: %s", strerror(errno));
+	}
+	return DOCKER_OK;
+}
+
+/* Bytes read (> 0), 0 at EOF, or DOCKER_EIO. */
+static ssize_t docker_recv(int fd, char *buf, size_t n, int64_t deadline, struct docker_error *err)
+{
+	ssize_t r;
+	int w;
+
+	for (;;) {
+		r = recv(fd, buf, n, MSG_DONTWAIT);
+		if (r >= 0)
+			return r;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return docker_fail(err, DOCKER_EIO, 0, "cannot read from Docker: %s",
+					   strerror(errno));
+		w = docker_wait(fd, POLLIN, deadline);
+		if (w == 0)
+			return docker_fail(err, DOCKER_EIO, 0, "timed out reading from Docker");
+		if (w < 0)
+			return docker_fail(err, DOCKER_EIO, 0, "poll: %s", strerror(errno));
+	}
+}
+
+/* The request line and headers; extra ends the header block. */
+static int docker_request_head(char *buf, size_t sz, const char *method, const char *path,
+			       const char *body, size_t body_len, const char *extra)
+{
+	char clen[96] = "";
+	size_t i;
+	int n;
+
+	if (method[0] == '\0' || strlen(method) > HTTP_MAX_METHOD || path[0] != '/' ||
+	    strlen(path) > HTTP_MAX_PATH)
+		return -1;
+	for (i = 0; method[i]; i++)
+		if (method[i] < 'A' || method[i] > 'Z')
+			return -1;
+	for (i = 0; path[i]; i++)
+		if ((unsigned char)path[i] <= ' ' || (unsigned char)path[i] >= 0x7f)
+			return -1;
+	if (body != NULL)
+		snprintf(clen, sizeof(clen),
+			 "Content-Type: application/json\r\nContent-Length: %zu\r\n", body_len);
+	n = snprintf(buf, sz,
+		     "%s /" DOCKER_API_VERSION "%s HTTP/1.1\r\nHost: docker\r\n"
+		     "User-Agent: runboxd\r\n%s%s\r\n",
+		     method, path, clen, extra);
+	return n < 0 || (size_t)n >= sz ? -1 : n;
+}
+
+/* Parse once a line has ended: a bad status line fails at once, not at the deadline. */
+static int docker_read_head(int fd, struct docker_reply *rep, int64_t deadline,
+			    struct docker_error *err)
+{
+	ssize_t n;
+	int r;
+
+	rep->head_len = 0;
+	for (;;) {
+		if (rep->head_len == sizeof(rep->head))
+			return docker_fail(err, DOCKER_EPROTO, 0,
+					   "reply head from Docker is over %d bytes",
+					   DOCKER_MAX_RESPONSE_HEAD);
+		n = docker_recv(fd, rep->head + rep->head_len, sizeof(rep->head) - rep->head_len,
+				deadline, err);
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			return docker_fail(err, DOCKER_EPROTO, 0,
+					   "Docker closed the connection before replying");
+		rep->head_len += (size_t)n;
+		if (memchr(rep->head + rep->head_len - (size_t)n, '\n', (size_t)n) == NULL)
+			continue;
+		r = http_parse_response(rep->head, rep->head_len, &rep->res);
+		if (r > 0) {
+			rep->head_end = (size_t)r;
+			return DOCKER_OK;
+		}
+		if (r != HTTP_INCOMPLETE)
+			return docker_fail(err, DOCKER_EPROTO, 0, "malformed reply head from Docker");
+	}
+}
+
+/* Connect, send the request, read the reply head; *fd stays open for the body. */
+static int docker_exchange(const struct docker_ctx *ctx, const char *method, const char *path,
+			   const char *body, size_t body_len, const char *extra,
+			   struct docker_reply *rep, int *fd, struct docker_error *err)
+{
+	char head[DOCKER_REQUEST_HEAD_MAX];
+	int64_t deadline;
+	int n, rc;
+
+	*fd = -1;
+	n = docker_request_head(head, sizeof(head), method, path, body, body_len, extra);
+	if (n < 0)
+		return docker_fail(err, DOCKER_EPROTO, 0, "bad request to Docker: %s %.64s", method,
+				   path);
+	*fd = docker_connect(ctx);
+	if (*fd < 0)
+		return docker_fail(err, DOCKER_ECONNECT, 0, "cannot connect to %s: %s",
+				   ctx->socket_path, strerror(errno));
+	deadline = docker_deadline(ctx->write_timeout_ms);
+	rc = docker_send_all(*fd, head, (size_t)n, deadline, err);
+	if (rc == DOCKER_OK && body != NULL)
+		rc = docker_send_all(*fd, body, body_len, deadline, err);
+	if (rc == DOCKER_OK)
+		rc = docker_read_head(*fd, rep, docker_deadline(ctx->read_timeout_ms), err);
+	return rc;
+}
+
+/* Decoded body bytes accumulate here; more than fits is a protocol error. */
+struct docker_body {
+	char *out;
+	size_t outsz;
+	size_t len;
+};
+
+static int docker_body_put(struct docker_body *b, const char *p, size_t n,
+			   struct docker_error *err)
+{
+	if (n > b->outsz - b->len)
+		return docker_fail(err, DOCKER_EPROTO, 0, "reply from Docker is over %zu bytes",
+				   b->outsz);
+	if (n > 0)
+		memcpy(b->out + b->len, p, n);
+	b->len += n;
+	return DOCKER_OK;
+}
+
+/*
+ * Feed p[0..n) by framing.  Returns 1 when the body is complete, 0 when
+ * more is needed, or a DOCKER_E*.  p is decoded in place when chunked.
+ */
+static int docker_body_feed(struct docker_body *b, const struct http_framing *f,
+			    struct http_chunked *ch, char *p, size_t n, struct docker_error *err)
+{
+	ssize_t r;
+	size_t want;
+	int rc;
+
+	switch (f->kind) {
+	case HTTP_BODY_LENGTH:
+		want = (size_t)f->content_length - b->len;
+		rc = docker_body_put(b, p, n < want ? n : want, err);
+		return rc < 0 ? rc : b->len == f->content_length;
+	case HTTP_BODY_CHUNKED:
+		r = http_chunked_decode(ch, p, &n);
+		if (r == HTTP_ERROR)
+			return docker_fail(err, DOCKER_EPROTO, 0,
+					   "malformed chunked body from Docker");
+		rc = docker_body_put(b, p, n, err);
+		return rc < 0 ? rc : r >= 0;
+	case HTTP_BODY_CLOSE:
+		rc = docker_body_put(b, p, n, err);
+		return rc < 0 ? rc : 0;
+	case HTTP_BODY_NONE:
+		break;
+	}
+	return 1;
+}
+
+static int docker_read_body(int fd, struct docker_reply *rep, const char *method, int64_t deadline,
+			    struct docker_body *b, struct docker_error *err)
+{
+	struct http_chunked ch = { 0 };
+	struct http_framing f;
+	char chunk[DOCKER_READ_CHUNK];
+	ssize_t n;
+	int rc;
+
+	if (http_response_framing(&rep->res, &f) < 0)
+		return docker_fail(err, DOCKER_EPROTO, 0, "bad body framing in reply from Docker");
+	if (strcmp(method, "HEAD") == 0)
+		f.kind = HTTP_BODY_NONE;
+	if (f.kind == HTTP_BODY_LENGTH && f.content_length > b->outsz)
+		return docker_fail(err, DOCKER_EPROTO, 0, "reply from Docker is over %zu bytes",
+				   b->outsz);
+	rc = docker_body_feed(b, &f, &ch, rep->head + rep->head_end,
+			      rep->head_len - rep->head_end, err);
+	while (rc == 0) {
+		n = docker_recv(fd, chunk, sizeof(chunk), deadline, err);
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			return f.kind == HTTP_BODY_CLOSE
+				       ? DOCKER_OK
+				       : docker_fail(err, DOCKER_EPROTO, 0,
+						     "Docker closed the connection mid-reply");
+		rc = docker_body_feed(b, &f, &ch, chunk, (size_t)n, err);
+	}
+	return rc < 0 ? rc : DOCKER_OK;
+}
+
+/* docker_call with the reason for a failure. */
+static int docker_request(const struct docker_ctx *ctx, const char *method, const char *path,
+			  const char *body, size_t body_len, int *status, char *out, size_t outsz,
+			  size_t *outlen, struct docker_error *err)
+{
+	struct docker_reply rep;
+	struct docker_body b = { .out = out, .outsz = out != NULL ? outsz : 0 };
+	int fd, rc;
+
+	err->status = 0;
+	err->message[0] = '\0';
+	*outlen = 0;
+	*status = 0;
+	if (b.outsz > 0)
+		out[0] = '\0';
+	rc = docker_exchange(ctx, method, path, body, body_len, "Connection: close\r\n", &rep, &fd,
+			     err);
+	if (rc == DOCKER_OK)
+		rc = docker_read_body(fd, &rep, method, docker_deadline(ctx->read_timeout_ms), &b,
+				      err);
+	if (fd >= 0)
+		close(fd);
+	if (rc != DOCKER_OK)
+		return rc;
+	*status = rep.res.status;
+	*outlen = b.len;
+	if (b.len < b.outsz)
+		out[b.len] = '\0';
+	return DOCKER_OK;
+}
+
+int docker_call(const struct docker_ctx *ctx, const char *method, const char *path,
+		const char *body, size_t body_len, int *status, char *out, size_t outsz,
+		size_t *outlen)
+{
+	struct docker_error err;
+
+	return docker_request(ctx, method, path, body, body_len, status, out, outsz, outlen, &err);
+}
+
+/* Docker's {"message": "..."}, else a short text naming the status. */
+static int docker_status_error(int status, const char *body, size_t len, struct docker_error *err)
+{
+	const char *v;
+	size_t vlen, i, q;
+
+	err->status = status;
+	if (json_check(body, len) == JSON_OBJECT &&
+	    json_member(body, len, "message", &v, &vlen) == JSON_STRING &&
+	    json_string_decode(v, vlen, err->message, sizeof(err->message)) > 0)
+		return DOCKER_ESTATUS;
+	q = len < DOCKER_QUOTE_MAX ? len : DOCKER_QUOTE_MAX;
+	snprintf(err->message, sizeof(err->message), "Docker answered %d %s%s%.*s", status,
+		 http_status_reason(status), q > 0 ? ": " : "", (int)q, body);
+	/* Only printable ASCII of an unparsed body reaches logs and clients. */
+	for (i = 0; err->message[i]; i++)
+		if ((unsigned char)err->message[i] < ' ' || (unsigned char)err->message[i] >= 0x7f)
+			err->message[i] = '?';
+	return DOCKER_ESTATUS;
+}
+
+static const struct {
+	const char *from, *to;
+} docker_version_fields[] = {
+	{ "Version", "version" },	{ "ApiVersion", "apiVersion" },
+	{ "GitCommit", "gitCommit" },	{ "GoVersion", "goVersion" },
+	{ "Os", "os" },			{ "Arch", "arch" },
+	{ "KernelVersion", "kernelVersion" }, { "BuildTime", "buildTime" },
+};
+
+/* "to":<string member from of object obj, "" if absent or not a string>. */
+static int docker_put_str(struct jbuf *b, const char *to, const char *js, const jsmntok_t *tok,
+			  int ntok, int obj, const char *from)
+{
+	char val[DOCKER_MAX_MESSAGE];
+	int v = json_tok_member(js, tok, ntok, obj, from);
+	ssize_t n = 0;
+
+	if (v >= 0 && tok[v].type == JSMN_STRING) {
+		n = json_tok_string(js, &tok[v], val, sizeof(val));
+		if (n < 0)
+			return -1;
+	}
+	jbuf_str(b, to, strlen(to));
+	jbuf_lit(b, ":");
+	jbuf_str(b, val, (size_t)n);
+	return 0;
+}
+
+static int docker_put_components(struct jbuf *b, const char *js, const jsmntok_t *tok, int ntok,
+				 int root)
+{
+	int arr = json_tok_member(js, tok, ntok, root, "Components");
+	int i, k, first = 1;
+
+	jbuf_lit(b, "\"components\":[");
+	if (arr >= 0 && tok[arr].type == JSMN_ARRAY) {
+		for (i = arr + 1, k = 0; k < tok[arr].size; k++) {
+			if (i < 0 || i >= ntok)
+				return -1;
+			if (tok[i].type == JSMN_OBJECT) {
+				jbuf_lit(b, first ? "{" : ",{");
+				if (docker_put_str(b, "name", js, tok, ntok, i, "Name") < 0)
+					return -1;
+				jbuf_lit(b, ",");
+				if (docker_put_str(b, "version", js, tok, ntok, i, "Version") < 0)
+					return -1;
+				jbuf_lit(b, "}");
+				first = 0;
+			}
+			i = json_tok_skip(tok, ntok, i);
+		}
+	}
+	jbuf_lit(b, "]");
+	return 0;
+}
+
+int docker_version_translate(const char *js, size_t len, struct jbuf *out)
+{
+	jsmntok_t tok[JSON_MAX_TOKENS];
+	jsmn_parser p;
+	size_t mark = out->len, i;
+	int ntok, plat;
+
+	if (len > DOCKER_MAX_RESPONSE || json_check(js, len) != JSON_OBJECT)
+		return -1;
+	jsmn_init(&p);
+	ntok = jsmn_parse(&p, js, len, tok, JSON_MAX_TOKENS);
+	if (ntok < 1 || tok[0].type != JSMN_OBJECT)
+		goto fail;
+	jbuf_lit(out, "{\"docker\":{");
+	for (i = 0; i < sizeof(docker_version_fields) / sizeof(docker_version_fields[0]); i++) {
+		if (docker_put_str(out, docker_version_fields[i].to, js, tok, ntok, 0,
+				   docker_version_fields[i].from) < 0)
+			goto fail;
+		jbuf_lit(out, ",");
+	}
+	plat = json_tok_member(js, tok, ntok, 0, "Platform");
+	jbuf_lit(out, "\"platform\":{");
+	if (docker_put_str(out, "name", js, tok, ntok, plat, "Name") < 0)
+		goto fail;
+	jbuf_lit(out, "},");
+	if (docker_put_components(out, js, tok, ntok, 0) < 0)
+		goto fail;
+	jbuf_lit(out, "}}");
+	if (!out->overflow)
+		return 0;
+fail:
+	out->len = mark;
+	return -1;
+}
+
+int docker_version(const struct docker_ctx *ctx, struct jbuf *out, struct docker_error *err)
+{
+	char body[DOCKER_MAX_REPLY];
+	size_t len;
+	int status, rc;
+
+	rc = docker_request(ctx, "GET", "/version", NULL, 0, &status, body, sizeof(body), &len,
+			    err);
+	if (rc != DOCKER_OK)
+		return rc;
+	if (status != 200)
+		return docker_status_error(status, body, len, err);
+	if (docker_version_translate(body, len, out) < 0)
+		return docker_fail(err, DOCKER_EPROTO, status,
+				   "unexpected /version reply from Docker (or no room for it)");
+	return DOCKER_OK;
+}
+
+static void docker_put_list(struct jbuf *b, const struct config_list *l)
+{
+	unsigned i;
+
+	jbuf_lit(b, "[");
+	for (i = 0; i < l->n && i < CONFIG_MAX_LIST; i++) {
+		if (i > 0)
+			jbuf_lit(b, ",");
+		jbuf_str(b, l->item[i], strnlen(l->item[i], CONFIG_MAX_STR));
+	}
+	jbuf_lit(b, "]");
+}
+
+/* ,"key": */
+static void docker_put_key(struct jbuf *b, const char *key)
+{
+	jbuf_lit(b, ",\"");
+	jbuf_lit(b, key);
+	jbuf_lit(b, "\":");
+}
+
+static void docker_put_cstr(struct jbuf *b, const char *key, const char *s)
+{
+	docker_put_key(b, key);
+	jbuf_str(b, s, strnlen(s, CONFIG_MAX_STR));
+}
+
+static void docker_put_ulimit(struct jbuf *b, const char *name, int64_t soft, int64_t hard)
+{
+	jbuf_lit(b, "{\"Name\":\"");
+	jbuf_lit(b, name);
+	jbuf_lit(b, "\",\"Soft\":");
+	jbuf_i64(b, soft);
+	jbuf_lit(b, ",\"Hard\":");
+	jbuf_i64(b, hard);
+	jbuf_lit(b, "}");
+}
+
+static void docker_put_tmpfs(struct jbuf *b, const struct config *c)
+{
+	int n = 0;
+
+	if (c->tmp_dir_path[0] == '\0' && c->work_dir_path[0] == '\0')
+		return;
+	docker_put_key(b, "Tmpfs");
+	jbuf_lit(b, "{");
+	if (c->tmp_dir_path[0] != '\0') {
+		jbuf_str(b, c->tmp_dir_path, strnlen(c->tmp_dir_path, CONFIG_MAX_STR));
+		jbuf_lit(b, ":");
+		jbuf_str(b, c->tmp_dir_options, strnlen(c->tmp_dir_options, CONFIG_MAX_STR));
+		n++;
+	}
+	if (c->work_dir_path[0] != '\0') {
+		jbuf_lit(b, n ? "," : "");
+		jbuf_str(b, c->work_dir_path, strnlen(c->work_dir_path, CONFIG_MAX_STR));
+		jbuf_lit(b, ":");
+		jbuf_str(b, c->work_dir_options, strnlen(c->work_dir_options, CONFIG_MAX_STR));
+	}
+	jbuf_lit(b, "}");
+}
+
+static void docker_put_host_config(struct jbuf *b, const struct config *c)
+{
+	jbuf_lit(b, ",\"HostConfig\":{\"Privileged\":false");
+	if (c->memory > 0) {
+		docker_put_key(b, "Memory");
+		jbuf_i64(b, c->memory);
+		docker_put_key(b, "MemorySwap");
+		jbuf_i64(b, c->memory_swap == 0 ? c->memory : c->memory_swap);
+	}
+	docker_put_key(b, "CapAdd");
+	docker_put_list(b, &c->cap_add);
+	docker_put_key(b, "CapDrop");
+	docker_put_list(b, &c->cap_drop);
+	docker_put_key(b, "Ulimits");
+	jbuf_lit(b, "[");
+	docker_put_ulimit(b, "nofile", c->nofile_soft, c->nofile_hard);
+	jbuf_lit(b, ",");
+	docker_put_ulimit(b, "nproc", c->nproc_soft, c->nproc_hard);
+	jbuf_lit(b, "]");
+	docker_put_key(b, "ReadonlyRootfs");
+	jbuf_lit(b, c->readonly_rootfs ? "true" : "false");
+	docker_put_tmpfs(b, c);
+	if (c->pids_limit > 0) {
+		docker_put_key(b, "PidsLimit");
+		jbuf_i64(b, c->pids_limit);
+	}
+	if (c->nano_cpus > 0) {
+		docker_put_key(b, "NanoCpus");
+		jbuf_i64(b, c->nano_cpus);
+	}
+	if (c->no_new_privileges)
+		jbuf_lit(b, ",\"SecurityOpt\":[\"no-new-privileges\"]");
+	if (c->log_driver[0] != '\0') {
+		docker_put_key(b, "LogConfig");
+		jbuf_lit(b, "{\"Type\":");
+		jbuf_str(b, c->log_driver, strnlen(c->log_driver, CONFIG_MAX_STR));
+		jbuf_lit(b, ",\"Config\":{}}");
+	}
+	if (c->network_disabled)
+		jbuf_lit(b, ",\"NetworkMode\":\"none\"");
+	if (c->runtime[0] != '\0')
+		docker_put_cstr(b, "Runtime", c->runtime);
+	jbuf_lit(b, "}");
+}
+
+int docker_create_body(const struct config *c, const char *image, const char *instance,
+		       unsigned slot, char *out, size_t outsz)
+{
+	struct jbuf b;
+	char slotstr[16];
+
+	if (outsz == 0 || outsz - 1 > INT_MAX)
+		return -1;
+	/* One byte stays free for the NUL. */
+	jbuf_init(&b, out, outsz - 1);
+	snprintf(slotstr, sizeof(slotstr), "%u", slot);
+	jbuf_lit(&b, "{\"Hostname\":");
+	jbuf_str(&b, c->hostname, strnlen(c->hostname, CONFIG_MAX_STR));
+	docker_put_cstr(&b, "User", c->user);
+	jbuf_lit(&b, ",\"AttachStdin\":true,\"AttachStdout\":true,\"AttachStderr\":true"
+		     ",\"Tty\":false,\"OpenStdin\":true,\"StdinOnce\":true");
+	docker_put_key(&b, "Image");
+	jbuf_str(&b, image, strlen(image));
+	docker_put_key(&b, "NetworkDisabled");
+	jbuf_lit(&b, c->network_disabled ? "true" : "false");
+	jbuf_lit(&b, ",\"Labels\":{\"" DOCKER_LABEL_INSTANCE "\":");
+	jbuf_str(&b, instance, strlen(instance));
+	jbuf_lit(&b, ",\"" DOCKER_LABEL_SLOT "\":");
+	jbuf_str(&b, slotstr, strlen(slotstr));
+	jbuf_lit(&b, "}");
+	docker_put_host_config(&b, c);
+	jbuf_lit(&b, "}");
+	if (b.overflow)
+		return -1;
+	out[b.len] = '\0';
+	return (int)b.len;
+}
+
+/* Ids Docker hands out: 64 lowercase hex; a short id (12+) is accepted too. */
+static int docker_id_valid(const char *id)
+{
+	size_t n = strnlen(id, DOCKER_ID_MAX + 1), i;
+
+	if (n < DOCKER_ID_MIN || n > DOCKER_ID_MAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+/* {"Id": "<hex>", "Warnings": null | [...], ...} into id. */
+static int docker_create_reply(const char *js, size_t len, char *id)
+{
+	jsmntok_t tok[JSON_MAX_TOKENS];
+	jsmn_parser p;
+	int ntok, v;
+
+	if (json_check(js, len) != JSON_OBJECT)
+		return -1;
+	jsmn_init(&p);
+	ntok = jsmn_parse(&p, js, len, tok, JSON_MAX_TOKENS);
+	if (ntok < 1)
+		return -1;
+	v = json_tok_member(js, tok, ntok, 0, "Id");
+	if (v < 0 || json_tok_string(js, &tok[v], id, DOCKER_MAX_ID) < 0 || !docker_id_valid(id)) {
+		id[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
+int docker_container_create(const struct docker_ctx *ctx, const struct config *c,
+			    const char *image, const char *instance, unsigned slot, char *id,
+			    struct docker_error *err)
+{
+	char body[DOCKER_MAX_REQUEST_BODY];
+	char reply[DOCKER_MAX_REPLY];
+	size_t len;
+	int blen, status, rc;
+
+	id[0] = '\0';
+	blen = docker_create_body(c, image, instance, slot, body, sizeof(body));
+	if (blen < 0)
+		return docker_fail(err, DOCKER_EPROTO, 0, "container configuration over %d bytes",
+				   DOCKER_MAX_REQUEST_BODY);
+	rc = docker_request(ctx, "POST", "/containers/create", body, (size_t)blen, &status, reply,
+			    sizeof(reply), &len, err);
+	if (rc != DOCKER_OK)
+		return rc;
+	if (status != 201)
+		return docker_status_error(status, reply, len, err);
+	if (docker_create_reply(reply, len, id) < 0)
+		return docker_fail(err, DOCKER_EPROTO, status,
+				   "Docker's reply to container create has no valid Id");
+	return DOCKER_OK;
+}
+
+/* A call on /containers/<id><suffix> that succeeds on ok1 or ok2. */
+static int docker_container_op(const struct docker_ctx *ctx, const char *method, const char *id,
+			       const char *suffix, int ok1, int ok2, struct docker_error *err)
+{
+	char path[DOCKER_MAX_ID + 64];
+	char reply[DOCKER_MAX_REPLY];
+	size_t len;
+	int status, rc;
+
+	if (!docker_id_valid(id))
+		return docker_fail(err, DOCKER_EPROTO, 0, "invalid container id");
+	snprintf(path, sizeof(path), "/containers/%s%s", id, suffix);
+	rc = docker_request(ctx, method, path, NULL, 0, &status, reply, sizeof(reply), &len, err);
+	if (rc != DOCKER_OK)
+		return rc;
+	if (status != ok1 && status != ok2)
+		return docker_status_error(status, reply, len, err);
+	return DOCKER_OK;
+}
+
+int docker_container_start(const struct docker_ctx *ctx, const char *id, struct docker_error *err)
+{
+	return docker_container_op(ctx, "POST", id, "/start", 204, 304, err);
+}
+
+int docker_container_remove(const struct docker_ctx *ctx, const char *id, struct docker_error *err)
+{
+	return docker_container_op(ctx, "DELETE", id, "?v=1&force=1", 204, 404, err);
+}
+
+int docker_container_attach(const struct docker_ctx *ctx, const char *id, int *fd, char *early,
+			    size_t early_sz, size_t *early_len, struct docker_error *err)
+{
+	struct docker_reply rep;
+	char path[DOCKER_MAX_ID + 64];
+	char reply[DOCKER_MAX_REPLY];
+	struct docker_body b = { .out = reply, .outsz = sizeof(reply) };
+	size_t n;
+	int s = -1, rc;
+
+	*fd = -1;
+	*early_len = 0;
+	err->status = 0;
+	err->message[0] = '\0';
+	if (!docker_id_valid(id))
+		return docker_fail(err, DOCKER_EPROTO, 0, "invalid container id");
+	snprintf(path, sizeof(path), "/containers/%s/attach?stream=1&stdin=1&stdout=1&stderr=1",
+		 id);
+	rc = docker_exchange(ctx, "POST", path, NULL, 0, "Connection: Upgrade\r\nUpgrade: tcp\r\n",
+			     &rep, &s, err);
+	if (rc != DOCKER_OK)
+		goto out;
+	if (rep.res.status != 101 && rep.res.status != 200) {
+		rc = docker_read_body(s, &rep, "POST", docker_deadline(ctx->read_timeout_ms), &b,
+				      err);
+		if (rc == DOCKER_OK)
+			rc = docker_status_error(rep.res.status, reply, b.len, err);
+		goto out;
+	}
+	n = rep.head_len - rep.head_end;
+	if (n > early_sz) {
+		rc = docker_fail(err, DOCKER_EPROTO, rep.res.status,
+				 "%zu stream bytes came with the attach reply, room for %zu", n,
+				 early_sz);
+		goto out;
+	}
+	if (n > 0)
+		memcpy(early, rep.head + rep.head_end, n);
+	*early_len = n;
+	*fd = s;
+	s = -1;
+out:
+	if (s >= 0)
+		close(s);
+	return rc;
+}
+
+/* Percent-encode s into out (RFC 3986 unreserved pass); -1 if it does not fit. */
+static int docker_url_encode(const char *s, size_t n, char *out, size_t outsz)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t i, o = 0;
+	unsigned char c;
+
+	for (i = 0; i < n; i++) {
+		c = (unsigned char)s[i];
+		if (o + 4 > outsz)
+			return -1;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~') {
+			out[o++] = (char)c;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/* /containers/json?all=1&filters={"label":["<instance label>"(,"<slot label>")]} */
+static int docker_list_path(const char *instance, int slot, char *path, size_t pathsz)
+{
+	char js[HTTP_MAX_PATH], label[CONFIG_MAX_STR + 64];
+	const char *pre = "/containers/json?all=1&filters=";
+	struct jbuf b;
+	size_t pl = strlen(pre);
+
+	jbuf_init(&b, js, sizeof(js));
+	snprintf(label, sizeof(label), "%s=%s", DOCKER_LABEL_INSTANCE, instance);
+	jbuf_lit(&b, "{\"label\":[");
+	jbuf_str(&b, label, strlen(label));
+	if (slot >= 0) {
+		snprintf(label, sizeof(label), "%s=%d", DOCKER_LABEL_SLOT, slot);
+		jbuf_lit(&b, ",");
+		jbuf_str(&b, label, strlen(label));
+	}
+	jbuf_lit(&b, "]}");
+	if (b.overflow || strlen(instance) > CONFIG_MAX_STR || pathsz <= pl)
+		return -1;
+	memcpy(path, pre, pl);
+	return docker_url_encode(js, b.len, path + pl, pathsz - pl);
+}
+
+/* Decimal slot number, no sign, no leading junk, fits unsigned. */
+static int docker_parse_slot(const char *s, unsigned *v)
+{
+	unsigned long long acc = 0;
+	size_t i;
+
+	if (s[0] == '\0')
+		return -1;
+	for (i = 0; s[i]; i++) {
+		if (s[i] < '0' || s[i] > '9' || i >= 10)
+			return -1;
+		acc = acc * 10 + (unsigned)(s[i] - '0');
+	}
+	if (acc > UINT_MAX)
+		return -1;
+	*v = (unsigned)acc;
+	return 0;
+}
+
+/* A string member of object obj decoded into out, or -1. */
+static int docker_tok_str(const char *js, const jsmntok_t *tok, int ntok, int obj, const char *key,
+			  char *out, size_t outsz)
+{
+	int v = json_tok_member(js, tok, ntok, obj, key);
+
+	if (v < 0 || tok[v].type != JSMN_STRING)
+		return -1;
+	return json_tok_string(js, &tok[v], out, outsz) < 0 ? -1 : 0;
+}
+
+/*
+ * One entry of the list: its id and slot, if it really is ours (the filter
+ * was Docker's; this checks again before anyone removes it).
+ */
+static int docker_list_entry(const char *js, const jsmntok_t *tok, int ntok, int obj,
+			     const char *instance, int slot, char *id, unsigned *slotv)
+{
+	char val[CONFIG_MAX_STR + 1];
+	int labels;
+
+	if (tok[obj].type != JSMN_OBJECT ||
+	    docker_tok_str(js, tok, ntok, obj, "Id", id, DOCKER_MAX_ID) < 0 || !docker_id_valid(id))
+		return -1;
+	labels = json_tok_member(js, tok, ntok, obj, "Labels");
+	if (labels < 0 || tok[labels].type != JSMN_OBJECT ||
+	    docker_tok_str(js, tok, ntok, labels, DOCKER_LABEL_INSTANCE, val, sizeof(val)) < 0 ||
+	    strcmp(val, instance) != 0 ||
+	    docker_tok_str(js, tok, ntok, labels, DOCKER_LABEL_SLOT, val, sizeof(val)) < 0 ||
+	    docker_parse_slot(val, slotv) < 0 || (slot >= 0 && *slotv != (unsigned)slot))
+		return -1;
+	return 0;
+}
+
+static int docker_list_parse(const char *js, size_t len, const char *instance, int slot,
+			     void (*fn)(const char *id, unsigned slot, void *arg), void *arg)
+{
+	jsmntok_t *tok = NULL;
+	jsmn_parser p;
+	char id[DOCKER_MAX_ID];
+	unsigned slotv;
+	int ntok, i, k, count = -1;
+
+	if (json_check(js, len) != JSON_ARRAY)
+		return -1;
+	jsmn_init(&p);
+	ntok = jsmn_parse(&p, js, len, NULL, 0);
+	if (ntok < 1)
+		return -1;
+	tok = calloc((size_t)ntok, sizeof(*tok));
+	if (tok == NULL)
+		return -1;
+	jsmn_init(&p);
+	if (jsmn_parse(&p, js, len, tok, (unsigned)ntok) != ntok || tok[0].type != JSMN_ARRAY)
+		goto out;
+	count = 0;
+	for (i = 1, k = 0; k < tok[0].size; k++) {
+		if (i < 0 || i >= ntok) {
+			count = -1;
+			goto out;
+		}
+		if (docker_list_entry(js, tok, ntok, i, instance, slot, id, &slotv) == 0) {
+			fn(id, slotv, arg);
+			count++;
+		}
+		i = json_tok_skip(tok, ntok, i);
+	}
+out:
+	free(tok);
+	return count;
+}
+
+int docker_containers_labelled(const struct docker_ctx *ctx, const char *instance, int slot,
+			       void (*fn)(const char *id, unsigned slot, void *arg), void *arg,
+			       struct docker_error *err)
+{
+	char path[HTTP_MAX_PATH + 1];
+	char *body;
+	size_t len;
+	int status, rc;
+
+	if (docker_list_path(instance, slot, path, sizeof(path)) < 0)
+		return docker_fail(err, DOCKER_EPROTO, 0, "instance label too long for a filter");
+	body = malloc(DOCKER_MAX_RESPONSE);
+	if (body == NULL)
+		return docker_fail(err, DOCKER_EIO, 0, "malloc: %s", strerror(errno));
+	rc = docker_request(ctx, "GET", path, NULL, 0, &status, body, DOCKER_MAX_RESPONSE, &len,
+			    err);
+	if (rc != DOCKER_OK)
+		goto out;
+	if (status != 200) {
+		rc = docker_status_error(status, body, len, err);
+		goto out;
+	}
+	rc = docker_list_parse(body, len, instance, slot, fn, arg);
+	if (rc < 0)
+		rc = docker_fail(err, DOCKER_EPROTO, status,
+				 "malformed container list from Docker (or out of memory)");
+out:
+	free(body);
+	return rc;
+}
+
+int docker_frame_header(const unsigned char h[DOCKER_FRAME_HEADER], enum docker_stream *stream,
+			uint32_t *len)
+{
+	if (h[0] > DOCKER_STDERR || h[1] != 0 || h[2] != 0 || h[3] != 0)
+		return -1;
+	*stream = (enum docker_stream)h[0];
+	*len = (uint32_t)h[4] << 24 | (uint32_t)h[5] << 16 | (uint32_t)h[6] << 8 | (uint32_t)h[7];
+	return 0;
+}
+
+/* Image references: distribution/reference's grammar, without IPv6 hosts. */
+
+static int ref_lower_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+static int ref_alnum(char c)
+{
+	return ref_lower_alnum(c) || (c >= 'A' && c <= 'Z');
+}
+
+/* [a-z0-9]+ (('.' | '_' | '__' | '-'+) [a-z0-9]+)* */
+static int ref_path_component(const char *s, size_t n)
+{
+	size_t i = 0, run;
+
+	while (i < n) {
+		for (run = 0; i < n && ref_lower_alnum(s[i]); run++)
+			i++;
+		if (run == 0)
+			return 0;
+		if (i == n)
+			return 1;
+		if (s[i] == '.') {
+			i++;
+		} else if (s[i] == '_') {
+			i += i + 1 < n && s[i + 1] == '_' ? 2 : 1;
+		} else if (s[i] == '-') {
+			while (i < n && s[i] == '-')
+				i++;
+		} else {
+			return 0;
+		}
+	}
+	return 0;
+}
+
+/* [a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])? */
+static int ref_domain_component(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || !ref_alnum(s[0]) || !ref_alnum(s[n - 1]))
+		return 0;
+	for (i = 1; i + 1 < n; i++)
+		if (!ref_alnum(s[i]) && s[i] != '-')
+			return 0;
+	return 1;
+}
+
+/* host components joined by '.', then an optional :port */
+static int ref_domain(const char *s, size_t n)
+{
+	const char *colon = memchr(s, ':', n);
+	size_t hn = colon != NULL ? (size_t)(colon - s) : n, i, start = 0;
+
+	if (colon != NULL) {
+		if (hn + 1 == n)
+			return 0;
+		for (i = hn + 1; i < n; i++)
+			if (s[i] < '0' || s[i] > '9')
+				return 0;
+	}
+	for (i = 0; i <= hn; i++) {
+		if (i == hn || s[i] == '.') {
+			if (!ref_domain_component(s + start, i - start))
+				return 0;
+			start = i + 1;
+		}
+	}
+	return 1;
+}
+
+/* Docker's rule for whether the first of several components names a registry. */
+static int ref_is_domain(const char *s, size_t n)
+{
+	return memchr(s, '.', n) != NULL || memchr(s, ':', n) != NULL ||
+	       (n == 9 && memcmp(s, "localhost", 9) == 0);
+}
+
+/* [domain '/'] path-component ('/' path-component)* */
+static int ref_name(const char *s, size_t n)
+{
+	const char *slash = memchr(s, '/', n);
+	size_t i = 0, j;
+
+	if (slash != NULL && ref_is_domain(s, (size_t)(slash - s))) {
+		if (!ref_domain(s, (size_t)(slash - s)))
+			return 0;
+		i = (size_t)(slash - s) + 1;
+	}
+	for (;;) {
+		for (j = i; j < n && s[j] != '/'; j++)
+			;
+		if (!ref_path_component(s + i, j - i))
+			return 0;
+		if (j == n)
+			return 1;
+		i = j + 1;
+	}
+}
+
+/* [A-Za-z0-9_][A-Za-z0-9_.-]{0,127} */
+static int ref_tag(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n > DOCKER_MAX_TAG || !(ref_alnum(s[0]) || s[0] == '_'))
+		return 0;
+	for (i = 1; i < n; i++)
+		if (!ref_alnum(s[i]) && s[i] != '_' && s[i] != '.' && s[i] != '-')
+			return 0;
+	return 1;
+}
+
+/* sha256:[0-9a-f]{64} */
+static int ref_digest(const char *s, size_t n)
+{
+	size_t pl = strlen(DOCKER_DIGEST_PREFIX), i;
+
+	if (n != pl + DOCKER_DIGEST_HEX || memcmp(s, DOCKER_DIGEST_PREFIX, pl) != 0)
+		return 0;
+	for (i = pl; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+int docker_image_ref_valid(const char *s)
+{
+	size_t n = strnlen(s, DOCKER_MAX_IMAGE_REF + 1), rn;
+	const char *at, *slash, *colon;
+
+	if (n == 0 || n > DOCKER_MAX_IMAGE_REF)
+		return 0;
+	at = memchr(s, '@', n);
+	rn = at != NULL ? (size_t)(at - s) : n;
+	if (at != NULL && !ref_digest(at + 1, n - rn - 1))
+		return 0;
+	/* A ':' after the last '/' starts the tag; before it, it is a port. */
+	slash = memrchr(s, '/', rn);
+	colon = memrchr(s, ':', rn);
+	if (colon != NULL && (slash == NULL || colon > slash)) {
+		if (!ref_tag(colon + 1, rn - (size_t)(colon + 1 - s)))
+			return 0;
+		rn = (size_t)(colon - s);
+	}
+	return ref_name(s, rn);
+}

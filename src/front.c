@@ -1,0 +1,819 @@
+/*
+ * The front: accepts one client at a time, reads its request under one
+ * deadline, parses HTTP and JSON, and answers.  It holds no token and no
+ * Docker access; whatever needs either is a message to its agent.  For a
+ * run it gets the container's attach stream from the agent, writes the
+ * payload, reads Docker's frames under the run's deadline and output
+ * limit, and answers the client before telling the agent it is done.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "docker.h"
+#include "front.h"
+#include "http.h"
+#include "io.h"
+#include "json.h"
+#include "log.h"
+#include "msg.h"
+
+#define FRONT_VERSION "1.0.0"
+#define FRONT_ERROR_BODY (FRONT_STDERR_KEEP * 6 + 1024)
+#define FRONT_STDERR_PREFIX "Code runner failed with the following message: "
+
+/* One client connection and what the log line says about it. */
+struct conn {
+	int fd;
+	char peer[64];
+	int64_t started;
+	int64_t deadline; /* for reading the request and writing the answer */
+	int status;
+	size_t sent;
+	char method[HTTP_MAX_METHOD + 1];
+	char path[128];
+	/* the request */
+	char *buf;
+	size_t len;
+	size_t head_len;
+	struct http_request req;
+	struct http_framing framing;
+	char *body;
+	size_t body_len;
+};
+
+static volatile sig_atomic_t front_stop;
+
+static struct config *cfg;
+static unsigned front_slot;
+static int agent_fd = -1;
+static char *reqbuf;      /* head + body of the current request */
+static size_t reqbuf_cap;
+static char *outbuf;      /* a runner's stdout, RUN_MAX_OUTPUT_SIZE bytes */
+static char *errbuf;      /* the first FRONT_STDERR_KEEP bytes of its stderr */
+static char *jsonbuf;     /* error bodies */
+static char *stderrmsg;   /* the coderunner.stderr message before escaping */
+static char msgbuf[MSG_MAX];
+
+static void front_on_signal(int sig)
+{
+	(void)sig;
+	front_stop = 1;
+}
+
+/* ---- answers ---- */
+
+static void front_send(struct conn *c, int status, const char *type, const char *body, size_t len,
+		       const char *extra)
+{
+	char head[512];
+	int n;
+
+	c->status = status;
+	n = http_format_head(head, sizeof(head), status, type, len, extra);
+	if (n < 0)
+		return;
+	if (io_write_all(c->fd, head, (size_t)n, c->deadline) < 0 ||
+	    io_write_all(c->fd, body, len, c->deadline) < 0) {
+		log_debug("%s: write to %s: %s", __func__, c->peer, strerror(errno));
+		return;
+	}
+	c->sent += (size_t)n + len;
+}
+
+static void front_json(struct conn *c, int status, const char *body, size_t len)
+{
+	front_send(c, status, "application/json", body, len, NULL);
+}
+
+static void front_error_extra(struct conn *c, int status, const char *code, const char *message,
+			      size_t mlen, const char *extra)
+{
+	struct jbuf b;
+
+	jbuf_init(&b, jsonbuf, FRONT_ERROR_BODY);
+	jbuf_lit(&b, "{\"error\":");
+	jbuf_str(&b, code, strlen(code));
+	jbuf_lit(&b, ",\"message\":");
+	jbuf_str(&b, message, mlen);
+	jbuf_lit(&b, "}");
+	if (b.overflow) {
+		log_errorx("%s: error body for %s does not fit", __func__, code);
+		return;
+	}
+	front_send(c, status, "application/json", b.p, b.len, extra);
+}
+
+static void front_error(struct conn *c, int status, const char *code, const char *message)
+{
+	front_error_extra(c, status, code, message, strlen(message), NULL);
+}
+
+/* The JSON error that goes with an HTTP-level status from the parser. */
+static void front_http_error(struct conn *c, int status)
+{
+	switch (status) {
+	case 408:
+		front_error(c, 408, "request.timeout", "Request not received in time");
+		break;
+	case 411:
+		front_error(c, 411, "request.length", "A request body needs Content-Length or chunked encoding");
+		break;
+	case 413:
+		front_error(c, 413, "request.size", "Request body too large");
+		break;
+	case 414:
+		front_error(c, 414, "request.target", "Request target too long");
+		break;
+	case 417:
+		front_error(c, 417, "request.expect", "Only Expect: 100-continue is supported");
+		break;
+	case 431:
+		front_error(c, 431, "request.headers", "Request header fields too large or too many");
+		break;
+	case 501:
+		front_error(c, 501, "request.unsupported", "Method or transfer coding not implemented");
+		break;
+	case 505:
+		front_error(c, 505, "request.version", "HTTP version not supported");
+		break;
+	default:
+		front_error(c, 400, "request.malformed", "Malformed HTTP request");
+		break;
+	}
+}
+
+/* ---- reading the request ---- */
+
+/* Read more bytes into the request buffer; 0 ok, else the status to answer. */
+static int front_read_more(struct conn *c)
+{
+	ssize_t n;
+
+	if (c->len >= reqbuf_cap)
+		return 413;
+	n = io_read_some(c->fd, c->buf + c->len, reqbuf_cap - c->len, c->deadline);
+	if (n > 0) {
+		c->len += (size_t)n;
+		return 0;
+	}
+	if (n < 0 && errno == ETIMEDOUT)
+		return 408;
+	return -1; /* client gone or broken: nobody to answer */
+}
+
+static int front_read_head(struct conn *c)
+{
+	for (;;) {
+		int status = 400;
+		int r = http_parse_request(c->buf, c->len, &c->req, &status);
+
+		if (r > 0) {
+			c->head_len = (size_t)r;
+			return 0;
+		}
+		if (r == HTTP_ERROR)
+			return status;
+		if (c->len >= HTTP_MAX_HEADER_BYTES)
+			return 431;
+		r = front_read_more(c);
+		if (r != 0)
+			return r;
+	}
+}
+
+static int front_read_length_body(struct conn *c)
+{
+	uint64_t want = c->framing.content_length;
+
+	if (want > cfg->max_request_bytes)
+		return 413;
+	while (c->len - c->head_len < want) {
+		int r = front_read_more(c);
+
+		if (r != 0)
+			return r;
+	}
+	c->body = c->buf + c->head_len;
+	c->body_len = (size_t)want;
+	return 0;
+}
+
+static int front_read_chunked_body(struct conn *c)
+{
+	struct http_chunked dec = {0};
+	size_t decoded = 0;
+
+	for (;;) {
+		size_t raw = c->len - c->head_len - decoded;
+		ssize_t r = http_chunked_decode(&dec, c->buf + c->head_len + decoded, &raw);
+
+		if (r == HTTP_ERROR)
+			return 400;
+		decoded += raw;
+		c->len = c->head_len + decoded;
+		if (decoded > cfg->max_request_bytes)
+			return 413;
+		if (r >= 0)
+			break;
+		r = front_read_more(c);
+		if (r != 0)
+			return (int)r;
+	}
+	c->body = c->buf + c->head_len;
+	c->body_len = decoded;
+	return 0;
+}
+
+static int front_read_body(struct conn *c)
+{
+	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	bool complete;
+
+	switch (c->framing.kind) {
+	case HTTP_BODY_NONE:
+		c->body = c->buf + c->head_len;
+		c->body_len = 0;
+		return 0;
+	case HTTP_BODY_LENGTH:
+		if (c->framing.content_length > cfg->max_request_bytes)
+			return 413;
+		complete = c->len - c->head_len >= c->framing.content_length;
+		break;
+	case HTTP_BODY_CHUNKED:
+		complete = false;
+		break;
+	default:
+		return 400;
+	}
+	/* curl waits a second for this before sending a body over 1 KiB. */
+	if (c->framing.expect_continue && c->req.minor_version == 1 && !complete &&
+	    io_write_all(c->fd, cont, sizeof(cont) - 1, c->deadline) < 0)
+		return -1;
+	if (c->framing.kind == HTTP_BODY_LENGTH)
+		return front_read_length_body(c);
+	return front_read_chunked_body(c);
+}
+
+/* ---- routes ---- */
+
+struct route {
+	const char *path;
+	const char *method;
+	void (*handle)(struct conn *c);
+};
+
+static void front_copy_token(struct conn *c, struct msg_ask *ask)
+{
+	const struct http_header *h;
+	const char *v = NULL;
+	size_t n = 0;
+
+	h = http_header_find(c->req.headers, c->req.num_headers, "X-Access-Token");
+	if (h != NULL) {
+		v = h->value;
+		n = h->value_len;
+	} else if ((h = http_header_find(c->req.headers, c->req.num_headers, "Authorization")) &&
+		   h->value_len > 7 && http_token_eq(h->value, 6, "Bearer") && h->value[6] == ' ') {
+		v = h->value + 7;
+		n = h->value_len - 7;
+		while (n > 0 && *v == ' ') {
+			v++;
+			n--;
+		}
+	}
+	/* A token that cannot be ours is sent as absent: the agent answers 401. */
+	if (v == NULL || n == 0 || n >= sizeof(ask->token))
+		return;
+	memcpy(ask->token, v, n);
+	ask->token_len = (uint32_t)n;
+}
+
+/* The agent is gone or broken: the slot cannot serve; answer and let the master respawn it. */
+static void front_agent_lost(struct conn *c, const char *what)
+{
+	log_errorx("%s: agent %u %s", __func__, front_slot, what);
+	front_error(c, 503, "agent.unavailable", "The worker slot is restarting; retry");
+	front_stop = 1;
+}
+
+static int front_agent_wait_ms(void)
+{
+	int64_t per_call = ((int64_t)cfg->docker_read_timeout + cfg->docker_write_timeout) * 1000;
+
+	return (int)(per_call * AGENT_MAX_CALLS + FRONT_AGENT_SLACK_MS);
+}
+
+/* Relay a MSG_REPLY body to the client. */
+static void front_relay(struct conn *c, const char *body, ssize_t n)
+{
+	struct msg_reply r;
+
+	if (n < (ssize_t)sizeof(r)) {
+		front_agent_lost(c, "sent a short reply");
+		return;
+	}
+	memcpy(&r, body, sizeof(r));
+	if (r.body_len != (size_t)n - sizeof(r) || r.status < 100 || r.status > 599) {
+		front_agent_lost(c, "sent a malformed reply");
+		return;
+	}
+	front_json(c, r.status, body + sizeof(r), r.body_len);
+}
+
+static void front_route_root(struct conn *c)
+{
+	static const char body[] = "{\"name\":\"runboxd\",\"version\":\"" FRONT_VERSION "\","
+				   "\"description\":\"Api for running code in transient docker containers\"}";
+
+	front_json(c, 200, body, sizeof(body) - 1);
+}
+
+static void front_route_version(struct conn *c)
+{
+	struct msg_ask ask;
+	uint32_t type;
+	ssize_t n;
+	int fd;
+
+	memset(&ask, 0, sizeof(ask));
+	front_copy_token(c, &ask);
+	if (msg_send(agent_fd, MSG_VERSION, &ask, sizeof(ask), NULL, 0, -1) < 0) {
+		front_agent_lost(c, "cannot be reached");
+		return;
+	}
+	n = msg_recv(agent_fd, &type, msgbuf, sizeof(msgbuf), &fd, front_agent_wait_ms());
+	if (n < 0 || type != MSG_REPLY || fd >= 0) {
+		if (fd >= 0)
+			close(fd);
+		front_agent_lost(c, n < 0 ? strerror(errno) : "sent an unexpected message");
+		return;
+	}
+	front_relay(c, msgbuf, n);
+}
+
+/* ---- POST /run ---- */
+
+enum run_end {
+	RUN_EOF,
+	RUN_TIMEOUT,
+	RUN_TOO_BIG,
+	RUN_BAD_FRAME,
+	RUN_READ_ERROR,
+	RUN_CLIENT_GONE,
+};
+
+/* Docker's multiplexed stream, parsed as it arrives. */
+struct run_stream {
+	unsigned char hdr[DOCKER_FRAME_HEADER];
+	size_t hdr_have;
+	enum docker_stream stream;
+	uint32_t left;       /* bytes of the current frame still to come */
+	uint64_t total;      /* frame bytes counted against the output limit */
+	size_t out_len;
+	size_t err_len;
+	bool saw_stdin;
+	bool saw_stderr;
+};
+
+/* Feed stream bytes; returns RUN_EOF to go on, or why to stop. */
+static enum run_end run_feed(struct run_stream *s, const char *p, size_t n)
+{
+	while (n > 0) {
+		if (s->left == 0 && s->hdr_have < DOCKER_FRAME_HEADER) {
+			size_t k = DOCKER_FRAME_HEADER - s->hdr_have;
+
+			if (k > n)
+				k = n;
+			memcpy(s->hdr + s->hdr_have, p, k);
+			s->hdr_have += k;
+			p += k;
+			n -= k;
+			if (s->hdr_have < DOCKER_FRAME_HEADER)
+				break;
+			if (docker_frame_header(s->hdr, &s->stream, &s->left) < 0)
+				return RUN_BAD_FRAME;
+			s->hdr_have = 0;
+			/* The limit is checked on the header, before a byte is kept. */
+			if (s->total + s->left > cfg->run_max_output)
+				return RUN_TOO_BIG;
+			s->total += s->left;
+			if (s->stream == DOCKER_STDIN)
+				s->saw_stdin = true;
+			if (s->stream == DOCKER_STDERR && s->left > 0)
+				s->saw_stderr = true;
+			continue;
+		}
+		size_t k = s->left < n ? s->left : n;
+
+		if (s->stream == DOCKER_STDOUT) {
+			memcpy(outbuf + s->out_len, p, k);
+			s->out_len += k;
+		} else if (s->stream == DOCKER_STDERR && s->err_len < FRONT_STDERR_KEEP) {
+			size_t keep = FRONT_STDERR_KEEP - s->err_len;
+
+			keep = keep < k ? keep : k;
+			memcpy(errbuf + s->err_len, p, keep);
+			s->err_len += keep;
+		}
+		s->left -= (uint32_t)k;
+		p += k;
+		n -= k;
+	}
+	return RUN_EOF;
+}
+
+/* Write what the stream takes now; -1 when the container stopped reading. */
+static int run_write(int fd, const char *payload, size_t len, size_t *done)
+{
+	while (*done < len) {
+		ssize_t n = send(fd, payload + *done, len - *done, MSG_NOSIGNAL);
+
+		if (n > 0) {
+			*done += (size_t)n;
+			continue;
+		}
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Write the payload and read frames until EOF, the deadline, the output
+ * limit, or the client leaving -- all in one poll loop, so a program that
+ * talks before it has read all its input cannot deadlock us.
+ */
+static enum run_end run_pump(struct conn *c, int sfd, const char *early, size_t early_len,
+			     const char *payload, size_t plen, struct run_stream *s)
+{
+	int64_t deadline = io_now_ms() + (int64_t)cfg->run_max_time * 1000;
+	char chunk[FRONT_STREAM_CHUNK];
+	size_t written = 0;
+	bool wdone = false;
+	enum run_end e;
+
+	e = run_feed(s, early, early_len);
+	if (e != RUN_EOF)
+		return e;
+	for (;;) {
+		struct pollfd p[2] = {
+			{.fd = sfd, .events = POLLIN | (wdone ? 0 : POLLOUT)},
+			{.fd = c->fd, .events = POLLRDHUP},
+		};
+		int left = io_left_ms(deadline);
+		int r;
+
+		if (left == 0)
+			return RUN_TIMEOUT;
+		r = poll(p, 2, left);
+		if (r < 0 && errno != EINTR)
+			return RUN_READ_ERROR;
+		if (r <= 0)
+			continue;
+		if (p[1].revents & (POLLRDHUP | POLLHUP | POLLERR))
+			return RUN_CLIENT_GONE;
+		if (!wdone && (p[0].revents & (POLLOUT | POLLERR | POLLHUP))) {
+			/* A runner that exits without reading all of its input is not our failure: its output decides. */
+			if (run_write(sfd, payload, plen, &written) < 0 || written == plen) {
+				shutdown(sfd, SHUT_WR);
+				wdone = true;
+			}
+		}
+		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			ssize_t n = read(sfd, chunk, sizeof(chunk));
+
+			if (n == 0)
+				return s->left || s->hdr_have ? RUN_READ_ERROR : RUN_EOF;
+			if (n < 0) {
+				if (errno == EAGAIN || errno == EINTR)
+					continue;
+				return RUN_READ_ERROR;
+			}
+			e = run_feed(s, chunk, (size_t)n);
+			if (e != RUN_EOF)
+				return e;
+		}
+	}
+}
+
+static void run_answer(struct conn *c, enum run_end e, const struct run_stream *s)
+{
+	char msg[128];
+
+	switch (e) {
+	case RUN_TIMEOUT:
+		front_error(c, 400, "limits.execution_time", "Max execution time exceeded");
+		return;
+	case RUN_TOO_BIG:
+		snprintf(msg, sizeof(msg), "Max output size exceeded (%" PRIu64 " bytes)",
+			 cfg->run_max_output);
+		front_error(c, 400, "limits.read.size", msg);
+		return;
+	case RUN_BAD_FRAME:
+		front_error(c, 500, "docker.container.stream.read", "Malformed frame on the container stream");
+		return;
+	case RUN_READ_ERROR:
+		front_error(c, 500, "docker.container.stream.read", "Failed to read the container stream");
+		return;
+	case RUN_CLIENT_GONE:
+		c->status = 499;
+		return;
+	case RUN_EOF:
+		break;
+	}
+	if (s->saw_stdin) {
+		front_error(c, 500, "coderunner.stdin", "Code runner wrote to stdin");
+	} else if (s->saw_stderr) {
+		size_t n = sizeof(FRONT_STDERR_PREFIX) - 1;
+
+		memcpy(stderrmsg, FRONT_STDERR_PREFIX, n);
+		memcpy(stderrmsg + n, errbuf, s->err_len);
+		front_error_extra(c, 500, "coderunner.stderr", stderrmsg, n + s->err_len, NULL);
+	} else if (json_check(outbuf, s->out_len) != JSON_OBJECT) {
+		front_error(c, 500, "coderunner.stdout.decode", "Code runner did not print a JSON object");
+	} else {
+		front_json(c, 200, outbuf, s->out_len);
+	}
+}
+
+static void run_stream_and_answer(struct conn *c, int sfd, const char *early, size_t early_len,
+				  const char *payload, size_t plen)
+{
+	struct run_stream s;
+	enum run_end e;
+
+	memset(&s, 0, sizeof(s));
+	if (io_set_nonblock(sfd) < 0) {
+		log_error("%s: fcntl(O_NONBLOCK)", __func__);
+		front_error(c, 500, "docker.container.attach", "Cannot use the container stream");
+		return;
+	}
+	e = run_pump(c, sfd, early, early_len, payload, plen, &s);
+	/* The answer must not wait for the client's own deadline to be renewed. */
+	c->deadline = io_now_ms() + (int64_t)cfg->request_timeout * 1000;
+	run_answer(c, e, &s);
+}
+
+/* Validate the body: {"image": "<reference>", "payload": {...}}. */
+static bool front_run_request(struct conn *c, struct msg_ask *ask, const char **payload, size_t *plen)
+{
+	const char *v;
+	size_t vlen;
+
+	if (json_check(c->body, c->body_len) != JSON_OBJECT) {
+		front_error(c, 400, "request.json", "Request body must be a JSON object");
+		return false;
+	}
+	if (json_member(c->body, c->body_len, "image", &v, &vlen) != JSON_STRING ||
+	    json_string_decode(v, vlen, ask->image, sizeof(ask->image)) < 1 ||
+	    !docker_image_ref_valid(ask->image)) {
+		front_error(c, 400, "request.image", "\"image\" must be a valid Docker image reference");
+		return false;
+	}
+	ask->image_len = (uint32_t)strlen(ask->image);
+	if (json_member(c->body, c->body_len, "payload", payload, plen) != JSON_OBJECT) {
+		front_error(c, 400, "request.payload", "\"payload\" must be a JSON object");
+		return false;
+	}
+	return true;
+}
+
+static bool front_json_content(const struct conn *c)
+{
+	const struct http_header *h = http_header_find(c->req.headers, c->req.num_headers, "Content-Type");
+	size_t n;
+
+	if (h == NULL)
+		return true; /* docker-run's clients do not all send one */
+	for (n = 0; n < h->value_len && h->value[n] != ';' && h->value[n] != ' '; n++)
+		;
+	return http_token_eq(h->value, n, "application/json");
+}
+
+static void front_route_run(struct conn *c)
+{
+	struct msg_ask ask;
+	const char *payload;
+	size_t plen;
+	uint32_t type;
+	ssize_t n;
+	int sfd;
+
+	memset(&ask, 0, sizeof(ask));
+	front_copy_token(c, &ask);
+	if (ask.token_len == 0) {
+		front_error(c, 401, "access_token", "Missing or wrong access token");
+		return;
+	}
+	if (!front_run_request(c, &ask, &payload, &plen))
+		return;
+	if (msg_send(agent_fd, MSG_RUN, &ask, sizeof(ask), NULL, 0, -1) < 0) {
+		front_agent_lost(c, "cannot be reached");
+		return;
+	}
+	explicit_bzero(ask.token, sizeof(ask.token));
+	n = msg_recv(agent_fd, &type, msgbuf, sizeof(msgbuf), &sfd, front_agent_wait_ms());
+	if (n >= 0 && type == MSG_REPLY && sfd < 0) {
+		front_relay(c, msgbuf, n);
+		return;
+	}
+	if (n < 0 || type != MSG_ATTACHED || sfd < 0) {
+		if (sfd >= 0)
+			close(sfd);
+		front_agent_lost(c, n < 0 ? strerror(errno) : "sent an unexpected message");
+		return;
+	}
+	run_stream_and_answer(c, sfd, msgbuf, (size_t)n, payload, plen);
+	close(sfd);
+	if (msg_send(agent_fd, MSG_DONE, NULL, 0, NULL, 0, -1) < 0)
+		front_agent_lost(c, "cannot be told the run is over");
+}
+
+static const struct route front_routes[] = {
+	{"/", "GET", front_route_root},
+	{"/version", "GET", front_route_version},
+	{"/run", "POST", front_route_run},
+};
+
+/* Find the route; answers 404/405 itself and returns NULL. */
+static const struct route *front_route(struct conn *c)
+{
+	for (size_t i = 0; i < sizeof(front_routes) / sizeof(front_routes[0]); i++) {
+		const struct route *r = &front_routes[i];
+		char allow[32];
+
+		if (strlen(r->path) != c->req.path_len || memcmp(r->path, c->req.path, c->req.path_len) != 0)
+			continue;
+		if (strlen(r->method) == c->req.method_len &&
+		    memcmp(r->method, c->req.method, c->req.method_len) == 0)
+			return r;
+		snprintf(allow, sizeof(allow), "Allow: %s\r\n", r->method);
+		front_error_extra(c, 405, "method", "Method not allowed", 18, allow);
+		return NULL;
+	}
+	front_error(c, 404, "route", "No such route");
+	return NULL;
+}
+
+/* ---- one connection ---- */
+
+static void front_note_request(struct conn *c)
+{
+	size_t i, n = c->req.method_len < HTTP_MAX_METHOD ? c->req.method_len : HTTP_MAX_METHOD;
+
+	memcpy(c->method, c->req.method, n);
+	c->method[n] = '\0';
+	n = c->req.path_len < sizeof(c->path) - 1 ? c->req.path_len : sizeof(c->path) - 1;
+	/* Paths are logged, so nothing but printable ASCII gets through. */
+	for (i = 0; i < n; i++)
+		c->path[i] = c->req.path[i] > 0x20 && c->req.path[i] < 0x7f ? c->req.path[i] : '?';
+	c->path[n] = '\0';
+}
+
+static void front_serve(struct conn *c)
+{
+	const struct route *r;
+	int status;
+
+	status = front_read_head(c);
+	if (status != 0) {
+		if (status > 0)
+			front_http_error(c, status);
+		return;
+	}
+	front_note_request(c);
+	if (http_request_framing(&c->req, &c->framing, &status) < 0) {
+		front_http_error(c, status);
+		return;
+	}
+	r = front_route(c);
+	if (r == NULL)
+		return;
+	if (r->handle == front_route_run) {
+		if (c->framing.kind == HTTP_BODY_NONE) {
+			front_http_error(c, 411);
+			return;
+		}
+		if (!front_json_content(c)) {
+			front_error(c, 415, "request.content_type", "Content-Type must be application/json");
+			return;
+		}
+	}
+	status = front_read_body(c);
+	if (status != 0) {
+		if (status > 0)
+			front_http_error(c, status);
+		return;
+	}
+	r->handle(c);
+}
+
+static void front_peer(struct conn *c, const struct sockaddr_storage *ss)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		port = ntohs(in->sin_port);
+	}
+	snprintf(c->peer, sizeof(c->peer), "%s:%u", host, port);
+}
+
+static void front_connection(int fd, const struct sockaddr_storage *ss)
+{
+	struct conn c;
+
+	memset(&c, 0, sizeof(c));
+	c.fd = fd;
+	c.buf = reqbuf;
+	c.started = io_now_ms();
+	c.deadline = c.started + (int64_t)cfg->request_timeout * 1000;
+	snprintf(c.method, sizeof(c.method), "-");
+	snprintf(c.path, sizeof(c.path), "-");
+	front_peer(&c, ss);
+	front_serve(&c);
+	io_linger_close(fd, c.deadline);
+	if (c.status == 0)
+		c.status = 499; /* the client left before it could be answered */
+	log_info("%s %s %s %d %" PRId64 "ms %zuB", c.peer, c.method, c.path, c.status,
+		 io_now_ms() - c.started, c.sent);
+}
+
+static void front_setup(void)
+{
+	struct sigaction sa;
+	sigset_t block;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = front_on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	/* Signals only get in while we wait for a connection. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, NULL);
+
+	reqbuf_cap = HTTP_MAX_HEADER_BYTES + cfg->max_request_bytes + 4096;
+	reqbuf = malloc(reqbuf_cap);
+	outbuf = malloc(cfg->run_max_output ? cfg->run_max_output : 1);
+	errbuf = malloc(FRONT_STDERR_KEEP);
+	jsonbuf = malloc(FRONT_ERROR_BODY);
+	stderrmsg = malloc(sizeof(FRONT_STDERR_PREFIX) + FRONT_STDERR_KEEP);
+	if (!reqbuf || !outbuf || !errbuf || !jsonbuf || !stderrmsg)
+		fatal(1, "%s: malloc", __func__);
+}
+
+void front_main(struct config *c, unsigned slot, int listen_fd, int afd)
+{
+	sigset_t none;
+
+	cfg = c;
+	front_slot = slot;
+	agent_fd = afd;
+	config_forget_token(cfg);
+	log_set_role("front");
+	proctitle_set("runboxd: front %u", slot);
+	front_setup();
+	sigemptyset(&none);
+	log_debug("front %u ready", slot);
+	while (!front_stop) {
+		struct pollfd p[2] = {{.fd = listen_fd, .events = POLLIN}, {.fd = agent_fd, .events = 0}};
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int fd;
+
+		if (ppoll(p, 2, NULL, &none) < 0)
+			continue; /* EINTR: look at the flag */
+		if (p[1].revents & (POLLHUP | POLLERR)) {
+			log_warnx("front %u: agent gone, leaving", slot);
+			break;
+		}
+		if (!(p[0].revents & POLLIN))
+			continue;
+		fd = accept4(listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			/* Another front took it, or the client already left. */
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				log_warn("%s: accept4", __func__);
+			continue;
+		}
+		front_connection(fd, &ss);
+	}
+	_exit(0);
+}

@@ -1,0 +1,114 @@
+/* Deadline-bounded I/O.  Everything here tolerates EINTR and EAGAIN. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "io.h"
+
+#define IO_LINGER_MAX_MS 1000
+#define IO_LINGER_MAX_BYTES (256 * 1024)
+
+int64_t io_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int io_left_ms(int64_t deadline)
+{
+	int64_t left = deadline - io_now_ms();
+
+	if (left < 0)
+		return 0;
+	return left > INT_MAX ? INT_MAX : (int)left;
+}
+
+int io_set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0)
+		return -1;
+	return fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+static int io_wait(int fd, short events, int64_t deadline)
+{
+	struct pollfd p = {.fd = fd, .events = events};
+	int r;
+
+	for (;;) {
+		int left = io_left_ms(deadline);
+
+		if (left == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		r = poll(&p, 1, left);
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+int io_write_all(int fd, const void *buf, size_t len, int64_t deadline)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == ENOTSOCK)
+			n = write(fd, p, len);
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return -1;
+		if (io_wait(fd, POLLOUT, deadline) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+ssize_t io_read_some(int fd, void *buf, size_t len, int64_t deadline)
+{
+	for (;;) {
+		ssize_t n = read(fd, buf, len);
+
+		if (n >= 0)
+			return n;
+		if (errno != EAGAIN && errno != EINTR)
+			return -1;
+		if (io_wait(fd, POLLIN, deadline) < 0)
+			return -1;
+	}
+}
+
+void io_linger_close(int fd, int64_t deadline)
+{
+	char sink[4096];
+	size_t total = 0;
+	int64_t limit = io_now_ms() + IO_LINGER_MAX_MS;
+
+	if (deadline > limit)
+		deadline = limit;
+	shutdown(fd, SHUT_WR);
+	while (total < IO_LINGER_MAX_BYTES) {
+		ssize_t n = io_read_some(fd, sink, sizeof(sink), deadline);
+
+		if (n <= 0)
+			break;
+		total += (size_t)n;
+	}
+	close(fd);
+}

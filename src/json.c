@@ -1,0 +1,697 @@
+/*
+ * JSON helpers (see json.h).  One byte-level scanner serves the validator,
+ * the member lookup and the string decoder, so that what json_check
+ * accepts is exactly what the others can walk.  Bytes are handled as
+ * unsigned char throughout; every read is bounded by len.
+ */
+#include "json.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* First allocation of a growable jbuf; it doubles from there. */
+#define JBUF_GROW_FIRST 256
+
+/* What the container scanner expects next after a value or a comma. */
+enum json_next { JSON_NEXT_ERROR = -1, JSON_NEXT_DONE, JSON_NEXT_VALUE, JSON_NEXT_KEY };
+
+static size_t json_ws(const unsigned char *s, size_t len, size_t i)
+{
+	while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+		i++;
+	return i;
+}
+
+/*
+ * Length of the well-formed UTF-8 sequence that starts s[0..n) (n >= 1,
+ * s[0] >= 0x80), or 0: the tight second-byte ranges are what exclude
+ * overlongs, surrogates and code points past U+10FFFF.
+ */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xBF;
+	size_t need, k;
+
+	if (c >= 0xC2 && c <= 0xDF) {
+		need = 2;
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		need = 3;
+		lo = c == 0xE0 ? 0xA0 : lo;
+		hi = c == 0xED ? 0x9F : hi;
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		need = 4;
+		lo = c == 0xF0 ? 0x90 : lo;
+		hi = c == 0xF4 ? 0x8F : hi;
+	} else {
+		return 0;
+	}
+	if (n < need || s[1] < lo || s[1] > hi)
+		return 0;
+	for (k = 2; k < need; k++)
+		if ((s[k] & 0xC0) != 0x80)
+			return 0;
+	return need;
+}
+
+/* Encode a scalar value (no surrogates, <= U+10FFFF) as UTF-8. */
+static size_t utf8_put(unsigned char u[4], uint32_t cp)
+{
+	if (cp < 0x80) {
+		u[0] = (unsigned char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		u[0] = (unsigned char)(0xC0 | cp >> 6);
+		u[1] = (unsigned char)(0x80 | (cp & 0x3F));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		u[0] = (unsigned char)(0xE0 | cp >> 12);
+		u[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
+		u[2] = (unsigned char)(0x80 | (cp & 0x3F));
+		return 3;
+	}
+	u[0] = (unsigned char)(0xF0 | cp >> 18);
+	u[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3F));
+	u[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
+	u[3] = (unsigned char)(0x80 | (cp & 0x3F));
+	return 4;
+}
+
+static int json_hex4(const unsigned char *s, size_t len, size_t i, uint32_t *v)
+{
+	size_t k;
+	unsigned char c;
+
+	if (len - i < 4)
+		return -1;
+	*v = 0;
+	for (k = 0; k < 4; k++) {
+		c = s[i + k];
+		if (c >= '0' && c <= '9')
+			*v = *v << 4 | (uint32_t)(c - '0');
+		else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+			*v = *v << 4 | (uint32_t)((c | 0x20) - 'a' + 10);
+		else
+			return -1;
+	}
+	return 0;
+}
+
+/* The \u escape at s[*i] (after "\u"): a BMP value or a full surrogate pair. */
+static int json_uescape(const unsigned char *s, size_t len, size_t *i, uint32_t *cp)
+{
+	uint32_t hi, lo;
+
+	if (json_hex4(s, len, *i, &hi) < 0)
+		return -1;
+	*i += 4;
+	if (hi >= 0xDC00 && hi <= 0xDFFF)
+		return -1;
+	if (hi < 0xD800 || hi > 0xDBFF) {
+		*cp = hi;
+		return 0;
+	}
+	if (len - *i < 6 || s[*i] != '\\' || s[*i + 1] != 'u' ||
+	    json_hex4(s, len, *i + 2, &lo) < 0 || lo < 0xDC00 || lo > 0xDFFF)
+		return -1;
+	*i += 6;
+	*cp = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+	return 0;
+}
+
+/* The escape at s[*i] (just after the backslash). */
+static int json_escape(const unsigned char *s, size_t len, size_t *i, uint32_t *cp)
+{
+	if (*i >= len)
+		return -1;
+	switch (s[(*i)++]) {
+	case '"': *cp = '"'; return 0;
+	case '\\': *cp = '\\'; return 0;
+	case '/': *cp = '/'; return 0;
+	case 'b': *cp = '\b'; return 0;
+	case 'f': *cp = '\f'; return 0;
+	case 'n': *cp = '\n'; return 0;
+	case 'r': *cp = '\r'; return 0;
+	case 't': *cp = '\t'; return 0;
+	case 'u': return json_uescape(s, len, i, cp);
+	default: return -1;
+	}
+}
+
+/*
+ * Next character of the JSON string whose opening quote precedes s[*i]:
+ * 1 with its UTF-8 bytes in u[0..*n), 0 at the closing quote (*i then
+ * past it), -1 if the string is invalid or unterminated.
+ */
+static int json_str_next(const unsigned char *s, size_t len, size_t *i, unsigned char u[4],
+			 size_t *n)
+{
+	unsigned char c;
+	uint32_t cp;
+
+	if (*i >= len)
+		return -1;
+	c = s[*i];
+	if (c == '"') {
+		(*i)++;
+		return 0;
+	}
+	if (c < 0x20)
+		return -1;
+	if (c >= 0x80) {
+		*n = utf8_seq(s + *i, len - *i);
+		if (*n == 0)
+			return -1;
+		memcpy(u, s + *i, *n);
+		*i += *n;
+		return 1;
+	}
+	(*i)++;
+	if (c != '\\') {
+		u[0] = c;
+		*n = 1;
+		return 1;
+	}
+	if (json_escape(s, len, i, &cp) < 0)
+		return -1;
+	*n = utf8_put(u, cp);
+	return 1;
+}
+
+/* The string whose opening quote is s[*i]; *i ends past the closing one. */
+static int json_scan_string(const unsigned char *s, size_t len, size_t *i)
+{
+	unsigned char u[4];
+	size_t n;
+	int r;
+
+	if (*i >= len || s[*i] != '"')
+		return -1;
+	(*i)++;
+	while ((r = json_str_next(s, len, i, u, &n)) > 0)
+		;
+	return r;
+}
+
+static int json_scan_digits(const unsigned char *s, size_t len, size_t *i)
+{
+	size_t start = *i;
+
+	while (*i < len && s[*i] >= '0' && s[*i] <= '9')
+		(*i)++;
+	return *i > start ? 0 : -1;
+}
+
+/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? ; what follows is the caller's. */
+static int json_scan_number(const unsigned char *s, size_t len, size_t *i)
+{
+	if (*i < len && s[*i] == '-')
+		(*i)++;
+	if (*i < len && s[*i] == '0')
+		(*i)++;
+	else if (json_scan_digits(s, len, i) < 0)
+		return -1;
+	if (*i < len && s[*i] == '.') {
+		(*i)++;
+		if (json_scan_digits(s, len, i) < 0)
+			return -1;
+	}
+	if (*i < len && (s[*i] == 'e' || s[*i] == 'E')) {
+		(*i)++;
+		if (*i < len && (s[*i] == '+' || s[*i] == '-'))
+			(*i)++;
+		if (json_scan_digits(s, len, i) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static enum json_type json_scan_lit(const unsigned char *s, size_t len, size_t *i,
+				    const char *lit, enum json_type t)
+{
+	size_t n = strlen(lit);
+
+	if (len - *i < n || memcmp(s + *i, lit, n) != 0)
+		return JSON_INVALID;
+	*i += n;
+	return t;
+}
+
+/* A non-container value at s[*i] (i < len). */
+static enum json_type json_scan_scalar(const unsigned char *s, size_t len, size_t *i)
+{
+	switch (s[*i]) {
+	case '"':
+		return json_scan_string(s, len, i) == 0 ? JSON_STRING : JSON_INVALID;
+	case 't':
+		return json_scan_lit(s, len, i, "true", JSON_TRUE);
+	case 'f':
+		return json_scan_lit(s, len, i, "false", JSON_FALSE);
+	case 'n':
+		return json_scan_lit(s, len, i, "null", JSON_NULL);
+	default:
+		return json_scan_number(s, len, i) == 0 ? JSON_NUMBER : JSON_INVALID;
+	}
+}
+
+/*
+ * After a value inside containers (closers on stack[0..*depth)): pop every
+ * closer that follows, then say whether a comma leads to a value or a key,
+ * or whether the outermost container has closed.
+ */
+static enum json_next json_scan_after(const unsigned char *s, size_t len, size_t *i,
+				      const unsigned char *stack, size_t *depth)
+{
+	while (*depth > 0) {
+		*i = json_ws(s, len, *i);
+		if (*i >= len)
+			return JSON_NEXT_ERROR;
+		if (s[*i] == stack[*depth - 1]) {
+			(*i)++;
+			(*depth)--;
+			continue;
+		}
+		if (s[*i] != ',')
+			return JSON_NEXT_ERROR;
+		(*i)++;
+		return stack[*depth - 1] == '}' ? JSON_NEXT_KEY : JSON_NEXT_VALUE;
+	}
+	return JSON_NEXT_DONE;
+}
+
+/* An object key and its colon at s[*i] (after whitespace). */
+static int json_scan_key(const unsigned char *s, size_t len, size_t *i)
+{
+	if (json_scan_string(s, len, i) < 0)
+		return -1;
+	*i = json_ws(s, len, *i);
+	if (*i >= len || s[*i] != ':')
+		return -1;
+	(*i)++;
+	return 0;
+}
+
+/*
+ * One value, leading whitespace allowed, at s[*pos]; *pos ends just past
+ * it.  Open containers live on an explicit stack of their closing bytes,
+ * so hostile nesting costs JSON_MAX_DEPTH bytes and no recursion.
+ */
+static enum json_type json_scan_value(const unsigned char *s, size_t len, size_t *pos)
+{
+	unsigned char stack[JSON_MAX_DEPTH];
+	size_t depth = 0, i = *pos;
+	enum json_type root = JSON_INVALID, t;
+	enum json_next next = JSON_NEXT_VALUE;
+
+	for (;;) {
+		i = json_ws(s, len, i);
+		if (i >= len)
+			return JSON_INVALID;
+		if (next == JSON_NEXT_KEY) {
+			if (json_scan_key(s, len, &i) < 0)
+				return JSON_INVALID;
+			next = JSON_NEXT_VALUE;
+			continue;
+		}
+		if (s[i] == '{' || s[i] == '[') {
+			if (depth == JSON_MAX_DEPTH)
+				return JSON_INVALID;
+			t = s[i] == '{' ? JSON_OBJECT : JSON_ARRAY;
+			stack[depth++] = s[i] == '{' ? '}' : ']';
+			i = json_ws(s, len, i + 1);
+			if (i >= len || s[i] != stack[depth - 1]) {
+				root = root == JSON_INVALID ? t : root;
+				next = t == JSON_OBJECT ? JSON_NEXT_KEY : JSON_NEXT_VALUE;
+				continue;
+			}
+			i++;
+			depth--;
+		} else {
+			t = json_scan_scalar(s, len, &i);
+			if (t == JSON_INVALID)
+				return JSON_INVALID;
+		}
+		root = root == JSON_INVALID ? t : root;
+		next = json_scan_after(s, len, &i, stack, &depth);
+		if (next == JSON_NEXT_ERROR)
+			return JSON_INVALID;
+		if (next == JSON_NEXT_DONE) {
+			*pos = i;
+			return root;
+		}
+	}
+}
+
+enum json_type json_check(const char *buf, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)buf;
+	size_t i = 0;
+	enum json_type t;
+
+	if (buf == NULL)
+		return JSON_INVALID;
+	t = json_scan_value(s, len, &i);
+	if (t == JSON_INVALID || json_ws(s, len, i) != len)
+		return JSON_INVALID;
+	return t;
+}
+
+/*
+ * Does the string at s[*i] (its opening quote) decode to key[0..klen)?
+ * 1 or 0, -1 if it is not a valid string; *i ends past it either way.
+ */
+static int json_key_eq(const unsigned char *s, size_t len, size_t *i, const char *key,
+		       size_t klen)
+{
+	unsigned char u[4];
+	size_t n, k = 0;
+	bool eq = true;
+	int r;
+
+	if (*i >= len || s[*i] != '"')
+		return -1;
+	(*i)++;
+	while ((r = json_str_next(s, len, i, u, &n)) > 0) {
+		if (eq && klen - k >= n && memcmp(key + k, u, n) == 0)
+			k += n;
+		else
+			eq = false;
+	}
+	if (r < 0)
+		return -1;
+	return eq && k == klen;
+}
+
+/* One "key": value pair at s[*i]; *i ends past the value. */
+static enum json_type json_member_pair(const unsigned char *s, size_t len, size_t *i,
+				       const char *key, size_t klen, size_t *vstart, int *eq)
+{
+	*eq = json_key_eq(s, len, i, key, klen);
+	*i = json_ws(s, len, *i);
+	if (*eq < 0 || *i >= len || s[*i] != ':')
+		return JSON_INVALID;
+	*vstart = *i = json_ws(s, len, *i + 1);
+	return json_scan_value(s, len, i);
+}
+
+enum json_type json_member(const char *buf, size_t len, const char *key, const char **val,
+			   size_t *vlen)
+{
+	const unsigned char *s = (const unsigned char *)buf;
+	size_t i, v, klen, vstart = 0, vend = 0;
+	enum json_type t, found = JSON_INVALID;
+	int eq;
+
+	if (buf == NULL || key == NULL)
+		return JSON_INVALID;
+	klen = strlen(key);
+	i = json_ws(s, len, 0);
+	if (i >= len || s[i] != '{')
+		return JSON_INVALID;
+	i = json_ws(s, len, i + 1);
+	if (i < len && s[i] == '}')
+		goto out;
+	for (;;) {
+		t = json_member_pair(s, len, &i, key, klen, &v, &eq);
+		if (t == JSON_INVALID)
+			return JSON_INVALID;
+		if (eq) {
+			found = t;
+			vstart = v;
+			vend = i;
+		}
+		i = json_ws(s, len, i);
+		if (i >= len || (s[i] != ',' && s[i] != '}'))
+			return JSON_INVALID;
+		if (s[i] == '}')
+			break;
+		i = json_ws(s, len, i + 1);
+	}
+out:
+	if (json_ws(s, len, i + 1) != len || found == JSON_INVALID)
+		return JSON_INVALID;
+	*val = buf + vstart;
+	*vlen = vend - vstart;
+	return found;
+}
+
+ssize_t json_string_decode(const char *raw, size_t rawlen, char *out, size_t outsz)
+{
+	const unsigned char *s = (const unsigned char *)raw;
+	unsigned char u[4];
+	size_t i = 1, n, o = 0;
+	int r;
+
+	if (raw == NULL || out == NULL || outsz == 0)
+		return -1;
+	out[0] = '\0';
+	if (rawlen < 2 || s[0] != '"')
+		return -1;
+	while ((r = json_str_next(s, rawlen, &i, u, &n)) > 0) {
+		if (u[0] == 0 || outsz - 1 - o < n)
+			goto fail;
+		memcpy(out + o, u, n);
+		o += n;
+	}
+	if (r < 0 || i != rawlen)
+		goto fail;
+	out[o] = '\0';
+	return (ssize_t)o;
+fail:
+	out[0] = '\0';
+	return -1;
+}
+
+/* jsmn helpers */
+
+static bool json_tok_ok(const jsmntok_t *tok, int ntok, int i)
+{
+	return tok != NULL && i >= 0 && i < ntok;
+}
+
+bool json_tok_eq(const char *js, const jsmntok_t *tok, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	return tok->type == JSMN_STRING && tok->start >= 0 && tok->end >= tok->start &&
+	       (size_t)(tok->end - tok->start) == n && memcmp(js + tok->start, lit, n) == 0;
+}
+
+/*
+ * Every token accounts for itself and announces tok.size children (a key
+ * has its value as its one child), so one counter walks the subtree.
+ * -1 if i is out of range or the subtree runs past ntok.
+ */
+int json_tok_skip(const jsmntok_t *tok, int ntok, int i)
+{
+	long pending = 1;
+
+	if (!json_tok_ok(tok, ntok, i))
+		return -1;
+	while (pending > 0) {
+		if (i >= ntok || tok[i].size < 0)
+			return -1;
+		pending += (long)tok[i].size - 1;
+		i++;
+	}
+	return i;
+}
+
+/*
+ * Keys are compared decoded, like json_member, and the last duplicate wins
+ * for the same reason.  A key jsmn let through but json_check would not
+ * (jsmn does not check escapes or UTF-8) never matches.
+ */
+int json_tok_member(const char *js, const jsmntok_t *tok, int ntok, int obj, const char *key)
+{
+	const unsigned char *s = (const unsigned char *)js;
+	int k, n, found = -1;
+	size_t i;
+
+	if (!json_tok_ok(tok, ntok, obj) || tok[obj].type != JSMN_OBJECT)
+		return -1;
+	k = obj + 1;
+	for (n = 0; n < tok[obj].size; n++) {
+		if (!json_tok_ok(tok, ntok, k) || tok[k].type != JSMN_STRING || tok[k].start < 1 ||
+		    k + 1 >= ntok)
+			return -1;
+		i = (size_t)tok[k].start - 1;
+		if (json_key_eq(s, (size_t)tok[k].end + 1, &i, key, strlen(key)) == 1)
+			found = k + 1;
+		k = json_tok_skip(tok, ntok, k);
+		if (k < 0)
+			return -1;
+	}
+	return found;
+}
+
+ssize_t json_tok_string(const char *js, const jsmntok_t *tok, char *out, size_t outsz)
+{
+	if (tok->type != JSMN_STRING || tok->start < 1 || tok->end < tok->start) {
+		if (out != NULL && outsz > 0)
+			out[0] = '\0';
+		return -1;
+	}
+	return json_string_decode(js + tok->start - 1, (size_t)(tok->end - tok->start) + 2, out,
+				  outsz);
+}
+
+/* jbuf */
+
+void jbuf_init(struct jbuf *b, char *mem, size_t cap)
+{
+	b->p = mem;
+	b->len = 0;
+	b->cap = mem != NULL ? cap : 0;
+	b->overflow = false;
+	b->grow = false;
+}
+
+void jbuf_init_grow(struct jbuf *b)
+{
+	jbuf_init(b, NULL, 0);
+	b->grow = true;
+}
+
+/* Room for n more bytes, all or nothing; a failure sticks. */
+static bool jbuf_reserve(struct jbuf *b, size_t n)
+{
+	size_t cap;
+	char *p;
+
+	if (b->overflow)
+		return false;
+	if (n <= b->cap - b->len)
+		return true;
+	if (!b->grow)
+		goto fail;
+	cap = b->cap ? b->cap : JBUF_GROW_FIRST;
+	while (cap - b->len < n) {
+		if (cap > SIZE_MAX / 2)
+			goto fail;
+		cap *= 2;
+	}
+	p = realloc(b->p, cap);
+	if (p == NULL)
+		goto fail;
+	b->p = p;
+	b->cap = cap;
+	return true;
+fail:
+	b->overflow = true;
+	return false;
+}
+
+void jbuf_raw(struct jbuf *b, const char *s, size_t n)
+{
+	if (!jbuf_reserve(b, n) || n == 0)
+		return;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+void jbuf_lit(struct jbuf *b, const char *s)
+{
+	jbuf_raw(b, s, strlen(s));
+}
+
+static size_t jbuf_esc2(char out[6], char c)
+{
+	out[0] = '\\';
+	out[1] = c;
+	return 2;
+}
+
+/*
+ * The output for the character at s[0..n): its bytes in out, their count
+ * returned, the input bytes it stands for in *used.
+ */
+static size_t jbuf_esc_unit(const unsigned char *s, size_t n, char out[6], size_t *used)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char c = s[0];
+	size_t k;
+
+	*used = 1;
+	switch (c) {
+	case '"': return jbuf_esc2(out, '"');
+	case '\\': return jbuf_esc2(out, '\\');
+	case '\n': return jbuf_esc2(out, 'n');
+	case '\r': return jbuf_esc2(out, 'r');
+	case '\t': return jbuf_esc2(out, 't');
+	case '\b': return jbuf_esc2(out, 'b');
+	case '\f': return jbuf_esc2(out, 'f');
+	default: break;
+	}
+	if (c < 0x20 || c == 0x7F) {
+		memcpy(out, "\\u00", 4);
+		out[4] = hex[c >> 4];
+		out[5] = hex[c & 0xF];
+		return 6;
+	}
+	if (c < 0x80) {
+		out[0] = (char)c;
+		return 1;
+	}
+	k = utf8_seq(s, n);
+	if (k == 0) {
+		memcpy(out, "\xEF\xBF\xBD", 3); /* U+FFFD for this one byte */
+		return 3;
+	}
+	memcpy(out, s, k);
+	*used = k;
+	return k;
+}
+
+/* Measured first so that a string is written whole or not at all. */
+void jbuf_str(struct jbuf *b, const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	char tmp[6];
+	size_t i, used, k, need = 2;
+
+	if (n > (SIZE_MAX - 2) / 6) {
+		b->overflow = true;
+		return;
+	}
+	for (i = 0; i < n; i += used)
+		need += jbuf_esc_unit(u + i, n - i, tmp, &used);
+	if (!jbuf_reserve(b, need))
+		return;
+	b->p[b->len++] = '"';
+	for (i = 0; i < n; i += used) {
+		k = jbuf_esc_unit(u + i, n - i, tmp, &used);
+		memcpy(b->p + b->len, tmp, k);
+		b->len += k;
+	}
+	b->p[b->len++] = '"';
+}
+
+/* Decimal digits of v, written backwards ending at end; returns the first. */
+static char *json_u64_digits(char *end, uint64_t v)
+{
+	do {
+		*--end = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	return end;
+}
+
+void jbuf_u64(struct jbuf *b, uint64_t v)
+{
+	char tmp[20], *p = json_u64_digits(tmp + sizeof tmp, v);
+
+	jbuf_raw(b, p, (size_t)(tmp + sizeof tmp - p));
+}
+
+void jbuf_i64(struct jbuf *b, int64_t v)
+{
+	/* The magnitude in unsigned arithmetic, so INT64_MIN needs no special case. */
+	uint64_t m = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+	char tmp[21], *p = json_u64_digits(tmp + sizeof tmp, m);
+
+	if (v < 0)
+		*--p = '-';
+	jbuf_raw(b, p, (size_t)(tmp + sizeof tmp - p));
+}

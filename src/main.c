@@ -1,0 +1,89 @@
+/*
+ * runboxd: an HTTP API that runs untrusted code in transient Docker
+ * containers (a hardened drop-in for glot's docker-run).  main() reads the
+ * configuration and hands over to the master; see DESIGN.md in README.md.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "master.h"
+
+extern char **environ;
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: runboxd [-t] [-c file]\n"
+			"  -c file  read KEY=VALUE settings from file (the environment overrides it)\n"
+			"  -t       check the configuration, print it (token masked) and exit\n");
+}
+
+/*
+ * Keep a private copy of the environment for reloads, then wipe the token
+ * from the process environment so no child inherits it by accident.
+ */
+static char **main_save_env(void)
+{
+	static const char key[] = "API_ACCESS_TOKEN=";
+	size_t n = 0;
+	char **copy;
+
+	while (environ[n])
+		n++;
+	copy = calloc(n + 1, sizeof(*copy));
+	if (copy == NULL)
+		fatal(1, "%s: calloc", __func__);
+	for (size_t i = 0; i < n; i++) {
+		copy[i] = strdup(environ[i]);
+		if (copy[i] == NULL)
+			fatal(1, "%s: strdup", __func__);
+		if (strncmp(environ[i], key, sizeof(key) - 1) == 0)
+			explicit_bzero(environ[i], strlen(environ[i]));
+	}
+	unsetenv("API_ACCESS_TOKEN");
+	return copy;
+}
+
+int main(int argc, char **argv)
+{
+	static struct config cfg;
+	const char *file = NULL;
+	char err[512];
+	char **env;
+	bool test = false;
+	int ch;
+
+	proctitle_init(argc, argv);
+	while ((ch = getopt(argc, argv, "c:th")) != -1) {
+		switch (ch) {
+		case 'c':
+			file = optarg;
+			break;
+		case 't':
+			test = true;
+			break;
+		default:
+			usage();
+			return ch == 'h' ? 0 : CONFIG_EXIT_BAD;
+		}
+	}
+	if (optind != argc) {
+		usage();
+		return CONFIG_EXIT_BAD;
+	}
+	env = main_save_env();
+	if (config_load(&cfg, file, env, err, sizeof(err)) < 0) {
+		fprintf(stderr, "runboxd: configuration error: %s\n", err);
+		return CONFIG_EXIT_BAD;
+	}
+	if (test) {
+		config_print(&cfg, stdout);
+		printf("# configuration OK\n");
+		return 0;
+	}
+	log_init("master", cfg.log_level);
+	return master_run(&cfg, file, env);
+}

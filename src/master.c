@@ -1,0 +1,476 @@
+/*
+ * The master: binds the listen socket, forks a front and an agent per slot
+ * and then only waits.  It reaps and respawns (backoff, a crash budget, and
+ * exit status 2 meaning "do not respawn me in a loop"), drains on SIGTERM,
+ * and on SIGHUP re-reads the configuration and rolls the slots one by one.
+ * Signal handlers only set flags; everything happens in the loop.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "front.h"
+#include "io.h"
+#include "log.h"
+#include "master.h"
+
+#define MASTER_BACKLOG 1024
+#define MASTER_STABLE_MS 10000 /* a slot up this long has its backoff reset */
+
+enum role { ROLE_FRONT, ROLE_AGENT };
+
+struct slot {
+	pid_t pid[2];          /* front, agent; 0 when not running */
+	unsigned gen;          /* configuration generation it runs */
+	bool retiring;         /* told to stop for a reload */
+	bool crashed;          /* the last exit of one of its processes was a crash */
+	bool disabled;         /* exit status 2: not respawned until the next reload */
+	unsigned crashes;      /* within the current window */
+	int64_t window_start;
+	int64_t started;
+	int64_t respawn_at;
+	int64_t kill_at;       /* SIGKILL what is left of it at this time (0: no) */
+	unsigned backoff_ms;
+};
+
+static volatile sig_atomic_t got_term, got_hup;
+
+static struct config *cur;
+static const char *conf_path;
+static char **conf_env;
+static int listen_fd = -1;
+static unsigned gen;
+static bool draining;
+static int64_t drain_deadline;
+static bool rolling;
+static struct slot slots[CONFIG_MAX_WORKERS];
+
+static const char *const role_name[] = {"front", "agent"};
+
+static void master_on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		got_hup = 1;
+	else if (sig == SIGTERM || sig == SIGINT)
+		got_term = 1;
+	/* SIGCHLD only needs to interrupt ppoll. */
+}
+
+static int master_bind(const struct config *c)
+{
+	struct sockaddr_in sin;
+	int fd, one = 1;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		log_error("%s: socket", __func__);
+		return -1;
+	}
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(c->listen_port);
+	sin.sin_addr = c->listen_in;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, MASTER_BACKLOG) < 0) {
+		log_error("%s: bind/listen %s:%u", __func__, c->listen_addr, c->listen_port);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* What a child does first: default signals, die with the master. */
+static void master_child_setup(void)
+{
+	struct sigaction sa;
+	sigset_t none;
+	pid_t parent = getppid();
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+		fatal(2, "%s: prctl(PR_SET_PDEATHSIG)", __func__);
+	if (getppid() != parent)
+		_exit(0); /* the master died before we could ask to follow it */
+}
+
+/* A front must not carry the token, not even in the saved environment. */
+static void master_wipe_env_token(void)
+{
+	static const char key[] = "API_ACCESS_TOKEN=";
+
+	for (char **e = conf_env; e && *e; e++)
+		if (strncmp(*e, key, sizeof(key) - 1) == 0)
+			explicit_bzero(*e, strlen(*e));
+}
+
+static void master_spawn(unsigned i)
+{
+	struct slot *s = &slots[i];
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		log_error("%s: socketpair for slot %u", __func__, i);
+		s->respawn_at = io_now_ms() + MASTER_RESPAWN_BACKOFF_MAX_MS;
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		master_child_setup();
+		close(listen_fd);
+		close(sv[0]);
+		agent_main(cur, i, sv[1]);
+	}
+	s->pid[ROLE_AGENT] = pid > 0 ? pid : 0;
+	if (pid > 0)
+		pid = fork();
+	if (pid == 0) {
+		master_child_setup();
+		close(sv[1]);
+		master_wipe_env_token();
+		front_main(cur, i, listen_fd, sv[0]);
+	}
+	if (pid < 0) {
+		log_error("%s: fork for slot %u", __func__, i);
+		if (s->pid[ROLE_AGENT] > 0)
+			kill(s->pid[ROLE_AGENT], SIGTERM);
+		s->respawn_at = io_now_ms() + MASTER_RESPAWN_BACKOFF_MAX_MS;
+	} else {
+		s->pid[ROLE_FRONT] = pid;
+	}
+	close(sv[0]);
+	close(sv[1]);
+	s->gen = gen;
+	s->retiring = false;
+	s->crashed = false;
+	s->kill_at = 0;
+	s->started = io_now_ms();
+	log_debug("slot %u up: front %ld, agent %ld", i, (long)s->pid[ROLE_FRONT],
+		  (long)s->pid[ROLE_AGENT]);
+}
+
+static bool master_find(pid_t pid, unsigned *slot, enum role *role)
+{
+	for (unsigned i = 0; i < CONFIG_MAX_WORKERS; i++)
+		for (int r = 0; r < 2; r++)
+			if (slots[i].pid[r] == pid) {
+				*slot = i;
+				*role = (enum role)r;
+				return true;
+			}
+	return false;
+}
+
+/* Log how a child ended; true if it was a crash. */
+static bool master_log_exit(unsigned i, enum role r, pid_t pid, int st)
+{
+	if (WIFSIGNALED(st)) {
+		int sig = WTERMSIG(st);
+
+		if (sig == SIGSYS)
+			log_errorx("%s %u (pid %ld) killed by SIGSYS: sandbox violation", role_name[r], i,
+				   (long)pid);
+		else
+			log_warnx("%s %u (pid %ld) crashed: killed by signal %d (%s)", role_name[r], i,
+				  (long)pid, sig, strsignal(sig));
+		/* Our own SIGTERM/SIGKILL of a retiring or orphaned process is not a crash. */
+		return !(slots[i].retiring || draining || slots[i].kill_at);
+	}
+	if (WEXITSTATUS(st) == 0) {
+		log_debug("%s %u (pid %ld) exited", role_name[r], i, (long)pid);
+		return false;
+	}
+	log_warnx("%s %u (pid %ld) exited with status %d", role_name[r], i, (long)pid,
+		  WEXITSTATUS(st));
+	return true;
+}
+
+static void master_count_crash(unsigned i)
+{
+	struct slot *s = &slots[i];
+	int64_t now = io_now_ms();
+
+	if (now - s->started > MASTER_STABLE_MS)
+		s->backoff_ms = 0;
+	if (now - s->window_start > (int64_t)MASTER_CRASH_WINDOW_SEC * 1000) {
+		s->window_start = now;
+		s->crashes = 0;
+	}
+	s->crashes++;
+	s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : MASTER_RESPAWN_BACKOFF_MIN_MS;
+	if (s->backoff_ms > MASTER_RESPAWN_BACKOFF_MAX_MS || s->crashes > MASTER_CRASH_BUDGET)
+		s->backoff_ms = MASTER_RESPAWN_BACKOFF_MAX_MS;
+	if (s->crashes == MASTER_CRASH_BUDGET + 1)
+		log_errorx("slot %u crashed %u times in %ds; respawning it every %dms", i, s->crashes,
+			   MASTER_CRASH_WINDOW_SEC, MASTER_RESPAWN_BACKOFF_MAX_MS);
+}
+
+static void master_reaped(pid_t pid, int st)
+{
+	unsigned i;
+	enum role r;
+	struct slot *s;
+
+	if (!master_find(pid, &i, &r))
+		return;
+	s = &slots[i];
+	s->pid[r] = 0;
+	if (master_log_exit(i, r, pid, st))
+		s->crashed = true;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 2) {
+		log_errorx("slot %u: %s failed fatally (status 2); not respawning it", i, role_name[r]);
+		s->disabled = true;
+	}
+	/* A slot is a pair: its survivor is told to go, and killed if it lingers. */
+	if (s->pid[!r] > 0 && s->kill_at == 0) {
+		kill(s->pid[!r], SIGTERM);
+		s->kill_at = io_now_ms() + (int64_t)cur->shutdown_timeout * 1000;
+	}
+	if (s->pid[0] || s->pid[1])
+		return;
+	s->kill_at = 0;
+	s->respawn_at = io_now_ms();
+	if (s->crashed && !draining) {
+		master_count_crash(i);
+		s->respawn_at += s->backoff_ms;
+		log_info("slot %u will be respawned in %ums", i, s->backoff_ms);
+	}
+}
+
+static void master_reap(void)
+{
+	pid_t pid;
+	int st;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+		master_reaped(pid, st);
+}
+
+static bool master_children_left(void)
+{
+	for (unsigned i = 0; i < CONFIG_MAX_WORKERS; i++)
+		if (slots[i].pid[0] || slots[i].pid[1])
+			return true;
+	return false;
+}
+
+static void master_signal_all(int role, int sig)
+{
+	for (unsigned i = 0; i < CONFIG_MAX_WORKERS; i++)
+		for (int r = 0; r < 2; r++)
+			if (slots[i].pid[r] > 0 && (role < 0 || role == r))
+				kill(slots[i].pid[r], sig);
+}
+
+static void master_start_drain(void)
+{
+	draining = true;
+	drain_deadline = io_now_ms() + (int64_t)cur->shutdown_timeout * 1000;
+	log_info("stopping: draining in-flight requests (up to %us)", cur->shutdown_timeout);
+	/* Fronts stop accepting and finish what they serve; agents follow their fronts. */
+	master_signal_all(ROLE_FRONT, SIGTERM);
+	close(listen_fd);
+	listen_fd = -1;
+}
+
+static void master_reload(void)
+{
+	struct config *next = calloc(1, sizeof(*next));
+	char err[512];
+	int fd;
+
+	if (next == NULL) {
+		log_error("%s: calloc", __func__);
+		return;
+	}
+	if (config_load(next, conf_path, conf_env, err, sizeof(err)) < 0) {
+		log_errorx("reload: %s; keeping the running configuration", err);
+		goto fail;
+	}
+	if (next->listen_port != cur->listen_port || next->listen_in.s_addr != cur->listen_in.s_addr) {
+		fd = master_bind(next);
+		if (fd < 0) {
+			log_errorx("reload: cannot listen on %s:%u; keeping the running configuration",
+				   next->listen_addr, next->listen_port);
+			goto fail;
+		}
+		/* Old fronts keep their copy of the old socket until they leave. */
+		close(listen_fd);
+		listen_fd = fd;
+	}
+	explicit_bzero(cur, sizeof(*cur));
+	free(cur);
+	cur = next;
+	gen++;
+	rolling = true;
+	log_set_level(cur->log_level);
+	for (unsigned i = 0; i < CONFIG_MAX_WORKERS; i++)
+		slots[i].disabled = false;
+	log_info("reload: configuration accepted; replacing %u slots one by one", cur->worker_threads);
+	return;
+fail:
+	explicit_bzero(next, sizeof(*next));
+	free(next);
+}
+
+/* Retire one slot of an older generation at a time. */
+static void master_roll(void)
+{
+	for (unsigned i = 0; i < CONFIG_MAX_WORKERS; i++) {
+		struct slot *s = &slots[i];
+
+		if ((s->pid[0] || s->pid[1]) && s->retiring)
+			return; /* still waiting for that one */
+	}
+	for (unsigned i = 0; i < CONFIG_MAX_WORKERS; i++) {
+		struct slot *s = &slots[i];
+
+		if ((s->pid[0] || s->pid[1]) && s->gen != gen) {
+			s->retiring = true;
+			s->kill_at = io_now_ms() + (int64_t)cur->shutdown_timeout * 1000;
+			if (s->pid[ROLE_FRONT])
+				kill(s->pid[ROLE_FRONT], SIGTERM);
+			else
+				kill(s->pid[ROLE_AGENT], SIGTERM);
+			return;
+		}
+	}
+	rolling = false;
+	log_info("reload: all slots replaced");
+}
+
+/* Respawn what is due and kill what lingers; returns ms until the next timer. */
+static int master_timers(void)
+{
+	int64_t now = io_now_ms(), next = now + 60000;
+
+	for (unsigned i = 0; i < CONFIG_MAX_WORKERS; i++) {
+		struct slot *s = &slots[i];
+		bool running = s->pid[0] || s->pid[1];
+
+		if (running && s->kill_at) {
+			if (now >= s->kill_at) {
+				log_warnx("slot %u did not stop in time; killing it", i);
+				for (int r = 0; r < 2; r++)
+					if (s->pid[r] > 0)
+						kill(s->pid[r], SIGKILL);
+				s->kill_at = now + 1000;
+			}
+			next = s->kill_at < next ? s->kill_at : next;
+		}
+		if (running || draining || s->disabled || i >= cur->worker_threads)
+			continue;
+		if (now >= s->respawn_at) {
+			if (s->respawn_at && s->crashed)
+				log_info("respawning slot %u", i);
+			master_spawn(i);
+		} else if (s->respawn_at < next) {
+			next = s->respawn_at;
+		}
+	}
+	return (int)(next > now ? next - now : 0);
+}
+
+static bool master_all_disabled(void)
+{
+	for (unsigned i = 0; i < cur->worker_threads; i++)
+		if (!slots[i].disabled)
+			return false;
+	return true;
+}
+
+static void master_signals(sigset_t *waitmask)
+{
+	struct sigaction sa;
+	sigset_t block;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = master_on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGCHLD, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &block, waitmask);
+	sigdelset(waitmask, SIGTERM);
+	sigdelset(waitmask, SIGINT);
+	sigdelset(waitmask, SIGHUP);
+	sigdelset(waitmask, SIGCHLD);
+}
+
+int master_run(struct config *cfg, const char *file, char **envp)
+{
+	sigset_t waitmask;
+	int status = 0;
+
+	cur = cfg;
+	conf_path = file;
+	conf_env = envp;
+	proctitle_set("runboxd: master");
+	master_signals(&waitmask);
+	listen_fd = master_bind(cur);
+	if (listen_fd < 0)
+		return 1;
+	log_info("runboxd starting: listening on %s:%u with %u slots, instance %s", cur->listen_addr,
+		 cur->listen_port, cur->worker_threads, cur->instance);
+	for (;;) {
+		struct timespec ts;
+		int ms;
+
+		master_reap();
+		if (got_term && !draining)
+			master_start_drain();
+		if (draining && !master_children_left())
+			break;
+		if (draining && io_now_ms() >= drain_deadline) {
+			log_warnx("drain timed out; killing what is left");
+			master_signal_all(-1, SIGKILL);
+			drain_deadline = io_now_ms() + 1000;
+		}
+		if (got_hup && !draining) {
+			got_hup = 0;
+			master_reload();
+		}
+		if (rolling && !draining)
+			master_roll();
+		ms = master_timers();
+		if (!draining && master_all_disabled()) {
+			log_errorx("every slot failed fatally; stopping");
+			status = 1;
+			got_term = 1;
+			continue;
+		}
+		if (draining) {
+			int left = io_left_ms(drain_deadline);
+
+			ms = left < ms ? left : ms;
+		}
+		ts.tv_sec = ms / 1000;
+		ts.tv_nsec = (long)(ms % 1000) * 1000000;
+		ppoll(NULL, 0, &ts, &waitmask);
+	}
+	log_info("runboxd stopped");
+	return status;
+}

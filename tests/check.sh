@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# make check: unit tests, a short fuzz run of every parser, then the
+# integration tests against a private dockerd with real images.  Every part
+# prints "name: N passed, N failed"; the last line sums them all.
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build/rel}
+FUZZ_SECONDS=${FUZZ_SECONDS:-5}
+log=$(mktemp -d)
+trap 'rm -rf "$log"' EXIT
+passed=0 failed=0
+
+# Run one part; its output is shown and its "N passed, N failed" lines summed.
+part() {
+	local name=$1
+	shift
+	echo "== $name"
+	"$@" 2>&1 | tee "$log/out"
+	local rc=${PIPESTATUS[0]}
+	local p f
+	p=$(grep -E '^[A-Za-z0-9_/.-]+: [0-9]+ passed, [0-9]+ failed$' "$log/out" | awk '{s+=$2} END {print s+0}')
+	f=$(grep -E '^[A-Za-z0-9_/.-]+: [0-9]+ passed, [0-9]+ failed$' "$log/out" | awk '{s+=$4} END {print s+0}')
+	# A part that died without reporting (or reported no failure but failed) counts as a failure.
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "FAIL $name exited with status $rc"
+		f=1
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
+part unit tests/run-unit.sh $(ls "$BUILD"/tests/test_* 2>/dev/null)
+if [ -z "${RUNBOXD_SKIP_FUZZ:-}" ]; then
+	part fuzz tests/fuzz.sh "$FUZZ_SECONDS" $(ls build/fuzz/fuzz_* 2>/dev/null | grep -v '\.log$')
+fi
+
+if [ -z "${RUNBOXD_SKIP_INTEGRATION:-}" ]; then
+	if [ -n "${RUNBOXD_TEST_DOCKER_SOCK:-}" ]; then
+		sock=$RUNBOXD_TEST_DOCKER_SOCK
+	else
+		sock=$(tests/harness/dockerd.sh start) || { echo "FAIL cannot start a private dockerd"; failed=$((failed + 1)); sock=; }
+		trap 'tests/harness/dockerd.sh stop >/dev/null 2>&1; rm -rf "$log"' EXIT
+	fi
+	if [ -n "$sock" ]; then
+		export DOCKER_HOST=unix://$sock RUNBOXD_TEST_DOCKER_SOCK=$sock RUNBOXD_BIN=$BUILD/runboxd
+		part images-build packaging/images/build.sh "$BUILD/runbox-runner"
+		for t in tests/integration/test_*.py; do
+			part "$(basename "$t" .py)" timeout 1200 python3 "$t"
+		done
+	fi
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

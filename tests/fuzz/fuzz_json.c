@@ -1,0 +1,156 @@
+/*
+ * libFuzzer target for json.c.  Properties, on any input bytes:
+ *  - json_check and json_member never read out of bounds;
+ *  - a member json_member finds in a valid object is itself valid JSON of
+ *    the type it reports, and is the one jsmn's tokens lead to;
+ *  - whatever json_check accepts, strict jsmn parses too;
+ *  - jbuf_str of the bytes is always a valid JSON string, and decodes back
+ *    to them when they were valid UTF-8 without NUL;
+ *  - json_string_decode accepts only what json_check calls a string.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define FUZZ_ASSERT(c)          \
+	do {                    \
+		if (!(c))       \
+			abort(); \
+	} while (0)
+
+/* Independent of json.c's range tables: decode, then reject bad values. */
+static int ref_utf8_nonul(const unsigned char *s, size_t n)
+{
+	static const uint32_t min[5] = { 0, 0, 0x80, 0x800, 0x10000 };
+	size_t i = 0, k, len;
+	uint32_t cp;
+
+	while (i < n) {
+		len = s[i] < 0x80 ? 1 : s[i] >> 5 == 6 ? 2 : s[i] >> 4 == 14 ? 3 : s[i] >> 3 == 30 ? 4 : 0;
+		if (len == 0 || n - i < len || s[i] == 0)
+			return 0;
+		cp = len == 1 ? s[i] : s[i] & (0x7Fu >> len);
+		for (k = 1; k < len; k++) {
+			if (s[i + k] >> 6 != 2)
+				return 0;
+			cp = cp << 6 | (s[i + k] & 0x3Fu);
+		}
+		if (cp < min[len] || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+			return 0;
+		i += len;
+	}
+	return 1;
+}
+
+/* Strict jsmn wants a delimiter after a top-level primitive: give it a space. */
+static int fuzz_jsmn(const char *js, size_t n, jsmntok_t **tokp)
+{
+	jsmn_parser p;
+	jsmntok_t *tok = calloc(n + 1, sizeof *tok);
+	int r;
+
+	FUZZ_ASSERT(tok != NULL);
+	jsmn_init(&p);
+	r = jsmn_parse(&p, js, n, tok, (unsigned)(n + 1));
+	*tokp = tok;
+	return r;
+}
+
+static void fuzz_member(const char *buf, size_t size, const char *key, enum json_type root,
+			const jsmntok_t *tok, int ntok)
+{
+	const char *v = NULL;
+	size_t vn = 0;
+	enum json_type t = json_member(buf, size, key, &v, &vn);
+	int ti;
+
+	if (root != JSON_OBJECT)
+		return;
+	ti = json_tok_member(buf, tok, ntok, 0, key);
+	if (t == JSON_INVALID) {
+		FUZZ_ASSERT(ti == -1);
+		return;
+	}
+	FUZZ_ASSERT(v >= buf && vn <= size && (size_t)(v - buf) <= size - vn);
+	FUZZ_ASSERT(json_check(v, vn) == t);
+	FUZZ_ASSERT(ti > 0);
+	if (t == JSON_STRING)
+		FUZZ_ASSERT(tok[ti].start - 1 == v - buf && tok[ti].end + 1 == v - buf + (long)vn);
+	else
+		FUZZ_ASSERT(tok[ti].start == v - buf && tok[ti].end == v - buf + (long)vn);
+}
+
+static void fuzz_validators(const char *buf, size_t size)
+{
+	static const char *const keys[] = { "a", "image", "", "Id" };
+	enum json_type root = json_check(buf, size);
+	jsmntok_t *tok = NULL;
+	char *copy = malloc(size + 1);
+	int ntok = 0;
+	size_t i;
+
+	FUZZ_ASSERT(copy != NULL);
+	memcpy(copy, buf, size);
+	copy[size] = ' ';
+	if (root != JSON_INVALID) {
+		ntok = fuzz_jsmn(copy, size + 1, &tok);
+		FUZZ_ASSERT(ntok > 0);
+		FUZZ_ASSERT(root != JSON_OBJECT || tok[0].type == JSMN_OBJECT);
+		FUZZ_ASSERT(json_tok_skip(tok, ntok, 0) == ntok);
+	}
+	for (i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		fuzz_member(buf, size, keys[i], root, tok, ntok);
+	free(tok);
+	free(copy);
+}
+
+static void fuzz_escape(const char *buf, size_t size)
+{
+	struct jbuf b;
+	char *out;
+	ssize_t r;
+
+	jbuf_init_grow(&b);
+	jbuf_str(&b, buf, size);
+	FUZZ_ASSERT(!b.overflow && b.len >= 2);
+	FUZZ_ASSERT(json_check(b.p, b.len) == JSON_STRING);
+	out = malloc(size + 1);
+	FUZZ_ASSERT(out != NULL);
+	r = json_string_decode(b.p, b.len, out, size + 1);
+	if (ref_utf8_nonul((const unsigned char *)buf, size))
+		FUZZ_ASSERT(r == (ssize_t)size && memcmp(out, buf, size) == 0 && out[size] == '\0');
+	else if (memchr(buf, 0, size) != NULL)
+		FUZZ_ASSERT(r == -1);
+	free(out);
+	free(b.p);
+}
+
+static void fuzz_decode(const char *buf, size_t size)
+{
+	char *out = malloc(size + 1);
+	ssize_t r;
+
+	FUZZ_ASSERT(out != NULL);
+	r = json_string_decode(buf, size, out, size + 1);
+	if (r >= 0)
+		FUZZ_ASSERT(json_check(buf, size) == JSON_STRING && strlen(out) == (size_t)r);
+	free(out);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	/* An exact-size copy, so ASan sees any read past the end. */
+	char *buf = malloc(size ? size : 1);
+
+	FUZZ_ASSERT(buf != NULL);
+	memcpy(buf, data, size);
+	fuzz_validators(buf, size);
+	fuzz_escape(buf, size);
+	fuzz_decode(buf, size);
+	free(buf);
+	return 0;
+}

@@ -1,0 +1,361 @@
+"""The core daemon: routes, tokens, malformed requests, slow clients,
+killed workers, SIGTERM and SIGHUP, against the real runboxd and dockerd."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+from rbtest import BIN, Results, Runboxd, base_config, parse_raw
+
+R = Results("core")
+
+
+def is_error(body, code=None):
+    try:
+        js = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(js, dict) and "error" in js and "message" in js and (code is None or js["error"] == code)
+
+
+def test_config_errors():
+    env = {"PATH": os.environ.get("PATH", "")}
+    cfg = base_config()
+    cfg["API_ACCESS_TOKEN"] = "secret-token-value"
+    cfg["SERVER_LISTEN_PORT"] = "8099"
+    full = dict(env, **cfg)
+    p = subprocess.run([BIN, "-t"], env=full, capture_output=True, timeout=10)
+    out = p.stdout.decode()
+    R.check(p.returncode == 0, "-t accepts a good configuration", p.stderr)
+    R.check("secret-token-value" not in out and "API_ACCESS_TOKEN=" in out, "-t masks the token", out)
+    R.check("SERVER_LISTEN_PORT=8099" in out, "-t prints the effective configuration")
+
+    missing = dict(full)
+    del missing["DOCKER_CONTAINER_MEMORY"]
+    p = subprocess.run([BIN, "-t"], env=missing, capture_output=True, timeout=10)
+    R.check(p.returncode == 78 and b"DOCKER_CONTAINER_MEMORY" in p.stderr,
+            "a missing required variable: exit 78 naming it", (p.returncode, p.stderr))
+    for key, bad in [("SERVER_LISTEN_PORT", "70000"), ("SERVER_WORKER_THREADS", "4x"),
+                     ("DOCKER_CONTAINER_NETWORK_DISABLED", "yes"), ("SERVER_LISTEN_ADDR", "1.2.3"),
+                     ("RUN_MAX_OUTPUT_SIZE", "99999999999999999999999")]:
+        e = dict(full)
+        e[key] = bad
+        p = subprocess.run([BIN], env=e, capture_output=True, timeout=10)
+        R.check(p.returncode == 78 and key.encode() in p.stderr,
+                "bad %s=%s stops the server with 78" % (key, bad), (p.returncode, p.stderr))
+
+
+def test_routes(s):
+    st, h, body = s.request("GET", "/")
+    js = json.loads(body)
+    R.check(st == 200 and set(js) >= {"name", "version", "description"}, "GET / without token", body)
+    R.check(h.get("content-type") == "application/json", "GET / is application/json")
+
+    st, _, body = s.request("GET", "/version")
+    R.check(st == 401 and is_error(body, "access_token"), "GET /version without token: 401", body)
+    st, _, body = s.request("GET", "/version", headers={"X-Access-Token": "wrong"})
+    R.check(st == 401 and is_error(body, "access_token"), "GET /version wrong token: 401", body)
+    st, _, body = s.request("GET", "/version", headers={"X-Access-Token": s.token + "x"})
+    R.check(st == 401, "GET /version token with a suffix: 401", body)
+    st, _, body = s.request("GET", "/version", headers=s.auth())
+    ok = st == 200
+    js = json.loads(body) if ok else {}
+    d = js.get("docker", {})
+    R.check(ok and all(k in d for k in ("version", "apiVersion", "gitCommit", "goVersion", "os", "arch",
+                                         "kernelVersion", "buildTime", "platform", "components")),
+            "GET /version with token: docker-run's camelCase shape", body)
+    R.check(ok and d.get("os") == "linux", "GET /version reports Docker's os", body)
+    st, _, body = s.request("GET", "/version", headers={"Authorization": "Bearer " + s.token})
+    R.check(st == 200, "GET /version with Authorization: Bearer", body)
+
+    st, h, body = s.request("DELETE", "/run", headers=s.auth())
+    R.check(st == 405 and h.get("allow") == "POST" and is_error(body, "method"), "DELETE /run: 405 Allow: POST", (st, h))
+    st, _, body = s.request("GET", "/nope")
+    R.check(st == 404 and is_error(body, "route"), "unknown route: 404", body)
+    st, _, body = s.request("POST", "/run", b"hello", headers=s.auth({"Content-Type": "text/plain"}))
+    R.check(st == 415 and is_error(body), "POST /run text/plain: 415", body)
+    st, _, body = s.request("POST", "/run", b"{not json", headers=s.auth({"Content-Type": "application/json"}))
+    R.check(st == 400 and is_error(body, "request.json"), "POST /run bad JSON: 400 request.json", body)
+    st, _, body = s.request("POST", "/run", {"image": "runbox/sh", "payload": {}})
+    R.check(st == 401 and is_error(body, "access_token"), "POST /run without token: 401", body)
+
+
+MALFORMED = [
+    ("bare LF", b"GET / HTTP/1.1\nHost: x\n\n", 400),
+    ("CL and TE", b"POST /run HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+    ("differing duplicate CL", b"POST /run HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400),
+    ("CL with a sign", b"POST /run HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\nabc", 400),
+    ("CL with junk", b"POST /run HTTP/1.1\r\nHost: x\r\nContent-Length: 3x\r\n\r\nabc", 400),
+    ("obs-fold", b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n", 400),
+    ("NUL in a value", b"GET / HTTP/1.1\r\nHost: x\0y\r\n\r\n", 400),
+    ("CR in a value", b"GET / HTTP/1.1\r\nHost: x\ry\r\n\r\n", 400),
+    ("space before colon", b"GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400),
+    ("garbage request line", b"HELLO\r\n\r\n", 400),
+    ("HTTP/2.0", b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505),
+    ("POST without length", b"POST /run HTTP/1.1\r\nHost: x\r\nX-Access-Token: t\r\n\r\n", 411),
+    ("gzip transfer coding", b"POST /run HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+    ("body over the limit", b"POST /run HTTP/1.1\r\nHost: x\r\nContent-Length: 999999\r\n\r\n", 413),
+    ("too many headers", b"GET / HTTP/1.1\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(100)) + b"\r\n", 431),
+    ("huge header", b"GET / HTTP/1.1\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n", 431),
+    ("bad chunk size", b"POST /run HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\nzz\r\n", 400),
+]
+
+
+def test_malformed(s):
+    for name, req, want in MALFORMED:
+        st, h, body = parse_raw(s.raw(req))
+        R.check(st == want and is_error(body) and h.get("content-type") == "application/json",
+                "malformed: %s -> %d" % (name, want), (st, body[:200]))
+
+
+def test_http_forms(s):
+    body = json.dumps({"image": "runbox/sh", "payload": {"language": "sh"}}).encode()
+    chunked = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 7]), body[i:i + 7]) for i in range(0, len(body), 7)) + b"0\r\n\r\n"
+    st, _, resp = parse_raw(s.raw(b"POST /run HTTP/1.1\r\nHost: x\r\nX-Access-Token: wrong\r\nContent-Type: application/json\r\n"
+                                  b"Transfer-Encoding: chunked\r\n\r\n" + chunked))
+    R.check(st == 401 and is_error(resp, "access_token"), "chunked body read and forwarded (wrong token: 401)", resp)
+
+    st, _, resp = parse_raw(s.raw(b"GET / HTTP/1.0\r\n\r\n"))
+    R.check(st == 200, "HTTP/1.0 request", resp)
+
+    # Expect: 100-continue must be answered at once, not after a stall.
+    c = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+    c.sendall(b"POST /run HTTP/1.1\r\nHost: x\r\nX-Access-Token: wrong\r\nContent-Type: application/json\r\n"
+              b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(body))
+    t0 = time.time()
+    first = c.recv(100)
+    R.check(first.startswith(b"HTTP/1.1 100 Continue\r\n\r\n") and time.time() - t0 < 1,
+            "Expect: 100-continue answered at once", first)
+    c.sendall(body)
+    rest = b""
+    while True:
+        b = c.recv(65536)
+        if not b:
+            break
+        rest += b
+    c.close()
+    st, _, resp = parse_raw(first + rest)
+    R.check(st == 401, "body after 100 Continue is read", rest)
+
+
+def test_slowloris(s):
+    # One client trickles its head a byte every 0.5 s: the single deadline ends it.
+    result = {}
+
+    def trickle():
+        c = socket.create_connection(("127.0.0.1", s.port), timeout=20)
+        t0 = time.time()
+        data = b"GET /version HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"a" * 100
+        got = b""
+        try:
+            for ch in data:
+                c.sendall(bytes([ch]))
+                time.sleep(0.5)
+                c.setblocking(False)
+                try:
+                    got += c.recv(4096)
+                except BlockingIOError:
+                    pass
+                c.setblocking(True)
+                if got:
+                    break
+            c.settimeout(10)
+            while True:
+                b = c.recv(4096)
+                if not b:
+                    break
+                got += b
+        except OSError:
+            pass
+        result["resp"] = got
+        result["secs"] = time.time() - t0
+        c.close()
+
+    t = threading.Thread(target=trickle)
+    t.start()
+    time.sleep(0.5)
+    t0 = time.time()
+    st, _, _ = s.request("GET", "/", timeout=5)
+    R.check(st == 200 and time.time() - t0 < 1.5, "another client is served while one trickles")
+    t.join(30)
+    st, _, body = parse_raw(result.get("resp", b""))
+    secs = result.get("secs", 99)
+    R.check(st == 408 and is_error(body, "request.timeout"), "slow client gets 408", result.get("resp"))
+    R.check(secs < 3 + 2.5, "408 comes at the request deadline (%.1fs)" % secs)
+    # A client that connects and says nothing also frees the slot at the deadline.
+    idle = [socket.create_connection(("127.0.0.1", s.port), timeout=10) for _ in range(2)]
+    time.sleep(3.5)
+    st, _, _ = s.request("GET", "/", timeout=5)
+    R.check(st == 200, "slots are free again after silent clients")
+    for c in idle:
+        c.close()
+
+
+def test_titles_and_token(s):
+    kids = s.wait_children(4)
+    titles = sorted(kids)
+    R.check(titles == ["runboxd: agent 0", "runboxd: agent 1", "runboxd: front 0", "runboxd: front 1"],
+            "process titles show the roles", titles)
+    with open("/proc/%d/cmdline" % s.proc.pid, "rb") as f:
+        R.check(f.read().startswith(b"runboxd: master"), "master title")
+    tok = s.token.encode()
+    for title, pid in kids.items():
+        with open("/proc/%d/environ" % pid, "rb") as f:
+            env = f.read()
+        R.check(tok not in env, "no token in the environment of %s" % title)
+    front = kids.get("runboxd: front 0")
+    if front:
+        with open("/proc/%d/environ" % s.proc.pid, "rb") as f:
+            R.check(tok not in f.read(), "no token in the master's /proc environ")
+
+
+def serve_ok(s, n=5):
+    good = 0
+    for _ in range(n):
+        try:
+            st, _, _ = s.request("GET", "/version", headers=s.auth(), timeout=10)
+            good += st == 200
+        except OSError:
+            pass
+    return good
+
+
+def test_kills(s):
+    for role in ("front", "agent"):
+        kids = s.wait_children(4)
+        victim = kids.get("runboxd: %s 0" % role)
+        if not R.check(victim is not None, "found %s 0" % role, kids):
+            continue
+        os.kill(victim, signal.SIGKILL)
+        time.sleep(0.05)
+        R.check(serve_ok(s) == 5, "service keeps answering after SIGKILL of %s 0" % role)
+        end = time.time() + 10
+        kids = {}
+        while time.time() < end:
+            kids = s.children()
+            new = kids.get("runboxd: %s 0" % role)
+            if new and new != victim and len(kids) == 4:
+                break
+            time.sleep(0.05)
+        R.check(kids.get("runboxd: %s 0" % role) not in (None, victim) and len(kids) == 4,
+                "%s 0 respawned" % role, kids)
+    R.check("crashed" in s.log() and "respawning slot 0" in s.log(), "crash and respawn are logged")
+    R.check(serve_ok(s) == 5, "respawned slot serves")
+
+
+def test_reload(s):
+    before = s.wait_children(4)
+    stop = threading.Event()
+    failures = []
+    served = [0]
+
+    def hammer():
+        while not stop.is_set():
+            try:
+                st, _, _ = s.request("GET", "/", timeout=10)
+                if st != 200:
+                    failures.append(st)
+                served[0] += 1
+            except OSError as e:
+                failures.append(str(e))
+
+    t = threading.Thread(target=hammer)
+    t.start()
+    s.config["SERVER_WORKER_THREADS"] = "3"
+    s.write_config()
+    os.kill(s.proc.pid, signal.SIGHUP)
+    kids = {}
+    end = time.time() + 20
+    while time.time() < end:
+        kids = s.children()
+        if len(kids) == 6 and not set(kids.values()) & set(before.values()):
+            break
+        time.sleep(0.1)
+    stop.set()
+    t.join()
+    R.check(len(kids) == 6 and not set(kids.values()) & set(before.values()),
+            "SIGHUP with a good configuration replaces every slot (3 now)", kids)
+    R.check(not failures and served[0] > 0, "no connection refused during the roll (%d served)" % served[0], failures[:5])
+
+    before = s.wait_children(6)
+    s.config["SERVER_WORKER_THREADS"] = "lots"
+    s.write_config()
+    os.kill(s.proc.pid, signal.SIGHUP)
+    time.sleep(1.5)
+    R.check(s.children() == before, "SIGHUP with a bad configuration keeps the old slots")
+    R.check("SERVER_WORKER_THREADS" in s.log() and "keeping the running configuration" in s.log(),
+            "the bad configuration is logged")
+    st, _, _ = s.request("GET", "/version", headers=s.auth())
+    R.check(st == 200, "still serving after a bad reload")
+
+
+def test_term(s):
+    kids = s.wait_children(len(s.children()))
+    rc = s.stop(signal.SIGTERM)
+    R.check(rc == 0, "SIGTERM: exit status 0", rc)
+    time.sleep(0.2)
+    alive = [p for p in kids.values() if os.path.exists("/proc/%d" % p)]
+    R.check(not alive, "SIGTERM: no child left", alive)
+    R.check("runboxd stopped" in s.log(), "stop is logged")
+
+
+def test_term_drains(s):
+    # A request in flight when SIGTERM arrives still gets its answer.
+    c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+    time.sleep(0.3)
+    s.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    c.sendall(b"\r\n")
+    resp = b""
+    while True:
+        b = c.recv(4096)
+        if not b:
+            break
+        resp += b
+    st, _, _ = parse_raw(resp)
+    R.check(st == 200, "SIGTERM lets the in-flight request finish", resp[:100])
+    rc = s.proc.wait(30)
+    R.check(rc == 0, "drained server exits 0", rc)
+
+
+def test_docker_unreachable():
+    s = Runboxd(DOCKER_UNIX_SOCKET_PATH="/nonexistent/docker.sock").start()
+    try:
+        t0 = time.time()
+        st, _, body = s.request("GET", "/version", headers=s.auth())
+        R.check(st == 500 and is_error(body, "docker.unixsocket") and time.time() - t0 < 2,
+                "Docker unreachable: 500 docker.unixsocket at once", body)
+    finally:
+        s.stop()
+
+
+def main():
+    test_config_errors()
+    s = Runboxd(SERVER_MAX_REQUEST_BYTES=4096).start()
+    try:
+        test_titles_and_token(s)
+        test_routes(s)
+        test_malformed(s)
+        test_http_forms(s)
+        test_slowloris(s)
+        test_kills(s)
+        test_reload(s)
+        test_term(s)
+    finally:
+        s.stop(signal.SIGKILL)
+    s = Runboxd().start()
+    try:
+        test_term_drains(s)
+    finally:
+        s.stop(signal.SIGKILL)
+    test_docker_unreachable()
+    R.done()
+
+
+if __name__ == "__main__":
+    main()

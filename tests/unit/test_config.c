@@ -1,0 +1,907 @@
+/*
+ * Configuration: every variable with good, bad and boundary values and the
+ * exact message, the file syntax, environment over file, config_finish's
+ * cross-checks, the token mask, print/load round trip, conf/runboxd.env.
+ *
+ * Usage: test_config [conf/runboxd.env], run from the repository root.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "config.h"
+
+#define TOKEN "s3cret-T0ken-value"
+
+static char err[1024];
+static const char *conf_path = "conf/runboxd.env";
+
+/* Every required variable, good values. */
+static const char *const required_env[] = {
+	"SERVER_LISTEN_ADDR=127.0.0.1",
+	"SERVER_LISTEN_PORT=8088",
+	"SERVER_WORKER_THREADS=4",
+	("API_ACCESS_TOKEN=" TOKEN),
+	"DOCKER_UNIX_SOCKET_PATH=/run/docker.sock",
+	"DOCKER_UNIX_SOCKET_READ_TIMEOUT=60",
+	"DOCKER_UNIX_SOCKET_WRITE_TIMEOUT=60",
+	"DOCKER_CONTAINER_HOSTNAME=runbox",
+	"DOCKER_CONTAINER_USER=runbox",
+	"DOCKER_CONTAINER_MEMORY=536870912",
+	"DOCKER_CONTAINER_NETWORK_DISABLED=true",
+	"DOCKER_CONTAINER_ULIMIT_NOFILE_SOFT=90",
+	"DOCKER_CONTAINER_ULIMIT_NOFILE_HARD=100",
+	"DOCKER_CONTAINER_ULIMIT_NPROC_SOFT=90",
+	"DOCKER_CONTAINER_ULIMIT_NPROC_HARD=100",
+	"DOCKER_CONTAINER_CAP_DROP=ALL",
+	"RUN_MAX_EXECUTION_TIME=15",
+	"RUN_MAX_OUTPUT_SIZE=1000000",
+};
+#define N_REQUIRED (sizeof required_env / sizeof required_env[0])
+
+/* required_env, minus entry `skip` (or none), plus up to 15 extras. */
+static void env_build(char **env, size_t skip, const char *const *extra)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < N_REQUIRED; i++)
+		if (i != skip)
+			env[n++] = (char *)(uintptr_t)required_env[i];
+	for (; extra && *extra; extra++)
+		env[n++] = (char *)(uintptr_t)*extra;
+	env[n] = NULL;
+}
+
+static int load_env(struct config *c, const char *const *extra)
+{
+	char *env[N_REQUIRED + 16];
+
+	env_build(env, (size_t)-1, extra);
+	return config_load(c, NULL, env, err, sizeof err);
+}
+
+/* A finished configuration with only the required variables. */
+static void base(struct config *c)
+{
+	int rc = load_env(c, NULL);
+
+	CHECKF(rc == 0, "base config: %s", err);
+}
+
+static char *print_str(const struct config *c)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	config_print(c, f);
+	fclose(f);
+	return buf;
+}
+
+/* The value config_print shows for key, in out (empty if absent). */
+static const char *printed(const struct config *c, const char *key, char *out, size_t outsz)
+{
+	char *all = print_str(c), *line;
+	size_t klen = strlen(key);
+
+	out[0] = '\0';
+	for (line = strtok(all, "\n"); line; line = strtok(NULL, "\n"))
+		if (strncmp(line, key, klen) == 0 && line[klen] == '=')
+			snprintf(out, outsz, "%s", line + klen + 1);
+	free(all);
+	return out;
+}
+
+static void write_file(const char *path, const char *text, size_t len)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f) {
+		perror(path);
+		exit(2);
+	}
+	fwrite(text, 1, len, f);
+	fclose(f);
+}
+
+static char tmp_path[] = "/tmp/test_config.XXXXXX";
+
+static int load_text(struct config *c, const char *text)
+{
+	write_file(tmp_path, text, strlen(text));
+	return config_load_file(c, tmp_path, err, sizeof err);
+}
+
+static void test_defaults(void)
+{
+	struct config c;
+
+	config_defaults(&c);
+	CHECK(c.given == 0);
+	CHECK(c.cap_add.n == 0 && c.image_allow.n == 0 && c.cap_drop.n == 0);
+	CHECK(!c.readonly_rootfs && !c.debug_keep_container);
+	CHECK(strcmp(c.tmp_dir_path, "") == 0 && strcmp(c.work_dir_path, "") == 0);
+	CHECK(strcmp(c.tmp_dir_options, "rw,noexec,nosuid,size=65536k") == 0);
+	CHECK(strcmp(c.work_dir_options, "rw,exec,nosuid,size=131072k") == 0);
+	CHECK(c.max_request_bytes == DEFAULT_REQUEST_MAX_BODY);
+	CHECK(c.request_timeout == DEFAULT_REQUEST_TIMEOUT_SEC);
+	CHECK(c.shutdown_timeout == MASTER_DRAIN_TIMEOUT_SEC);
+	CHECK(c.log_level == LOG_LEVEL_INFO);
+	CHECK(strcmp(c.instance, "") == 0);
+	CHECK(c.pids_limit == 256 && c.memory_swap == 0 && c.nano_cpus == 0);
+	CHECK(c.no_new_privileges);
+	CHECK(strcmp(c.log_driver, "none") == 0 && strcmp(c.runtime, "") == 0);
+	CHECK(config_finish(&c, err, sizeof err) == -1);
+	CHECKF(strcmp(err, "SERVER_LISTEN_ADDR: required but not set") == 0, "%s", err);
+}
+
+static void test_good_fields(void)
+{
+	struct config c;
+	static const char *const extra[] = {
+		"SERVER_LISTEN_ADDR=10.1.2.3",
+		"DOCKER_CONTAINER_MEMORY=9223372036854775807",
+		"RUN_MAX_OUTPUT_SIZE=18446744073709551615",
+		"DOCKER_CONTAINER_MEMORY_SWAP=-1",
+		"DOCKER_CONTAINER_CAP_ADD=  CAP_SYS_PTRACE   NET_ADMIN ",
+		"LOG_LEVEL=debug",
+		NULL,
+	};
+
+	base(&c);
+	CHECK(strcmp(c.listen_addr, "127.0.0.1") == 0);
+	CHECK(c.listen_in.s_addr == htonl(0x7f000001));
+	CHECK(c.listen_port == 8088 && c.worker_threads == 4);
+	CHECK(strcmp(c.access_token, TOKEN) == 0);
+	CHECK(strcmp(c.docker_socket, "/run/docker.sock") == 0);
+	CHECK(c.docker_read_timeout == 60 && c.docker_write_timeout == 60);
+	CHECK(strcmp(c.hostname, "runbox") == 0 && strcmp(c.user, "runbox") == 0);
+	CHECK(c.memory == 536870912 && c.network_disabled);
+	CHECK(c.nofile_soft == 90 && c.nofile_hard == 100 && c.nproc_soft == 90 && c.nproc_hard == 100);
+	CHECK(c.cap_drop.n == 1 && strcmp(c.cap_drop.item[0], "ALL") == 0);
+	CHECK(c.run_max_time == 15 && c.run_max_output == 1000000);
+
+	CHECKF(load_env(&c, extra) == 0, "%s", err);
+	CHECK(c.listen_in.s_addr == htonl(0x0a010203));
+	CHECK(c.memory == INT64_MAX);
+	CHECK(c.run_max_output == UINT64_MAX);
+	CHECK(c.memory_swap == -1);
+	CHECK(c.cap_add.n == 2 && strcmp(c.cap_add.item[0], "CAP_SYS_PTRACE") == 0 &&
+	      strcmp(c.cap_add.item[1], "NET_ADMIN") == 0);
+	CHECK(c.log_level == LOG_LEVEL_DEBUG);
+}
+
+struct good {
+	const char *key, *value, *shown; /* shown: config_print's text */
+};
+
+static const struct good goods[] = {
+	{ "SERVER_LISTEN_ADDR", "0.0.0.0", "0.0.0.0" },
+	{ "SERVER_LISTEN_ADDR", "255.255.255.255", "255.255.255.255" },
+	{ "SERVER_LISTEN_PORT", "1", "1" },
+	{ "SERVER_LISTEN_PORT", "65535", "65535" },
+	{ "SERVER_LISTEN_PORT", "00080", "80" },
+	{ "SERVER_WORKER_THREADS", "1", "1" },
+	{ "SERVER_WORKER_THREADS", "1024", "1024" },
+	{ "API_ACCESS_TOKEN", "x", "********" },
+	{ "DOCKER_UNIX_SOCKET_PATH", "/x", "/x" },
+	{ "DOCKER_UNIX_SOCKET_READ_TIMEOUT", "1", "1" },
+	{ "DOCKER_UNIX_SOCKET_WRITE_TIMEOUT", "86400", "86400" },
+	{ "DOCKER_CONTAINER_HOSTNAME", "", "" },
+	{ "DOCKER_CONTAINER_HOSTNAME", "h\xc3\xa9te", "h\xc3\xa9te" },
+	{ "DOCKER_CONTAINER_USER", "1000:1000", "1000:1000" },
+	{ "DOCKER_CONTAINER_MEMORY", "0", "0" },
+	{ "DOCKER_CONTAINER_NETWORK_DISABLED", "false", "false" },
+	{ "DOCKER_CONTAINER_ULIMIT_NOFILE_SOFT", "0", "0" },
+	{ "DOCKER_CONTAINER_ULIMIT_NOFILE_HARD", "9223372036854775807", "9223372036854775807" },
+	{ "DOCKER_CONTAINER_ULIMIT_NPROC_SOFT", "1", "1" },
+	{ "DOCKER_CONTAINER_ULIMIT_NPROC_HARD", "0", "0" },
+	{ "DOCKER_CONTAINER_CAP_DROP", "", "" },
+	{ "DOCKER_CONTAINER_CAP_DROP", "   ", "" },
+	{ "DOCKER_CONTAINER_CAP_DROP", "MKNOD  CAP_NET_RAW NET_BIND_SERVICE ", "MKNOD CAP_NET_RAW NET_BIND_SERVICE" },
+	{ "RUN_MAX_EXECUTION_TIME", "86400", "86400" },
+	{ "RUN_MAX_OUTPUT_SIZE", "1", "1" },
+	{ "DOCKER_CONTAINER_CAP_ADD", "SYS_ADMIN", "SYS_ADMIN" },
+	{ "DOCKER_CONTAINER_READONLY_ROOTFS", "true", "true" },
+	{ "DOCKER_CONTAINER_TMP_DIR_PATH", "/tmp", "/tmp" },
+	{ "DOCKER_CONTAINER_TMP_DIR_PATH", "", "" },
+	{ "DOCKER_CONTAINER_TMP_DIR_OPTIONS", "rw,size=1k", "rw,size=1k" },
+	{ "DOCKER_CONTAINER_WORK_DIR_PATH", "/home/runbox", "/home/runbox" },
+	{ "DOCKER_CONTAINER_WORK_DIR_OPTIONS", "rw,exec", "rw,exec" },
+	{ "DEBUG_KEEP_CONTAINER", "true", "true" },
+	{ "SERVER_MAX_REQUEST_BYTES", "1", "1" },
+	{ "SERVER_MAX_REQUEST_BYTES", "67108864", "67108864" },
+	{ "SERVER_REQUEST_TIMEOUT", "1", "1" },
+	{ "SERVER_SHUTDOWN_TIMEOUT", "0", "0" },
+	{ "LOG_LEVEL", "error", "error" },
+	{ "LOG_LEVEL", "warn", "warn" },
+	{ "RUNBOXD_INSTANCE", "host-1_a.b:8088", "host-1_a.b:8088" },
+	{ "DOCKER_CONTAINER_PIDS_LIMIT", "0", "0" },
+	{ "DOCKER_CONTAINER_MEMORY_SWAP", "-0", "0" },
+	{ "DOCKER_CONTAINER_MEMORY_SWAP", "9223372036854775807", "9223372036854775807" },
+	{ "DOCKER_CONTAINER_NO_NEW_PRIVILEGES", "false", "false" },
+	{ "DOCKER_CONTAINER_LOG_DRIVER", "json-file", "json-file" },
+	{ "DOCKER_CONTAINER_CPUS", "2", "2" },
+	{ "DOCKER_CONTAINER_CPUS", "0.5", "0.5" },
+	{ "DOCKER_CONTAINER_CPUS", "1.25", "1.25" },
+	{ "DOCKER_CONTAINER_CPUS", "1.250000000", "1.25" },
+	{ "DOCKER_CONTAINER_CPUS", "0.000000001", "0.000000001" },
+	{ "DOCKER_CONTAINER_CPUS", "000", "0" },
+	{ "DOCKER_CONTAINER_CPUS", "9223372036.854775807", "9223372036.854775807" },
+	{ "DOCKER_CONTAINER_RUNTIME", "runsc", "runsc" },
+	{ "RUN_IMAGE_ALLOWLIST", "runbox/python:latest  glot/c@sha256:0123abcd",
+	  "runbox/python:latest glot/c@sha256:0123abcd" },
+	/* Values the file loader would change are printed quoted. */
+	{ "DOCKER_CONTAINER_HOSTNAME", " pad ", "\" pad \"" },
+	{ "DOCKER_CONTAINER_HOSTNAME", "'q'", "\"'q'\"" },
+	{ "DOCKER_CONTAINER_HOSTNAME", "\"", "\"" },
+};
+
+static void test_goods(void)
+{
+	struct config c;
+	char out[1024];
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof goods / sizeof goods[0]; i++) {
+		base(&c);
+		rc = config_set(&c, goods[i].key, goods[i].value, err, sizeof err);
+		CHECKF(rc == 0, "%s=%s: %s", goods[i].key, goods[i].value, err);
+		printed(&c, goods[i].key, out, sizeof out);
+		CHECKF(strcmp(out, goods[i].shown) == 0, "%s=%s printed as [%s]", goods[i].key,
+		       goods[i].value, out);
+	}
+
+	base(&c);
+	CHECK(config_set(&c, "DOCKER_CONTAINER_CPUS", "1.25", err, sizeof err) == 0);
+	CHECK(c.nano_cpus == 1250000000);
+	CHECK(config_set(&c, "DOCKER_CONTAINER_CPUS", "9223372036.854775807", err, sizeof err) == 0);
+	CHECK(c.nano_cpus == INT64_MAX);
+	CHECK(config_set(&c, "DOCKER_CONTAINER_CPUS", "0.000000001", err, sizeof err) == 0);
+	CHECK(c.nano_cpus == 1);
+	CHECK(config_set(&c, "DOCKER_CONTAINER_MEMORY_SWAP", "-1", err, sizeof err) == 0);
+	CHECK(c.memory_swap == -1);
+	CHECK(config_set(&c, "DOCKER_CONTAINER_MEMORY_SWAP", "-0", err, sizeof err) == 0);
+	CHECK(c.memory_swap == 0);
+	CHECK(config_set(&c, "SERVER_LISTEN_PORT", "65535", err, sizeof err) == 0);
+	CHECK(c.listen_port == 65535);
+	CHECK(config_set(&c, "LOG_LEVEL", "warn", err, sizeof err) == 0);
+	CHECK(c.log_level == LOG_LEVEL_WARN);
+}
+
+struct bad {
+	const char *key, *value, *msg; /* msg: the exact error */
+};
+
+#define P "SERVER_LISTEN_PORT"
+#define MEM "DOCKER_CONTAINER_MEMORY"
+#define CPU "DOCKER_CONTAINER_CPUS"
+#define DROP "DOCKER_CONTAINER_CAP_DROP"
+#define I64R "9223372036854775807"
+
+static const struct bad bads[] = {
+	{ "SERVER_LISTEN_ADDR", "localhost", "SERVER_LISTEN_ADDR: \"localhost\" is not an IPv4 address" },
+	{ "SERVER_LISTEN_ADDR", "1.2.3", "SERVER_LISTEN_ADDR: \"1.2.3\" is not an IPv4 address" },
+	{ "SERVER_LISTEN_ADDR", "256.1.1.1", "SERVER_LISTEN_ADDR: \"256.1.1.1\" is not an IPv4 address" },
+	{ "SERVER_LISTEN_ADDR", "1.2.3.4 ", "SERVER_LISTEN_ADDR: \"1.2.3.4 \" is not an IPv4 address" },
+	{ "SERVER_LISTEN_ADDR", "::1", "SERVER_LISTEN_ADDR: \"::1\" is not an IPv4 address" },
+	{ "SERVER_LISTEN_ADDR", "", "SERVER_LISTEN_ADDR: \"\" is not an IPv4 address" },
+	{ P, "0", P ": " "\"0\" is out of range 1-65535" },
+	{ P, "65536", P ": " "\"65536\" is out of range 1-65535" },
+	{ P, "70000", P ": " "\"70000\" is out of range 1-65535" },
+	{ P, "-1", P ": " "\"-1\" is out of range 1-65535" },
+	{ P, "-0", P ": " "\"-0\" is out of range 1-65535" },
+	{ P, "+1", P ": " "\"+1\" is not an integer" },
+	{ P, " 1", P ": " "\" 1\" is not an integer" },
+	{ P, "1 ", P ": " "\"1 \" is not an integer" },
+	{ P, "", P ": " "\"\" is not an integer" },
+	{ P, "0x10", P ": " "\"0x10\" is not an integer" },
+	{ P, "1.0", P ": " "\"1.0\" is not an integer" },
+	{ P, "1e3", P ": " "\"1e3\" is not an integer" },
+	{ P, "-", P ": " "\"-\" is not an integer" },
+	{ P, "8\n", P ": " "\"8?\" is not an integer" },
+	{ P, "99999999999999999999999", P ": " "\"99999999999999999999999\" is out of range 1-65535" },
+	{ "SERVER_WORKER_THREADS", "4x", "SERVER_WORKER_THREADS: \"4x\" is not an integer" },
+	{ "SERVER_WORKER_THREADS", "0", "SERVER_WORKER_THREADS: \"0\" is out of range 1-1024" },
+	{ "SERVER_WORKER_THREADS", "1025", "SERVER_WORKER_THREADS: \"1025\" is out of range 1-1024" },
+	{ "DOCKER_UNIX_SOCKET_READ_TIMEOUT", "0",
+	  "DOCKER_UNIX_SOCKET_READ_TIMEOUT: \"0\" is out of range 1-86400" },
+	{ "DOCKER_UNIX_SOCKET_WRITE_TIMEOUT", "86401",
+	  "DOCKER_UNIX_SOCKET_WRITE_TIMEOUT: \"86401\" is out of range 1-86400" },
+	{ "RUN_MAX_EXECUTION_TIME", "0", "RUN_MAX_EXECUTION_TIME: \"0\" is out of range 1-86400" },
+	{ "RUN_MAX_EXECUTION_TIME", "4294967297",
+	  "RUN_MAX_EXECUTION_TIME: \"4294967297\" is out of range 1-86400" },
+	{ "RUN_MAX_OUTPUT_SIZE", "0", "RUN_MAX_OUTPUT_SIZE: \"0\" is out of range 1-18446744073709551615" },
+	{ "RUN_MAX_OUTPUT_SIZE", "18446744073709551616",
+	  "RUN_MAX_OUTPUT_SIZE: \"18446744073709551616\" is out of range 1-18446744073709551615" },
+	{ MEM, "9223372036854775808", MEM ": " "\"9223372036854775808\" is out of range 0-" I64R },
+	{ MEM, "-1", MEM ": " "\"-1\" is out of range 0-" I64R },
+	{ MEM, "-0", MEM ": " "\"-0\" is out of range 0-" I64R },
+	{ MEM, "512m", MEM ": " "\"512m\" is not an integer" },
+	{ "DOCKER_CONTAINER_ULIMIT_NOFILE_SOFT", "-1",
+	  "DOCKER_CONTAINER_ULIMIT_NOFILE_SOFT: \"-1\" is out of range 0-" I64R },
+	{ "DOCKER_CONTAINER_ULIMIT_NOFILE_HARD", "x",
+	  "DOCKER_CONTAINER_ULIMIT_NOFILE_HARD: \"x\" is not an integer" },
+	{ "DOCKER_CONTAINER_ULIMIT_NPROC_SOFT", "9223372036854775808",
+	  "DOCKER_CONTAINER_ULIMIT_NPROC_SOFT: \"9223372036854775808\" is out of range 0-" I64R },
+	{ "DOCKER_CONTAINER_ULIMIT_NPROC_HARD", "",
+	  "DOCKER_CONTAINER_ULIMIT_NPROC_HARD: \"\" is not an integer" },
+	{ "DOCKER_CONTAINER_MEMORY_SWAP", "-2",
+	  "DOCKER_CONTAINER_MEMORY_SWAP: \"-2\" is out of range -1-" I64R },
+	{ "DOCKER_CONTAINER_MEMORY_SWAP", "--1",
+	  "DOCKER_CONTAINER_MEMORY_SWAP: \"--1\" is not an integer" },
+	{ "DOCKER_CONTAINER_MEMORY_SWAP", "+1",
+	  "DOCKER_CONTAINER_MEMORY_SWAP: \"+1\" is not an integer" },
+	{ "DOCKER_CONTAINER_MEMORY_SWAP", "-9223372036854775809",
+	  "DOCKER_CONTAINER_MEMORY_SWAP: \"-9223372036854775809\" is out of range -1-" I64R },
+	{ "DOCKER_CONTAINER_PIDS_LIMIT", "-1",
+	  "DOCKER_CONTAINER_PIDS_LIMIT: \"-1\" is out of range 0-" I64R },
+	{ "SERVER_MAX_REQUEST_BYTES", "0", "SERVER_MAX_REQUEST_BYTES: \"0\" is out of range 1-67108864" },
+	{ "SERVER_MAX_REQUEST_BYTES", "67108865",
+	  "SERVER_MAX_REQUEST_BYTES: \"67108865\" is out of range 1-67108864" },
+	{ "SERVER_REQUEST_TIMEOUT", "0", "SERVER_REQUEST_TIMEOUT: \"0\" is out of range 1-86400" },
+	{ "SERVER_SHUTDOWN_TIMEOUT", "86401", "SERVER_SHUTDOWN_TIMEOUT: \"86401\" is out of range 0-86400" },
+	{ "DOCKER_CONTAINER_NETWORK_DISABLED", "yes",
+	  "DOCKER_CONTAINER_NETWORK_DISABLED: \"yes\" is not true or false" },
+	{ "DOCKER_CONTAINER_NETWORK_DISABLED", "TRUE",
+	  "DOCKER_CONTAINER_NETWORK_DISABLED: \"TRUE\" is not true or false" },
+	{ "DOCKER_CONTAINER_NETWORK_DISABLED", "1",
+	  "DOCKER_CONTAINER_NETWORK_DISABLED: \"1\" is not true or false" },
+	{ "DOCKER_CONTAINER_NETWORK_DISABLED", "",
+	  "DOCKER_CONTAINER_NETWORK_DISABLED: \"\" is not true or false" },
+	{ "DOCKER_CONTAINER_READONLY_ROOTFS", "true ",
+	  "DOCKER_CONTAINER_READONLY_ROOTFS: \"true \" is not true or false" },
+	{ "DEBUG_KEEP_CONTAINER", "False", "DEBUG_KEEP_CONTAINER: \"False\" is not true or false" },
+	{ "DOCKER_CONTAINER_NO_NEW_PRIVILEGES", "no",
+	  "DOCKER_CONTAINER_NO_NEW_PRIVILEGES: \"no\" is not true or false" },
+	{ "API_ACCESS_TOKEN", "", "API_ACCESS_TOKEN: value is empty" },
+	{ "API_ACCESS_TOKEN", "two words", "API_ACCESS_TOKEN: value must be printable ASCII without spaces" },
+	{ "API_ACCESS_TOKEN", "t\xc3\xb6ken", "API_ACCESS_TOKEN: value must be printable ASCII without spaces" },
+	{ "API_ACCESS_TOKEN", "tab\there", "API_ACCESS_TOKEN: value contains a control character" },
+	{ "DOCKER_UNIX_SOCKET_PATH", "docker.sock",
+	  "DOCKER_UNIX_SOCKET_PATH: \"docker.sock\" is not an absolute path" },
+	{ "DOCKER_UNIX_SOCKET_PATH", "", "DOCKER_UNIX_SOCKET_PATH: \"\" is not an absolute path" },
+	{ "DOCKER_UNIX_SOCKET_PATH", "/a\nb", "DOCKER_UNIX_SOCKET_PATH: value contains a control character" },
+	{ "DOCKER_CONTAINER_TMP_DIR_PATH", "tmp", "DOCKER_CONTAINER_TMP_DIR_PATH: \"tmp\" is not an absolute path" },
+	{ "DOCKER_CONTAINER_WORK_DIR_PATH", "./w",
+	  "DOCKER_CONTAINER_WORK_DIR_PATH: \"./w\" is not an absolute path" },
+	{ "DOCKER_CONTAINER_HOSTNAME", "a\x7f", "DOCKER_CONTAINER_HOSTNAME: value contains a control character" },
+	{ "DOCKER_CONTAINER_USER", "a\rb", "DOCKER_CONTAINER_USER: value contains a control character" },
+	{ "DOCKER_CONTAINER_TMP_DIR_OPTIONS", "rw\t", "DOCKER_CONTAINER_TMP_DIR_OPTIONS: value contains a control character" },
+	{ "LOG_LEVEL", "verbose", "LOG_LEVEL: \"verbose\" is not error, warn, info or debug" },
+	{ "LOG_LEVEL", "INFO", "LOG_LEVEL: \"INFO\" is not error, warn, info or debug" },
+	{ "LOG_LEVEL", "", "LOG_LEVEL: \"\" is not error, warn, info or debug" },
+	{ "RUNBOXD_INSTANCE", "a b", "RUNBOXD_INSTANCE: \"a b\" may only contain A-Z a-z 0-9 _ . : -" },
+	{ "RUNBOXD_INSTANCE", "a/b", "RUNBOXD_INSTANCE: \"a/b\" may only contain A-Z a-z 0-9 _ . : -" },
+	{ CPU, "1e3", CPU ": " "\"1e3\" is not a decimal number of CPUs" },
+	{ CPU, "-1", CPU ": " "\"-1\" is not a decimal number of CPUs" },
+	{ CPU, "+1", CPU ": " "\"+1\" is not a decimal number of CPUs" },
+	{ CPU, ".5", CPU ": " "\".5\" is not a decimal number of CPUs" },
+	{ CPU, "1.", CPU ": " "\"1.\" is not a decimal number of CPUs" },
+	{ CPU, "1.2.3", CPU ": " "\"1.2.3\" is not a decimal number of CPUs" },
+	{ CPU, "0x1", CPU ": " "\"0x1\" is not a decimal number of CPUs" },
+	{ CPU, "", CPU ": " "\"\" is not a decimal number of CPUs" },
+	{ CPU, " 1", CPU ": " "\" 1\" is not a decimal number of CPUs" },
+	{ CPU, "1 ", CPU ": " "\"1 \" is not a decimal number of CPUs" },
+	{ CPU, "1,5", CPU ": " "\"1,5\" is not a decimal number of CPUs" },
+	{ CPU, "0.1234567891", CPU ": " "\"0.1234567891\" has more than 9 decimals" },
+	{ CPU, "9223372037", CPU ": " "\"9223372037\" is too large" },
+	{ CPU, "9223372036.854775808", CPU ": " "\"9223372036.854775808\" is too large" },
+	{ CPU, "99999999999999999999999", CPU ": " "\"99999999999999999999999\" is too large" },
+	{ DROP, "net_raw", DROP ": " "\"net_raw\" is not a capability name ([CAP_]A-Z0-9_)" },
+	{ DROP, "NET_RAW NET-ADMIN", DROP ": " "\"NET-ADMIN\" is not a capability name ([CAP_]A-Z0-9_)" },
+	{ DROP, "CAP_", DROP ": " "\"CAP_\" is not a capability name ([CAP_]A-Z0-9_)" },
+	{ DROP, "NET_RAW,MKNOD", DROP ": " "\"NET_RAW,MKNOD\" is not a capability name ([CAP_]A-Z0-9_)" },
+	{ DROP, "NET_RAW\tMKNOD",
+	  DROP ": " "value contains a control character (separate items with spaces)" },
+	{ "DOCKER_CONTAINER_CAP_ADD", "sys_admin",
+	  "DOCKER_CONTAINER_CAP_ADD: \"sys_admin\" is not a capability name ([CAP_]A-Z0-9_)" },
+	{ "RUN_IMAGE_ALLOWLIST", "a\nb", "RUN_IMAGE_ALLOWLIST: value contains a control character (separate items with spaces)" },
+};
+
+static void test_bads(void)
+{
+	struct config c, before;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof bads / sizeof bads[0]; i++) {
+		base(&c);
+		before = c;
+		strcpy(err, "(unset)");
+		rc = config_set(&c, bads[i].key, bads[i].value, err, sizeof err);
+		CHECKF(rc == -1, "%s=%s accepted", bads[i].key, bads[i].value);
+		CHECKF(strcmp(err, bads[i].msg) == 0, "%s=%s:\n  got  [%s]\n  want [%s]", bads[i].key,
+		       bads[i].value, err, bads[i].msg);
+		/* A refused value leaves the configuration as it was. */
+		CHECKF(memcmp(&c, &before, sizeof c) == 0, "%s=%s changed the config", bads[i].key,
+		       bads[i].value);
+	}
+}
+
+/* Strings of n bytes: the largest that fits, and one more. */
+static void test_lengths(void)
+{
+	struct config c;
+	char big[1200], want[256];
+	int rc;
+
+	base(&c);
+	memset(big, 'a', sizeof big);
+	big[CONFIG_MAX_STR - 1] = '\0';
+	CHECK(config_set(&c, "DOCKER_CONTAINER_HOSTNAME", big, err, sizeof err) == 0);
+	CHECK(strlen(c.hostname) == CONFIG_MAX_STR - 1);
+	big[CONFIG_MAX_STR - 1] = 'a';
+	big[CONFIG_MAX_STR] = '\0';
+	CHECK(config_set(&c, "DOCKER_CONTAINER_HOSTNAME", big, err, sizeof err) == -1);
+	CHECKF(strcmp(err, "DOCKER_CONTAINER_HOSTNAME: value is too long (256 bytes, max 255)") == 0, "%s", err);
+	CHECK(strlen(c.hostname) == CONFIG_MAX_STR - 1);
+
+	memset(big, 'T', sizeof big);
+	big[CONFIG_MAX_TOKEN - 1] = '\0';
+	CHECK(config_set(&c, "API_ACCESS_TOKEN", big, err, sizeof err) == 0);
+	big[CONFIG_MAX_TOKEN - 1] = 'T';
+	big[CONFIG_MAX_TOKEN] = '\0';
+	CHECK(config_set(&c, "API_ACCESS_TOKEN", big, err, sizeof err) == -1);
+	CHECKF(strcmp(err, "API_ACCESS_TOKEN: value is too long (512 bytes, max 511)") == 0, "%s", err);
+
+	memset(big, 's', sizeof big);
+	big[0] = '/';
+	big[CONFIG_MAX_PATH - 1] = '\0';
+	CHECK(config_set(&c, "DOCKER_UNIX_SOCKET_PATH", big, err, sizeof err) == 0);
+	big[CONFIG_MAX_PATH - 1] = 's';
+	big[CONFIG_MAX_PATH] = '\0';
+	CHECK(config_set(&c, "DOCKER_UNIX_SOCKET_PATH", big, err, sizeof err) == -1);
+	CHECKF(strcmp(err, "DOCKER_UNIX_SOCKET_PATH: value is too long (108 bytes, max 107)") == 0, "%s", err);
+
+	memset(big, 'a', sizeof big);
+	big[CONFIG_MAX_STR] = '\0';
+	CHECK(config_set(&c, "RUNBOXD_INSTANCE", big, err, sizeof err) == -1);
+	CHECKF(strstr(err, "RUNBOXD_INSTANCE: value is too long") == err, "%s", err);
+
+	/* An address of more than 63 bytes is refused, not truncated. */
+	memset(big, '1', sizeof big);
+	big[100] = '\0';
+	CHECK(config_set(&c, "SERVER_LISTEN_ADDR", big, err, sizeof err) == -1);
+	snprintf(want, sizeof want, "SERVER_LISTEN_ADDR: \"%.64s...\" is not an IPv4 address", big);
+	CHECKF(strcmp(err, want) == 0, "%s", err);
+	rc = strcmp(c.listen_addr, "127.0.0.1");
+	CHECK(rc == 0);
+}
+
+static void test_lists(void)
+{
+	struct config c;
+	char big[CONFIG_MAX_LIST * 8 + 600];
+	size_t i, n = 0;
+
+	base(&c);
+	for (i = 0; i < CONFIG_MAX_LIST; i++)
+		n += (size_t)sprintf(big + n, " CAP_%zu", i);
+	CHECKF(config_set(&c, "DOCKER_CONTAINER_CAP_DROP", big, err, sizeof err) == 0, "%s", err);
+	CHECK(c.cap_drop.n == CONFIG_MAX_LIST);
+	CHECK(strcmp(c.cap_drop.item[CONFIG_MAX_LIST - 1], "CAP_31") == 0);
+	strcpy(big + n, " ONE_MORE");
+	CHECK(config_set(&c, "DOCKER_CONTAINER_CAP_DROP", big, err, sizeof err) == -1);
+	CHECKF(strcmp(err, "DOCKER_CONTAINER_CAP_DROP: more than 32 items") == 0, "%s", err);
+	CHECK(c.cap_drop.n == CONFIG_MAX_LIST);
+
+	/* Items of 255 bytes fit, 256 do not. */
+	memset(big, 'A', 255);
+	strcpy(big + 255, " B");
+	CHECKF(config_set(&c, "DOCKER_CONTAINER_CAP_ADD", big, err, sizeof err) == 0, "%s", err);
+	CHECK(c.cap_add.n == 2 && strlen(c.cap_add.item[0]) == 255 && strcmp(c.cap_add.item[1], "B") == 0);
+	memset(big, 'A', 256);
+	strcpy(big + 256, " B");
+	CHECK(config_set(&c, "DOCKER_CONTAINER_CAP_ADD", big, err, sizeof err) == -1);
+	CHECKF(strstr(err, "DOCKER_CONTAINER_CAP_ADD: item \"AAAA") == err &&
+	       strstr(err, "...\" is too long (256 bytes, max 255)"), "%s", err);
+
+	CHECK(config_set(&c, "RUN_IMAGE_ALLOWLIST", "  a  b:1   c@sha256:ff ", err, sizeof err) == 0);
+	CHECK(c.image_allow.n == 3 && strcmp(c.image_allow.item[0], "a") == 0 &&
+	      strcmp(c.image_allow.item[1], "b:1") == 0 && strcmp(c.image_allow.item[2], "c@sha256:ff") == 0);
+	/* A shorter list leaves no stale items behind. */
+	CHECK(config_set(&c, "RUN_IMAGE_ALLOWLIST", "x", err, sizeof err) == 0);
+	CHECK(c.image_allow.n == 1 && c.image_allow.item[1][0] == '\0');
+}
+
+static void test_unknown_key(void)
+{
+	struct config c;
+
+	base(&c);
+	CHECK(config_set(&c, "NO_SUCH_VARIABLE", "1", err, sizeof err) == 1);
+	CHECKF(strcmp(err, "NO_SUCH_VARIABLE: not a runboxd variable") == 0, "%s", err);
+	CHECK(config_set(&c, "server_listen_port", "1", err, sizeof err) == 1);
+	CHECK(config_set(&c, "SERVER_LISTEN_PORT ", "1", err, sizeof err) == 1);
+}
+
+/* The token's text must never reach an error message. */
+static void test_token_never_echoed(void)
+{
+	static const char *const bad_tokens[] = { "sekrit word", "sekrit\xff", "sekrit\x01", "sekrit\n", NULL };
+	const char *const *t;
+	struct config c;
+	char text[128];
+
+	base(&c);
+	for (t = bad_tokens; *t; t++) {
+		CHECK(config_set(&c, "API_ACCESS_TOKEN", *t, err, sizeof err) == -1);
+		CHECKF(!strstr(err, "sekrit") && strstr(err, "API_ACCESS_TOKEN: ") == err, "%s", err);
+		if (strchr(*t, '\n'))
+			continue; /* a file line cannot hold it */
+		snprintf(text, sizeof text, "API_ACCESS_TOKEN=\"%s\"\n", *t);
+		config_defaults(&c);
+		CHECK(load_text(&c, text) == -1);
+		CHECKF(!strstr(err, "sekrit") && strstr(err, ":1: API_ACCESS_TOKEN: "), "%s", err);
+	}
+}
+
+static void test_file_syntax(void)
+{
+	struct config c;
+	char want[512], text[CONFIG_MAX_LINE + 64];
+
+	config_defaults(&c);
+	CHECKF(load_text(&c, "# comment\n"
+			     "\n"
+			     "   \t\n"
+			     "   # indented comment = with equals\n"
+			     "  SERVER_LISTEN_PORT  =  9001  \n"
+			     "DOCKER_CONTAINER_HOSTNAME=\" a b \"\r\n"
+			     "DOCKER_CONTAINER_USER='nobody'\r\n"
+			     "DOCKER_CONTAINER_TMP_DIR_OPTIONS=rw,size=1k\n"
+			     "DOCKER_CONTAINER_LOG_DRIVER=\"local'\n"
+			     "DOCKER_CONTAINER_RUNTIME=\"\"\n"
+			     "\tRUNBOXD_INSTANCE=\n"
+			     "DOCKER_CONTAINER_CAP_DROP=\"NET_RAW  MKNOD\"\r\n"
+			     "SERVER_LISTEN_PORT=9002") == 0,
+	       "%s", err);
+	CHECK(c.listen_port == 9002);
+	CHECK(strcmp(c.hostname, " a b ") == 0);
+	CHECK(strcmp(c.user, "nobody") == 0);
+	CHECK(strcmp(c.tmp_dir_options, "rw,size=1k") == 0);
+	CHECK(strcmp(c.log_driver, "\"local'") == 0);
+	CHECK(strcmp(c.runtime, "") == 0 && strcmp(c.instance, "") == 0);
+	CHECK(c.cap_drop.n == 2 && strcmp(c.cap_drop.item[1], "MKNOD") == 0);
+
+	config_defaults(&c);
+	CHECK(load_text(&c, "# x\nSERVER_LISTEN_PORT=1\nNO_SUCH=1\n") == -1);
+	snprintf(want, sizeof want, "%s:3: NO_SUCH: not a runboxd variable", tmp_path);
+	CHECKF(strcmp(err, want) == 0, "%s", err);
+
+	CHECK(load_text(&c, "\nSERVER_LISTEN_PORT\n") == -1);
+	snprintf(want, sizeof want, "%s:2: missing '=' (expected KEY=VALUE)", tmp_path);
+	CHECKF(strcmp(err, want) == 0, "%s", err);
+
+	CHECK(load_text(&c, " = 1\n") == -1);
+	snprintf(want, sizeof want, "%s:1: missing variable name before '='", tmp_path);
+	CHECKF(strcmp(err, want) == 0, "%s", err);
+
+	CHECK(load_text(&c, "SERVER_LISTEN_PORT=0\r\n") == -1);
+	snprintf(want, sizeof want, "%s:1: SERVER_LISTEN_PORT: \"0\" is out of range 1-65535", tmp_path);
+	CHECKF(strcmp(err, want) == 0, "%s", err);
+
+	/* export, as in a shell script, is not part of the syntax. */
+	CHECK(load_text(&c, "export SERVER_LISTEN_PORT=1\n") == -1);
+	snprintf(want, sizeof want, "%s:1: export SERVER_LISTEN_PORT: not a runboxd variable", tmp_path);
+	CHECKF(strcmp(err, want) == 0, "%s", err);
+
+	/* A line of CONFIG_MAX_LINE bytes is fine (with CRLF too), one more is not. */
+	memset(text, '#', CONFIG_MAX_LINE);
+	strcpy(text + CONFIG_MAX_LINE, "\r\nSERVER_LISTEN_PORT=7\n");
+	config_defaults(&c);
+	CHECKF(load_text(&c, text) == 0, "%s", err);
+	CHECK(c.listen_port == 7);
+	memset(text, '#', CONFIG_MAX_LINE + 1);
+	strcpy(text + CONFIG_MAX_LINE + 1, "\n");
+	CHECK(load_text(&c, text) == -1);
+	snprintf(want, sizeof want, "%s:1: line longer than 4096 bytes", tmp_path);
+	CHECKF(strcmp(err, want) == 0, "%s", err);
+	memset(text, 'x', CONFIG_MAX_LINE + 40);
+	text[CONFIG_MAX_LINE + 40] = '\0';
+	CHECK(load_text(&c, text) == -1);
+	CHECKF(strcmp(err, want) == 0, "%s", err);
+
+	write_file(tmp_path, "# a\nSERVER_LISTEN_PORT=1\0\n", 26);
+	CHECK(config_load_file(&c, tmp_path, err, sizeof err) == -1);
+	snprintf(want, sizeof want, "%s:2: line contains a NUL byte", tmp_path);
+	CHECKF(strcmp(err, want) == 0, "%s", err);
+
+	config_defaults(&c);
+	CHECK(load_text(&c, "") == 0);
+	CHECK(c.given == 0);
+
+	CHECK(config_load_file(&c, "/nonexistent/runboxd.env", err, sizeof err) == -1);
+	CHECKF(strcmp(err, "/nonexistent/runboxd.env: cannot open: No such file or directory") == 0, "%s",
+	       err);
+}
+
+static void test_env_over_file(void)
+{
+	static const char *const env[] = { "PATH=/usr/bin", "SERVER_LISTEN_PORT=9000", "NOT_OURS=x",
+					   "NOEQUALS", "SERVER_LISTEN_PORTX=1", "LOG_LEVEL=debug", NULL };
+	static const char *const bad_env[] = { "SERVER_WORKER_THREADS=4x", NULL };
+	struct config c;
+
+	CHECKF(config_load(&c, conf_path, (char **)(uintptr_t)env, err, sizeof err) == 0, "%s", err);
+	CHECK(c.listen_port == 9000);
+	CHECK(c.log_level == LOG_LEVEL_DEBUG);
+	CHECK(c.worker_threads == 4);
+
+	config_defaults(&c);
+	CHECKF(load_text(&c, "LOG_LEVEL=warn\nDOCKER_CONTAINER_CPUS=1.5\n") == 0, "%s", err);
+	CHECKF(config_load_env(&c, (char **)(uintptr_t)env, err, sizeof err) == 0, "%s", err);
+	CHECK(c.log_level == LOG_LEVEL_DEBUG && c.nano_cpus == 1500000000 && c.listen_port == 9000);
+	CHECK(config_finish(&c, err, sizeof err) == -1);
+	CHECKF(strcmp(err, "SERVER_LISTEN_ADDR: required but not set") == 0, "%s", err);
+
+	CHECK(config_load(&c, conf_path, (char **)(uintptr_t)bad_env, err, sizeof err) == -1);
+	CHECKF(strcmp(err, "SERVER_WORKER_THREADS: \"4x\" is not an integer") == 0, "%s", err);
+
+	CHECK(config_load(&c, NULL, NULL, err, sizeof err) == -1);
+	CHECKF(strcmp(err, "SERVER_LISTEN_ADDR: required but not set") == 0, "%s", err);
+}
+
+static void test_required(void)
+{
+	char *env[N_REQUIRED + 16], want[256];
+	struct config c;
+	size_t i;
+
+	for (i = 0; i < N_REQUIRED; i++) {
+		env_build(env, i, NULL);
+		CHECK(config_load(&c, NULL, env, err, sizeof err) == -1);
+		snprintf(want, sizeof want, "%.*s: required but not set",
+			 (int)(strchr(required_env[i], '=') - required_env[i]), required_env[i]);
+		CHECKF(strcmp(err, want) == 0, "%s", err);
+	}
+}
+
+static void test_cross_checks(void)
+{
+	static const char *const nofile[] = { "DOCKER_CONTAINER_ULIMIT_NOFILE_SOFT=101", NULL };
+	static const char *const nproc[] = { "DOCKER_CONTAINER_ULIMIT_NPROC_SOFT=200",
+					     "DOCKER_CONTAINER_ULIMIT_NPROC_HARD=199", NULL };
+	static const char *const equal[] = { "DOCKER_CONTAINER_ULIMIT_NPROC_SOFT=100", NULL };
+	static const char *const swap_low[] = { "DOCKER_CONTAINER_MEMORY_SWAP=1000", NULL };
+	static const char *const swap_nomem[] = { "DOCKER_CONTAINER_MEMORY=0",
+						  "DOCKER_CONTAINER_MEMORY_SWAP=1000", NULL };
+	static const char *const swap_ok[] = { "DOCKER_CONTAINER_MEMORY_SWAP=536870912", NULL };
+	static const char *const swap_inf[] = { "DOCKER_CONTAINER_MEMORY=0", "DOCKER_CONTAINER_MEMORY_SWAP=-1",
+						NULL };
+	struct config c;
+
+	CHECK(load_env(&c, nofile) == -1);
+	CHECKF(strcmp(err, "DOCKER_CONTAINER_ULIMIT_NOFILE_SOFT: 101 is greater than "
+			   "DOCKER_CONTAINER_ULIMIT_NOFILE_HARD (100)") == 0, "%s", err);
+	CHECK(load_env(&c, nproc) == -1);
+	CHECKF(strcmp(err, "DOCKER_CONTAINER_ULIMIT_NPROC_SOFT: 200 is greater than "
+			   "DOCKER_CONTAINER_ULIMIT_NPROC_HARD (199)") == 0, "%s", err);
+	CHECKF(load_env(&c, equal) == 0, "%s", err);
+	CHECK(load_env(&c, swap_low) == -1);
+	CHECKF(strcmp(err, "DOCKER_CONTAINER_MEMORY_SWAP: 1000 is less than DOCKER_CONTAINER_MEMORY "
+			   "(536870912)") == 0, "%s", err);
+	CHECK(load_env(&c, swap_nomem) == -1);
+	CHECKF(strcmp(err, "DOCKER_CONTAINER_MEMORY_SWAP: 1000 needs DOCKER_CONTAINER_MEMORY to be set") == 0,
+	       "%s", err);
+	CHECKF(load_env(&c, swap_ok) == 0, "%s", err);
+	CHECKF(load_env(&c, swap_inf) == 0, "%s", err);
+}
+
+static void test_instance(void)
+{
+	static const char *const addr[] = { "SERVER_LISTEN_ADDR=0.0.0.0", "SERVER_LISTEN_PORT=1", NULL };
+	static const char *const named[] = { "RUNBOXD_INSTANCE=blue", NULL };
+	struct config c;
+
+	base(&c);
+	CHECK(strcmp(c.instance, "127.0.0.1:8088") == 0);
+	CHECKF(load_env(&c, addr) == 0, "%s", err);
+	CHECK(strcmp(c.instance, "0.0.0.0:1") == 0);
+	CHECKF(load_env(&c, named) == 0, "%s", err);
+	CHECK(strcmp(c.instance, "blue") == 0);
+}
+
+static unsigned count_lines(const char *s)
+{
+	unsigned n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+static void test_print(void)
+{
+	struct config c;
+	char *out, *usage = NULL, *p, *q;
+	size_t usage_len = 0;
+	FILE *f;
+
+	base(&c);
+	out = print_str(&c);
+	CHECK(strstr(out, TOKEN) == NULL);
+	CHECK(strstr(out, "\nAPI_ACCESS_TOKEN=********\n") != NULL);
+	p = "SERVER_LISTEN_ADDR=127.0.0.1\nSERVER_LISTEN_PORT=8088\nSERVER_WORKER_THREADS=4\n";
+	CHECK(strncmp(out, p, strlen(p)) == 0);
+	CHECK(strstr(out, "\nDOCKER_CONTAINER_NETWORK_DISABLED=true\n") != NULL);
+	CHECK(strstr(out, "\nDOCKER_CONTAINER_CPUS=0\n") != NULL);
+	CHECK(strstr(out, "\nLOG_LEVEL=info\n") != NULL);
+	CHECK(strstr(out, "\nRUNBOXD_INSTANCE=127.0.0.1:8088\n") != NULL);
+	CHECK(strstr(out, "\nDOCKER_CONTAINER_MEMORY_SWAP=0\n") != NULL);
+	CHECK(strstr(out, "\nRUN_IMAGE_ALLOWLIST=\n") != NULL);
+
+	/* The mask does not depend on the token's length. */
+	CHECK(config_set(&c, "API_ACCESS_TOKEN", "x", err, sizeof err) == 0);
+	p = print_str(&c);
+	CHECK(strcmp(p, out) == 0);
+	free(p);
+
+	/* config_usage lists the same variables, in the same order. */
+	f = open_memstream(&usage, &usage_len);
+	config_usage(f);
+	fclose(f);
+	CHECK(count_lines(usage) == count_lines(out) && count_lines(out) == 37);
+	for (p = out, q = usage; *p && *q; p = strchr(p, '\n') + 1, q = strchr(q, '\n') + 1)
+		CHECKF(strncmp(p, q, strcspn(p, "=")) == 0 && q[strcspn(p, "=")] == ':', "%.40s vs %.40s", p, q);
+	CHECK(strstr(usage, "\nSERVER_LISTEN_PORT: listen TCP port (integer 1-65535; required)\n") != NULL);
+	CHECK(strstr(usage, "\nLOG_LEVEL: least severe messages logged (error|warn|info|debug; default \"info\")\n") != NULL);
+	free(usage);
+	free(out);
+}
+
+/* Print, load the printed lines as a file: the same configuration. */
+static void test_round_trip(void)
+{
+	static const char *const extra[] = {
+		"DOCKER_CONTAINER_HOSTNAME= odd \"host' ",
+		"DOCKER_CONTAINER_USER='quoted'",
+		"DOCKER_CONTAINER_CAP_ADD=SYS_PTRACE CAP_NET_ADMIN",
+		"DOCKER_CONTAINER_CPUS=1.250",
+		"DOCKER_CONTAINER_MEMORY_SWAP=-1",
+		"RUN_IMAGE_ALLOWLIST=runbox/python runbox/c:latest",
+		"DOCKER_CONTAINER_TMP_DIR_PATH=/tmp",
+		"RUN_MAX_OUTPUT_SIZE=18446744073709551615",
+		NULL,
+	};
+	struct config a, b;
+	char *out;
+
+	CHECKF(load_env(&a, extra) == 0, "%s", err);
+	out = print_str(&a);
+	config_defaults(&b);
+	CHECKF(load_text(&b, out) == 0, "%s", err);
+	CHECKF(config_finish(&b, err, sizeof err) == 0, "%s", err);
+	CHECK(strcmp(b.access_token, "********") == 0);
+	CHECK(strcmp(b.hostname, " odd \"host' ") == 0 && strcmp(b.user, "'quoted'") == 0);
+	memcpy(b.access_token, a.access_token, sizeof b.access_token);
+	b.given = a.given;
+	CHECK(memcmp(&a, &b, sizeof a) == 0);
+	free(out);
+
+	/* The shipped file round-trips too. */
+	config_defaults(&a);
+	CHECKF(config_load_file(&a, conf_path, err, sizeof err) == 0 && config_finish(&a, err, sizeof err) == 0,
+	       "%s", err);
+	out = print_str(&a);
+	config_defaults(&b);
+	CHECKF(load_text(&b, out) == 0, "%s", err);
+	CHECKF(config_finish(&b, err, sizeof err) == 0, "%s", err);
+	memcpy(b.access_token, a.access_token, sizeof b.access_token);
+	b.given = a.given;
+	CHECK(memcmp(&a, &b, sizeof a) == 0);
+	free(out);
+}
+
+static void test_forget_token(void)
+{
+	struct config c;
+	size_t i;
+	bool zero = true;
+
+	base(&c);
+	config_forget_token(&c);
+	for (i = 0; i < sizeof c.access_token; i++)
+		zero = zero && c.access_token[i] == '\0';
+	CHECK(zero);
+	CHECK(strcmp(c.hostname, "runbox") == 0);
+}
+
+/*
+ * conf/runboxd.env loads and finishes; each variable is documented there
+ * ("# NAME:") and either set or shown commented out ("#NAME=") with exactly
+ * its default.
+ */
+static void test_shipped_conf(void)
+{
+	struct config c, def, one;
+	char line[CONFIG_MAX_LINE + 2], *names = NULL, *name, *eq, doc[128], set[128], shown[128];
+	size_t names_len = 0;
+	FILE *f;
+	bool documented, present;
+
+	config_defaults(&c);
+	CHECKF(config_load_file(&c, conf_path, err, sizeof err) == 0, "%s", err);
+	CHECKF(config_finish(&c, err, sizeof err) == 0, "%s", err);
+	CHECK(c.listen_port == 8088 && strcmp(c.listen_addr, "127.0.0.1") == 0);
+	CHECK(c.worker_threads >= 2 && c.worker_threads <= 4);
+	CHECK(strcmp(c.access_token, "change-me-to-a-long-random-secret") == 0);
+	CHECK(strcmp(c.docker_socket, "/var/run/docker.sock") == 0);
+	CHECK(strcmp(c.user, "runbox") == 0 && c.network_disabled && c.readonly_rootfs);
+	CHECK(c.memory == 512 * 1024 * 1024);
+	CHECK(c.run_max_time == 15 && c.run_max_output == 1000000);
+	CHECK(strcmp(c.tmp_dir_path, "/tmp") == 0 && strcmp(c.work_dir_path, "/home/runbox") == 0);
+
+	config_defaults(&def);
+	f = open_memstream(&names, &names_len);
+	config_usage(f);
+	fclose(f);
+	for (name = strtok(names, "\n"); name; name = strtok(NULL, "\n")) {
+		*strchr(name, ':') = '\0';
+		snprintf(doc, sizeof doc, "# %s:", name);
+		snprintf(set, sizeof set, "%s=", name);
+		snprintf(shown, sizeof shown, "#%s=", name);
+		documented = present = false;
+		f = fopen(conf_path, "r");
+		if (!f) {
+			CHECKF(0, "cannot open %s", conf_path);
+			break;
+		}
+		while (fgets(line, sizeof line, f)) {
+			line[strcspn(line, "\n")] = '\0';
+			documented = documented || strncmp(line, doc, strlen(doc)) == 0;
+			present = present || strncmp(line, set, strlen(set)) == 0;
+			if (strncmp(line, shown, strlen(shown)) == 0) {
+				present = true;
+				one = def;
+				eq = strchr(line, '=');
+				CHECKF(config_set(&one, name, eq + 1, err, sizeof err) == 0, "%s", err);
+				one.given = 0;
+				CHECKF(memcmp(&one, &def, sizeof one) == 0, "%s: not the default", line);
+			}
+		}
+		fclose(f);
+		CHECKF(documented, "%s is not documented in %s", name, conf_path);
+		CHECKF(present, "%s is neither set nor shown in %s", name, conf_path);
+	}
+	free(names);
+}
+
+int main(int argc, char **argv)
+{
+	int fd;
+
+	if (argc > 1)
+		conf_path = argv[1];
+	fd = mkstemp(tmp_path);
+	if (fd < 0) {
+		perror("mkstemp");
+		return 2;
+	}
+	close(fd);
+
+	test_defaults();
+	test_good_fields();
+	test_goods();
+	test_bads();
+	test_lengths();
+	test_lists();
+	test_unknown_key();
+	test_token_never_echoed();
+	test_file_syntax();
+	test_env_over_file();
+	test_required();
+	test_cross_checks();
+	test_instance();
+	test_print();
+	test_round_trip();
+	test_forget_token();
+	test_shipped_conf();
+
+	unlink(tmp_path);
+	return check_done("test_config");
+}
