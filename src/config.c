@@ -184,7 +184,10 @@ static const char *shown(char buf[SHOWN_MAX + 4], const char *s, size_t len)
 
 	for (i = 0; i < n; i++)
 		buf[i] = is_ctl((unsigned char)s[i]) ? '?' : s[i];
-	strcpy(buf + i, len > n ? "..." : "");
+	if (len > n)
+		memcpy(buf + i, "...", 4);
+	else
+		buf[i] = '\0';
 	return buf;
 }
 
@@ -208,6 +211,14 @@ static const char *field_name(size_t off)
 	return "?";
 }
 
+/* A '-' where the range has no negatives is out of range, even "-0". */
+static bool in_range(const struct config_var *v, bool neg, uint64_t mag)
+{
+	if (neg)
+		return v->min < 0 && mag <= (uint64_t)(-(v->min + 1)) + 1;
+	return mag <= v->max && (v->min <= 0 || mag >= (uint64_t)v->min);
+}
+
 static int set_int(const struct config_var *v, void *field, const char *s, char *err, size_t errsz)
 {
 	char q[SHOWN_MAX + 4];
@@ -223,9 +234,7 @@ static int set_int(const struct config_var *v, void *field, const char *s, char 
 	}
 	errno = 0;
 	mag = strtoull(p, NULL, 10);
-	/* A '-' where the range has no negatives is out of range, even "-0". */
-	if (errno == ERANGE || (neg && (v->min >= 0 || mag > (uint64_t) - (v->min + 1) + 1)) ||
-	    (!neg && (mag > v->max || (v->min > 0 && mag < (uint64_t)v->min)))) {
+	if (errno == ERANGE || !in_range(v, neg, mag)) {
 		errf(err, errsz, "%s: \"%s\" is out of range %" PRId64 "-%" PRIu64, v->name,
 		     shown(q, s, strlen(s)), v->min, v->max);
 		return -1;
@@ -758,13 +767,13 @@ void config_usage(FILE *out)
 
 	for (i = 0; i < ARRAY_SIZE(vars); i++) {
 		v = &vars[i];
-		fprintf(out, "%s: %s (%s", v->name, v->doc, type_text(v));
+		fprintf(out, "%s: %s [%s", v->name, v->doc, type_text(v));
 		if (v->type == CT_U16 || v->type == CT_UINT || v->type == CT_U64 || v->type == CT_I64)
 			fprintf(out, " %" PRId64 "-%" PRIu64, v->min, v->max);
 		if (v->def)
-			fprintf(out, "; default \"%s\")\n", v->def);
+			fprintf(out, "; default \"%s\"]\n", v->def);
 		else
-			fputs("; required)\n", out);
+			fputs("; required]\n", out);
 	}
 }
 

@@ -425,7 +425,12 @@ int master_run(struct config *cfg, const char *file, char **envp)
 	sigset_t waitmask;
 	int status = 0;
 
-	cur = cfg;
+	/* Reloads replace cur, so it lives on the heap. */
+	cur = malloc(sizeof(*cur));
+	if (cur == NULL)
+		fatal(1, "%s: malloc", __func__);
+	memcpy(cur, cfg, sizeof(*cur));
+	explicit_bzero(cfg, sizeof(*cfg));
 	conf_path = file;
 	conf_env = envp;
 	proctitle_set("runboxd: master");

@@ -89,7 +89,12 @@ add_runner_files() {
 	local dir=$1 runner=$2
 	mkdir -p "$dir/etc" "$dir/tmp" "$dir/home/runbox" "$dir/usr/local/bin"
 	chmod 1777 "$dir/tmp"
-	install -m 0755 "$runner" "$dir/usr/local/bin/runbox-runner"
+	# Stripped in the image only: the recipe hash is of the binary as built.
+	if command -v strip >/dev/null; then
+		install -m 0755 -s "$runner" "$dir/usr/local/bin/runbox-runner"
+	else
+		install -m 0755 "$runner" "$dir/usr/local/bin/runbox-runner"
+	fi
 	chown "$RUNNER_UID:$RUNNER_GID" "$dir/home/runbox"
 	chmod 0755 "$dir/home/runbox"
 }

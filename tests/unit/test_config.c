@@ -748,8 +748,8 @@ static void test_print(void)
 	CHECK(count_lines(usage) == count_lines(out) && count_lines(out) == 37);
 	for (p = out, q = usage; *p && *q; p = strchr(p, '\n') + 1, q = strchr(q, '\n') + 1)
 		CHECKF(strncmp(p, q, strcspn(p, "=")) == 0 && q[strcspn(p, "=")] == ':', "%.40s vs %.40s", p, q);
-	CHECK(strstr(usage, "\nSERVER_LISTEN_PORT: listen TCP port (integer 1-65535; required)\n") != NULL);
-	CHECK(strstr(usage, "\nLOG_LEVEL: least severe messages logged (error|warn|info|debug; default \"info\")\n") != NULL);
+	CHECK(strstr(usage, "\nSERVER_LISTEN_PORT: listen TCP port [integer 1-65535; required]\n") != NULL);
+	CHECK(strstr(usage, "\nLOG_LEVEL: least severe messages logged [error|warn|info|debug; default \"info\"]\n") != NULL);
 	free(usage);
 	free(out);
 }

@@ -1,0 +1,1110 @@
+/*
+ * Docker client tests.  A forked child plays Docker on a unix socket in a
+ * temporary directory and answers one connection with canned bytes; it
+ * saves the request it got so that the request side is checked too.
+ * Set RUNBOXD_TEST_DOCKER_SOCK to also run against a real dockerd.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "config.h"
+#include "docker.h"
+#include "json.h"
+
+enum serve_mode {
+	SERVE_WHOLE,     /* reply in one write, then close */
+	SERVE_BYTEWISE,  /* reply one byte per write */
+	SERVE_HANG,      /* read the request, never answer */
+	SERVE_NOREAD,    /* accept, never read, never answer */
+	SERVE_ATTACH,    /* reply, read the payload to EOF, answer it in a stdout frame */
+};
+
+static char tdir[64];
+static char sock_path[96];
+static char req_path[128];
+static struct docker_ctx ctx;
+
+static const char ID64[] = "4f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
+
+static const char REAL_VERSION[] =
+	"{\"Platform\":{\"Name\":\"\"},\"Components\":[{\"Name\":\"Engine\",\"Version\":"
+	"\"20.10.24+dfsg1\",\"Details\":{\"ApiVersion\":\"1.41\",\"Arch\":\"amd64\",\"BuildTime\":"
+	"\"2026-05-07T21:09:36.000000000+00:00\",\"Experimental\":\"false\",\"GitCommit\":"
+	"\"5d6db84\",\"GoVersion\":\"go1.19.8\",\"KernelVersion\":\"6.18.44-fc-v595\","
+	"\"MinAPIVersion\":\"1.12\",\"Os\":\"linux\"}},{\"Name\":\"containerd\",\"Version\":"
+	"\"1.6.20~ds1\",\"Details\":{\"GitCommit\":\"1.6.20~ds1-1+deb12u3\"}},{\"Name\":\"runc\","
+	"\"Version\":\"1.1.5+ds1\",\"Details\":{\"GitCommit\":\"1.1.5+ds1-1+deb12u1\"}},"
+	"{\"Name\":\"docker-init\",\"Version\":\"0.19.0\",\"Details\":{\"GitCommit\":\"\"}}],"
+	"\"Version\":\"20.10.24+dfsg1\",\"ApiVersion\":\"1.41\",\"MinAPIVersion\":\"1.12\","
+	"\"GitCommit\":\"5d6db84\",\"GoVersion\":\"go1.19.8\",\"Os\":\"linux\",\"Arch\":\"amd64\","
+	"\"KernelVersion\":\"6.18.44-fc-v595\",\"BuildTime\":\"2026-05-07T21:09:36.000000000+00:00\"}\n";
+
+static const char REAL_VERSION_OUT[] =
+	"{\"docker\":{\"version\":\"20.10.24+dfsg1\",\"apiVersion\":\"1.41\",\"gitCommit\":"
+	"\"5d6db84\",\"goVersion\":\"go1.19.8\",\"os\":\"linux\",\"arch\":\"amd64\","
+	"\"kernelVersion\":\"6.18.44-fc-v595\",\"buildTime\":"
+	"\"2026-05-07T21:09:36.000000000+00:00\",\"platform\":{\"name\":\"\"},\"components\":["
+	"{\"name\":\"Engine\",\"version\":\"20.10.24+dfsg1\"},{\"name\":\"containerd\","
+	"\"version\":\"1.6.20~ds1\"},{\"name\":\"runc\",\"version\":\"1.1.5+ds1\"},"
+	"{\"name\":\"docker-init\",\"version\":\"0.19.0\"}]}}";
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void write_all(int fd, const char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		w = write(fd, p, n);
+		if (w <= 0)
+			return;
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/* The child saves the request head and its Content-Length body. */
+static void child_read_request(int c)
+{
+	char buf[65536], *end, *cl;
+	size_t len = 0, want = 0;
+	ssize_t r;
+	int fd;
+
+	while (len < sizeof(buf) - 1) {
+		r = read(c, buf + len, sizeof(buf) - 1 - len);
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+		buf[len] = '\0';
+		end = strstr(buf, "\r\n\r\n");
+		if (end == NULL)
+			continue;
+		cl = strstr(buf, "Content-Length: ");
+		want = (size_t)(end + 4 - buf) + (cl != NULL && cl < end ? strtoul(cl + 16, NULL, 10) : 0);
+		if (len >= want)
+			break;
+	}
+	fd = open(req_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		write_all(fd, buf, len);
+		close(fd);
+	}
+}
+
+static void child_attach(int c)
+{
+	char buf[4096], frame[8 + sizeof(buf)];
+	size_t len = 0;
+	ssize_t r;
+
+	while (len < sizeof(buf) && (r = read(c, buf + len, sizeof(buf) - len)) > 0)
+		len += (size_t)r;
+	memset(frame, 0, 8);
+	frame[0] = 1;
+	frame[6] = (char)(len >> 8);
+	frame[7] = (char)(len & 255);
+	memcpy(frame + 8, buf, len);
+	write_all(c, frame, 8 + len);
+}
+
+static void child_serve(int l, const char *reply, size_t len, enum serve_mode mode)
+{
+	int c;
+	size_t i;
+
+	alarm(20);
+	c = accept(l, NULL, NULL);
+	if (c < 0)
+		_exit(1);
+	if (mode == SERVE_NOREAD)
+		pause();
+	child_read_request(c);
+	switch (mode) {
+	case SERVE_BYTEWISE:
+		for (i = 0; i < len; i++) {
+			write_all(c, reply + i, 1);
+			usleep(200);
+		}
+		break;
+	case SERVE_HANG:
+		pause();
+		break;
+	case SERVE_ATTACH:
+		write_all(c, reply, len);
+		child_attach(c);
+		break;
+	default:
+		write_all(c, reply, len);
+		break;
+	}
+	close(c);
+	_exit(0);
+}
+
+static pid_t serve_n(const char *reply, size_t len, enum serve_mode mode)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	pid_t pid;
+	int l;
+
+	unlink(sock_path);
+	unlink(req_path);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
+	l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(l, 4) < 0) {
+		perror("test server");
+		exit(2);
+	}
+	pid = fork();
+	if (pid == 0)
+		child_serve(l, reply, len, mode);
+	close(l);
+	return pid;
+}
+
+static pid_t serve(const char *reply, enum serve_mode mode)
+{
+	return serve_n(reply, strlen(reply), mode);
+}
+
+static void reap(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+/* The request the child saw, NUL-terminated. */
+static const char *request_seen(void)
+{
+	static char buf[65536];
+	ssize_t n = -1;
+	int fd = open(req_path, O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+	}
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}
+
+static void test_call_framings(void)
+{
+	char out[64];
+	size_t outlen = 99;
+	int status = 0, rc;
+	pid_t pid;
+
+	pid = serve("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", SERVE_WHOLE);
+	rc = docker_call(&ctx, "GET", "/version", NULL, 0, &status, out, sizeof(out), &outlen);
+	reap(pid);
+	CHECK(rc == DOCKER_OK && status == 200 && outlen == 5 && strcmp(out, "hello") == 0);
+	CHECKF(strcmp(request_seen(), "GET /v1.41/version HTTP/1.1\r\nHost: docker\r\n"
+				      "User-Agent: runboxd\r\nConnection: close\r\n\r\n") == 0,
+	       "%s", request_seen());
+
+	pid = serve("HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}", SERVE_WHOLE);
+	rc = docker_call(&ctx, "POST", "/x?a=1", "{\"a\":1}", 7, &status, out, sizeof(out), &outlen);
+	reap(pid);
+	CHECK(rc == DOCKER_OK && status == 201 && outlen == 2 && strcmp(out, "{}") == 0);
+	CHECKF(strcmp(request_seen(), "POST /v1.41/x?a=1 HTTP/1.1\r\nHost: docker\r\n"
+				      "User-Agent: runboxd\r\nContent-Type: application/json\r\n"
+				      "Content-Length: 7\r\nConnection: close\r\n\r\n{\"a\":1}") == 0,
+	       "%s", request_seen());
+
+	static const char chunked[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+				      "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n";
+	pid = serve(chunked, SERVE_WHOLE);
+	rc = docker_call(&ctx, "GET", "/c", NULL, 0, &status, out, sizeof(out), &outlen);
+	reap(pid);
+	CHECK(rc == DOCKER_OK && status == 200 && outlen == 11 && strcmp(out, "hello world") == 0);
+
+	pid = serve(chunked, SERVE_BYTEWISE);
+	rc = docker_call(&ctx, "GET", "/c", NULL, 0, &status, out, sizeof(out), &outlen);
+	reap(pid);
+	CHECK(rc == DOCKER_OK && status == 200 && outlen == 11 && strcmp(out, "hello world") == 0);
+
+	pid = serve("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", SERVE_BYTEWISE);
+	rc = docker_call(&ctx, "GET", "/b", NULL, 0, &status, out, sizeof(out), &outlen);
+	reap(pid);
+	CHECK(rc == DOCKER_OK && outlen == 5 && strcmp(out, "hello") == 0);
+
+	pid = serve("HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil close", SERVE_WHOLE);
+	rc = docker_call(&ctx, "GET", "/cl", NULL, 0, &status, out, sizeof(out), &outlen);
+	reap(pid);
+	CHECK(rc == DOCKER_OK && status == 200 && outlen == 11 && strcmp(out, "until close") == 0);
+
+	pid = serve("HTTP/1.1 204 No Content\r\n\r\n", SERVE_WHOLE);
+	rc = docker_call(&ctx, "POST", "/s", NULL, 0, &status, out, sizeof(out), &outlen);
+	reap(pid);
+	CHECK(rc == DOCKER_OK && status == 204 && outlen == 0 && out[0] == '\0');
+
+	/* Exactly outsz bytes fit (no room for the NUL, none promised). */
+	pid = serve("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", SERVE_WHOLE);
+	rc = docker_call(&ctx, "GET", "/e", NULL, 0, &status, out, 5, &outlen);
+	reap(pid);
+	CHECK(rc == DOCKER_OK && outlen == 5 && memcmp(out, "hello", 5) == 0);
+}
+
+static void expect_call(const char *reply, enum serve_mode mode, size_t outsz, int want,
+			const char *what)
+{
+	char out[64];
+	size_t outlen;
+	int status, rc;
+	pid_t pid = serve(reply, mode);
+
+	rc = docker_call(&ctx, "GET", "/x", NULL, 0, &status, out, outsz, &outlen);
+	reap(pid);
+	CHECKF(rc == want, "%s: got %d, want %d", what, rc, want);
+}
+
+static void test_call_errors(void)
+{
+	struct docker_ctx bad = ctx;
+	char out[64], longpath[200];
+	size_t outlen;
+	int status, rc;
+	double t0;
+	pid_t pid;
+
+	expect_call("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhello", SERVE_WHOLE, 10,
+		    DOCKER_EPROTO, "content-length over outsz");
+	expect_call("HTTP/1.1 200 OK\r\n\r\n0123456789abcdef", SERVE_WHOLE, 10, DOCKER_EPROTO,
+		    "close-delimited over outsz");
+	expect_call("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123456789abcdef"
+		    "\r\n0\r\n\r\n",
+		    SERVE_WHOLE, 10, DOCKER_EPROTO, "chunked over outsz");
+	expect_call("HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n", SERVE_WHOLE, 64,
+		    DOCKER_EPROTO, "bad status code");
+	expect_call("SSH-2.0-OpenSSH\r\n\r\n", SERVE_WHOLE, 64, DOCKER_EPROTO, "not HTTP");
+	expect_call("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello", SERVE_WHOLE, 64,
+		    DOCKER_EPROTO, "truncated body");
+	expect_call("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+		    SERVE_WHOLE, 64, DOCKER_EPROTO, "bad chunk size");
+	expect_call("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel", SERVE_WHOLE,
+		    64, DOCKER_EPROTO, "truncated chunked");
+	expect_call("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+		    SERVE_WHOLE, 64, DOCKER_EPROTO, "conflicting lengths");
+	expect_call("", SERVE_WHOLE, 64, DOCKER_EPROTO, "closed without a reply");
+
+	/* A head that never ends. */
+	static char big[DOCKER_MAX_RESPONSE_HEAD + 200];
+	size_t i, n = (size_t)snprintf(big, sizeof(big), "HTTP/1.1 200 OK\r\n");
+	for (i = 0; n + 20 < sizeof(big); i++)
+		n += (size_t)snprintf(big + n, sizeof(big) - n, "X-%05zu: aaaaaaa\r\n", i);
+	expect_call(big, SERVE_WHOLE, 64, DOCKER_EPROTO, "head over the limit");
+
+	struct docker_error err;
+	pid = serve("", SERVE_HANG);
+	t0 = now_s();
+	rc = docker_call(&ctx, "GET", "/x", NULL, 0, &status, out, sizeof(out), &outlen);
+	CHECKF(rc == DOCKER_EIO && now_s() - t0 >= 0.15 && now_s() - t0 < 3, "hang: %d %.3f", rc,
+	       now_s() - t0);
+	reap(pid);
+	pid = serve("", SERVE_HANG);
+	rc = docker_container_start(&ctx, ID64, &err);
+	reap(pid);
+	CHECK(rc == DOCKER_EIO && strcmp(err.message, "timed out reading from Docker") == 0);
+
+	/* Docker that never reads: the body write must time out, not block. */
+	size_t blen = 8u * 1024 * 1024;
+	char *body = malloc(blen);
+	memset(body, 'x', blen);
+	pid = serve("", SERVE_NOREAD);
+	t0 = now_s();
+	rc = docker_call(&ctx, "POST", "/x", body, blen, &status, out, sizeof(out), &outlen);
+	CHECKF(rc == DOCKER_EIO && now_s() - t0 < 3, "write hang: %d %.3f", rc, now_s() - t0);
+	reap(pid);
+	free(body);
+
+	unlink(sock_path);
+	rc = docker_call(&ctx, "GET", "/x", NULL, 0, &status, out, sizeof(out), &outlen);
+	CHECK(rc == DOCKER_ECONNECT);
+	rc = docker_container_start(&ctx, ID64, &err);
+	CHECK(rc == DOCKER_ECONNECT && err.status == 0);
+	char want[256];
+	snprintf(want, sizeof(want), "cannot connect to %s: No such file or directory", sock_path);
+	CHECKF(strcmp(err.message, want) == 0, "%s", err.message);
+
+	memset(longpath, 'a', sizeof(longpath) - 1);
+	longpath[0] = '/';
+	longpath[sizeof(longpath) - 1] = '\0';
+	bad.socket_path = longpath;
+	errno = 0;
+	CHECK(docker_connect(&bad) == -1 && errno == ENAMETOOLONG);
+	CHECK(docker_call(&bad, "GET", "/x", NULL, 0, &status, out, sizeof(out), &outlen) ==
+	      DOCKER_ECONNECT);
+
+	/* Request lines that would smuggle a second header or request. */
+	CHECK(docker_call(&ctx, "GET", "/x HTTP/1.1\r\nX: y", NULL, 0, &status, out, sizeof(out),
+			  &outlen) == DOCKER_EPROTO);
+	CHECK(docker_call(&ctx, "GET", "x", NULL, 0, &status, out, sizeof(out), &outlen) ==
+	      DOCKER_EPROTO);
+	CHECK(docker_call(&ctx, "get", "/x", NULL, 0, &status, out, sizeof(out), &outlen) ==
+	      DOCKER_EPROTO);
+}
+
+static void config_full(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->hostname, sizeof(c->hostname), "glot");
+	snprintf(c->user, sizeof(c->user), "glot");
+	c->memory = 500000000;
+	c->memory_swap = 0;
+	c->network_disabled = true;
+	c->nofile_soft = 90;
+	c->nofile_hard = 100;
+	c->nproc_soft = 90;
+	c->nproc_hard = 100;
+	c->cap_drop.n = 2;
+	snprintf(c->cap_drop.item[0], CONFIG_MAX_STR, "MKNOD");
+	snprintf(c->cap_drop.item[1], CONFIG_MAX_STR, "NET_RAW");
+	c->cap_add.n = 1;
+	snprintf(c->cap_add.item[0], CONFIG_MAX_STR, "CHOWN");
+	c->readonly_rootfs = true;
+	snprintf(c->tmp_dir_path, CONFIG_MAX_STR, "/tmp");
+	snprintf(c->tmp_dir_options, CONFIG_MAX_STR, "rw,noexec,nosuid,size=65536k");
+	snprintf(c->work_dir_path, CONFIG_MAX_STR, "/home/glot");
+	snprintf(c->work_dir_options, CONFIG_MAX_STR, "rw,exec,nosuid,size=131072k");
+	c->pids_limit = 256;
+	c->no_new_privileges = true;
+	snprintf(c->log_driver, CONFIG_MAX_STR, "none");
+	c->nano_cpus = 1500000000;
+	snprintf(c->runtime, CONFIG_MAX_STR, "runsc");
+}
+
+/* Member key of object js equals the raw JSON text want. */
+static int member_is(const char *js, size_t len, const char *key, const char *want)
+{
+	const char *v;
+	size_t vlen;
+
+	if (json_member(js, len, key, &v, &vlen) == JSON_INVALID)
+		return 0;
+	if (vlen != strlen(want) || memcmp(v, want, vlen) != 0) {
+		fprintf(stderr, "  %s = %.*s, want %s\n", key, (int)vlen, v, want);
+		return 0;
+	}
+	return 1;
+}
+
+static int has_member(const char *js, size_t len, const char *key)
+{
+	const char *v;
+	size_t vlen;
+
+	return json_member(js, len, key, &v, &vlen) != JSON_INVALID;
+}
+
+/* The HostConfig object of a create body. */
+static void host_config(const char *js, size_t len, const char **hc, size_t *hlen)
+{
+	*hc = "";
+	*hlen = 0;
+	if (json_member(js, len, "HostConfig", hc, hlen) != JSON_OBJECT) {
+		*hc = "";
+		*hlen = 0;
+	}
+}
+
+static void test_create_body(void)
+{
+	static char out[DOCKER_MAX_REQUEST_BODY];
+	struct config c;
+	const char *hc;
+	size_t hl, len, n;
+	int rc;
+
+	config_full(&c);
+	rc = docker_create_body(&c, "glot/python:latest", "127.0.0.1:8088", 3, out, sizeof(out));
+	CHECK(rc > 0);
+	len = (size_t)rc;
+	CHECK(strlen(out) == len);
+	CHECK(json_check(out, len) == JSON_OBJECT);
+	CHECK(member_is(out, len, "Hostname", "\"glot\""));
+	CHECK(member_is(out, len, "User", "\"glot\""));
+	CHECK(member_is(out, len, "AttachStdin", "true"));
+	CHECK(member_is(out, len, "AttachStdout", "true"));
+	CHECK(member_is(out, len, "AttachStderr", "true"));
+	CHECK(member_is(out, len, "Tty", "false"));
+	CHECK(member_is(out, len, "OpenStdin", "true"));
+	CHECK(member_is(out, len, "StdinOnce", "true"));
+	CHECK(member_is(out, len, "Image", "\"glot/python:latest\""));
+	CHECK(member_is(out, len, "NetworkDisabled", "true"));
+	CHECK(member_is(out, len, "Labels",
+			"{\"io.runboxd.instance\":\"127.0.0.1:8088\",\"io.runboxd.slot\":\"3\"}"));
+	host_config(out, len, &hc, &hl);
+	CHECK(member_is(hc, hl, "Memory", "500000000"));
+	CHECK(member_is(hc, hl, "MemorySwap", "500000000"));
+	CHECK(member_is(hc, hl, "Privileged", "false"));
+	CHECK(member_is(hc, hl, "CapAdd", "[\"CHOWN\"]"));
+	CHECK(member_is(hc, hl, "CapDrop", "[\"MKNOD\",\"NET_RAW\"]"));
+	CHECK(member_is(hc, hl, "Ulimits",
+			"[{\"Name\":\"nofile\",\"Soft\":90,\"Hard\":100},"
+			"{\"Name\":\"nproc\",\"Soft\":90,\"Hard\":100}]"));
+	CHECK(member_is(hc, hl, "ReadonlyRootfs", "true"));
+	CHECK(member_is(hc, hl, "Tmpfs",
+			"{\"/tmp\":\"rw,noexec,nosuid,size=65536k\","
+			"\"/home/glot\":\"rw,exec,nosuid,size=131072k\"}"));
+	CHECK(member_is(hc, hl, "PidsLimit", "256"));
+	CHECK(member_is(hc, hl, "NanoCpus", "1500000000"));
+	CHECK(member_is(hc, hl, "SecurityOpt", "[\"no-new-privileges\"]"));
+	CHECK(member_is(hc, hl, "LogConfig", "{\"Type\":\"none\",\"Config\":{}}"));
+	CHECK(member_is(hc, hl, "NetworkMode", "\"none\""));
+	CHECK(member_is(hc, hl, "Runtime", "\"runsc\""));
+
+	/* Every buffer too small by at least one byte fails cleanly. */
+	for (n = 0; n <= len; n++)
+		CHECKF(docker_create_body(&c, "glot/python:latest", "127.0.0.1:8088", 3, out, n) ==
+			       -1,
+		       "outsz %zu", n);
+	CHECK(docker_create_body(&c, "glot/python:latest", "127.0.0.1:8088", 3, out, len + 1) ==
+	      (int)len);
+
+	/* The optional parts go away. */
+	c.memory_swap = -1;
+	c.tmp_dir_path[0] = '\0';
+	c.work_dir_path[0] = '\0';
+	c.network_disabled = false;
+	c.pids_limit = 0;
+	c.nano_cpus = 0;
+	c.no_new_privileges = false;
+	c.log_driver[0] = '\0';
+	c.runtime[0] = '\0';
+	c.cap_add.n = 0;
+	rc = docker_create_body(&c, "a", "i", 0, out, sizeof(out));
+	len = rc > 0 ? (size_t)rc : 0;
+	CHECK(json_check(out, len) == JSON_OBJECT);
+	CHECK(member_is(out, len, "NetworkDisabled", "false"));
+	CHECK(member_is(out, len, "Labels",
+			"{\"io.runboxd.instance\":\"i\",\"io.runboxd.slot\":\"0\"}"));
+	host_config(out, len, &hc, &hl);
+	CHECK(hl > 0);
+	CHECK(member_is(hc, hl, "MemorySwap", "-1"));
+	CHECK(member_is(hc, hl, "CapAdd", "[]"));
+	CHECK(!has_member(hc, hl, "Tmpfs"));
+	CHECK(!has_member(hc, hl, "NetworkMode"));
+	CHECK(!has_member(hc, hl, "PidsLimit"));
+	CHECK(!has_member(hc, hl, "NanoCpus"));
+	CHECK(!has_member(hc, hl, "SecurityOpt"));
+	CHECK(!has_member(hc, hl, "LogConfig"));
+	CHECK(!has_member(hc, hl, "Runtime"));
+
+	c.memory_swap = 123456789;
+	snprintf(c.work_dir_path, CONFIG_MAX_STR, "/w");
+	rc = docker_create_body(&c, "a", "i", 0, out, sizeof(out));
+	len = rc > 0 ? (size_t)rc : 0;
+	host_config(out, len, &hc, &hl);
+	CHECK(member_is(hc, hl, "MemorySwap", "123456789"));
+	CHECK(member_is(hc, hl, "Tmpfs", "{\"/w\":\"rw,exec,nosuid,size=131072k\"}"));
+
+	c.memory = 0;
+	rc = docker_create_body(&c, "a", "i", 0, out, sizeof(out));
+	len = rc > 0 ? (size_t)rc : 0;
+	host_config(out, len, &hc, &hl);
+	CHECK(hl > 0 && !has_member(hc, hl, "Memory") && !has_member(hc, hl, "MemorySwap"));
+
+	/* Hostile strings stay strings. */
+	snprintf(c.hostname, sizeof(c.hostname), "a\"b\\c\n\x01");
+	snprintf(c.user, sizeof(c.user), "\xff\xfe");
+	rc = docker_create_body(&c, "x\",\"Privileged\":true,\"y", "\x7f", 4294967295u, out,
+				sizeof(out));
+	len = rc > 0 ? (size_t)rc : 0;
+	CHECK(json_check(out, len) == JSON_OBJECT);
+	CHECK(member_is(out, len, "Hostname", "\"a\\\"b\\\\c\\n\\u0001\""));
+	CHECK(member_is(out, len, "Image", "\"x\\\",\\\"Privileged\\\":true,\\\"y\""));
+	CHECK(member_is(out, len, "Labels",
+			"{\"io.runboxd.instance\":\"\\u007f\",\"io.runboxd.slot\":\"4294967295\"}"));
+	host_config(out, len, &hc, &hl);
+	CHECK(member_is(hc, hl, "Privileged", "false"));
+}
+
+static void translate_is(const char *in, const char *want)
+{
+	char mem[4096];
+	struct jbuf b;
+	int rc;
+
+	jbuf_init(&b, mem, sizeof(mem));
+	rc = docker_version_translate(in, strlen(in), &b);
+	CHECKF(rc == 0 && b.len == strlen(want) && memcmp(mem, want, b.len) == 0, "%s -> %.*s", in,
+	       (int)b.len, mem);
+	CHECK(json_check(mem, b.len) == JSON_OBJECT);
+}
+
+static void test_version_translate(void)
+{
+	static const char empty[] =
+		"{\"docker\":{\"version\":\"\",\"apiVersion\":\"\",\"gitCommit\":\"\","
+		"\"goVersion\":\"\",\"os\":\"\",\"arch\":\"\",\"kernelVersion\":\"\","
+		"\"buildTime\":\"\",\"platform\":{\"name\":\"\"},\"components\":[]}}";
+	char mem[4096];
+	struct jbuf b;
+	size_t n;
+
+	translate_is(REAL_VERSION, REAL_VERSION_OUT);
+	translate_is("{}", empty);
+	translate_is(" { \"Platform\" : null , \"Components\" : {\"Name\":\"x\"} } ", empty);
+	translate_is("{\"Version\":\"1\\u00e9\\n\",\"Os\":7,\"Arch\":null,\"Platform\":{\"Name\":"
+		     "\"Docker Engine - Community\"},\"Components\":[1,{\"Version\":\"v\"},[],"
+		     "{\"Name\":\"n\"}],\"ApiVersion\":\"1.41\",\"ApiVersion\":\"1.43\"}",
+		     "{\"docker\":{\"version\":\"1\xc3\xa9\\n\",\"apiVersion\":\"1.43\","
+		     "\"gitCommit\":\"\",\"goVersion\":\"\",\"os\":\"\",\"arch\":\"\","
+		     "\"kernelVersion\":\"\",\"buildTime\":\"\",\"platform\":{\"name\":"
+		     "\"Docker Engine - Community\"},\"components\":[{\"name\":\"\",\"version\":"
+		     "\"v\"},{\"name\":\"n\",\"version\":\"\"}]}}");
+
+	static const char *bad[] = { "", "[]", "\"x\"", "{", "{\"Version\":\"\\u0000\"}",
+				     "{\"Version\":1,}", "{} x", "{\"a\":\"\xff\"}" };
+	for (n = 0; n < sizeof(bad) / sizeof(bad[0]); n++) {
+		jbuf_init(&b, mem, sizeof(mem));
+		CHECKF(docker_version_translate(bad[n], strlen(bad[n]), &b) == -1 && b.len == 0,
+		       "bad[%zu]", n);
+	}
+	/* Output that does not fit: -1 and the buffer as it was. */
+	for (n = 0; n < strlen(REAL_VERSION_OUT); n += 7) {
+		jbuf_init(&b, mem, n);
+		CHECKF(docker_version_translate(REAL_VERSION, strlen(REAL_VERSION), &b) == -1 &&
+			       b.len == 0,
+		       "cap %zu", n);
+	}
+}
+
+static void test_version_call(void)
+{
+	static char reply[8192];
+	char mem[4096];
+	struct jbuf b;
+	struct docker_error err;
+	pid_t pid;
+	int rc;
+
+	snprintf(reply, sizeof(reply),
+		 "HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nContent-Type: application/json\r\n"
+		 "Content-Length: %zu\r\n\r\n%s",
+		 strlen(REAL_VERSION), REAL_VERSION);
+	pid = serve(reply, SERVE_WHOLE);
+	jbuf_init(&b, mem, sizeof(mem));
+	rc = docker_version(&ctx, &b, &err);
+	reap(pid);
+	CHECK(rc == DOCKER_OK && b.len == strlen(REAL_VERSION_OUT) &&
+	      memcmp(mem, REAL_VERSION_OUT, b.len) == 0);
+
+	pid = serve("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nnope!", SERVE_WHOLE);
+	jbuf_init(&b, mem, sizeof(mem));
+	rc = docker_version(&ctx, &b, &err);
+	reap(pid);
+	CHECK(rc == DOCKER_EPROTO && err.message[0] != '\0');
+
+	pid = serve("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 22\r\n\r\n"
+		    "{\"message\":\"a\\u00e9\"}\n",
+		    SERVE_WHOLE);
+	jbuf_init(&b, mem, sizeof(mem));
+	rc = docker_version(&ctx, &b, &err);
+	reap(pid);
+	CHECKF(rc == DOCKER_ESTATUS && err.status == 500 && strcmp(err.message, "a\xc3\xa9") == 0,
+	       "%d %d %s", rc, err.status, err.message);
+}
+
+static pid_t serve_json(int status, const char *reason, const char *body)
+{
+	static char reply[8192];
+
+	snprintf(reply, sizeof(reply),
+		 "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+		 status, reason, strlen(body), body);
+	return serve(reply, SERVE_WHOLE);
+}
+
+static void test_container_create(void)
+{
+	static char body[DOCKER_MAX_REQUEST_BODY], want[DOCKER_MAX_REQUEST_BODY + 512];
+	char id[DOCKER_MAX_ID], js[512];
+	struct docker_error err;
+	struct config c;
+	pid_t pid;
+	int rc, blen;
+
+	config_full(&c);
+	snprintf(js, sizeof(js), "{\"Id\":\"%s\",\"Warnings\":null}\n", ID64);
+	pid = serve_json(201, "Created", js);
+	rc = docker_container_create(&ctx, &c, "python:3.11", "inst", 7, id, &err);
+	reap(pid);
+	CHECK(rc == DOCKER_OK && strcmp(id, ID64) == 0);
+	blen = docker_create_body(&c, "python:3.11", "inst", 7, body, sizeof(body));
+	snprintf(want, sizeof(want),
+		 "POST /v1.41/containers/create HTTP/1.1\r\nHost: docker\r\nUser-Agent: runboxd\r\n"
+		 "Content-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
+		 blen, body);
+	CHECK(strcmp(request_seen(), want) == 0);
+
+	snprintf(js, sizeof(js),
+		 "{\"Warnings\":[\"Your kernel does not support swap\",\"x\"],\"Extra\":{\"a\":[1]},"
+		 "\"Id\":\"%s\"}",
+		 ID64);
+	pid = serve_json(201, "Created", js);
+	rc = docker_container_create(&ctx, &c, "python:3.11", "inst", 7, id, &err);
+	reap(pid);
+	CHECK(rc == DOCKER_OK && strcmp(id, ID64) == 0);
+
+	static const char *bad_ids[] = {
+		"{\"Id\":\"XYZ\",\"Warnings\":null}",
+		"{\"Id\":\"0123456789a\",\"Warnings\":null}",
+		"{\"Id\":\"0123456789ABCDEF\",\"Warnings\":null}",
+		"{\"Id\":\"../../containers/x\"}",
+		"{\"Id\":12345678901234}",
+		"{\"Warnings\":null}",
+		"[\"0123456789abcdef\"]",
+		"{\"Id\":\"0123456789abcdef\"",
+		"{\"Id\":\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0\"}",
+	};
+	size_t i;
+	for (i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
+		pid = serve_json(201, "Created", bad_ids[i]);
+		rc = docker_container_create(&ctx, &c, "python:3.11", "inst", 7, id, &err);
+		reap(pid);
+		CHECKF(rc == DOCKER_EPROTO && id[0] == '\0', "bad id %zu: %d", i, rc);
+	}
+	/* A 12-character short id is an id. */
+	pid = serve_json(201, "Created", "{\"Id\":\"0123456789ab\"}");
+	rc = docker_container_create(&ctx, &c, "python:3.11", "inst", 7, id, &err);
+	reap(pid);
+	CHECK(rc == DOCKER_OK && strcmp(id, "0123456789ab") == 0);
+
+	pid = serve_json(404, "Not Found", "{\"message\":\"No such image: nope:latest\"}\n");
+	rc = docker_container_create(&ctx, &c, "nope:latest", "inst", 7, id, &err);
+	reap(pid);
+	CHECK(rc == DOCKER_ESTATUS && err.status == 404 &&
+	      strcmp(err.message, "No such image: nope:latest") == 0);
+
+	pid = serve("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 14\r\n\r\nboom\x01\nline two",
+		    SERVE_WHOLE);
+	rc = docker_container_create(&ctx, &c, "python:3.11", "inst", 7, id, &err);
+	reap(pid);
+	CHECKF(rc == DOCKER_ESTATUS && err.status == 500 &&
+		       strcmp(err.message, "Docker answered 500 Internal Server Error: boom??line two") ==
+			       0,
+	       "%s", err.message);
+}
+
+static void test_container_ops(void)
+{
+	struct docker_error err;
+	char want[512];
+	pid_t pid;
+	int rc;
+
+	pid = serve("HTTP/1.1 204 No Content\r\n\r\n", SERVE_WHOLE);
+	rc = docker_container_start(&ctx, ID64, &err);
+	reap(pid);
+	CHECK(rc == DOCKER_OK);
+	snprintf(want, sizeof(want), "POST /v1.41/containers/%s/start HTTP/1.1\r\n", ID64);
+	CHECK(strncmp(request_seen(), want, strlen(want)) == 0);
+
+	pid = serve("HTTP/1.1 304 Not Modified\r\n\r\n", SERVE_WHOLE);
+	CHECK(docker_container_start(&ctx, ID64, &err) == DOCKER_OK);
+	reap(pid);
+
+	pid = serve_json(500, "Internal Server Error", "{\"message\":\"fake failure\"}");
+	rc = docker_container_start(&ctx, ID64, &err);
+	reap(pid);
+	CHECK(rc == DOCKER_ESTATUS && err.status == 500 && strcmp(err.message, "fake failure") == 0);
+
+	pid = serve_json(200, "OK", "{}");
+	rc = docker_container_start(&ctx, ID64, &err);
+	reap(pid);
+	CHECK(rc == DOCKER_ESTATUS && err.status == 200 &&
+	      strcmp(err.message, "Docker answered 200 OK: {}") == 0);
+
+	pid = serve("HTTP/1.1 204 No Content\r\n\r\n", SERVE_WHOLE);
+	rc = docker_container_remove(&ctx, ID64, &err);
+	reap(pid);
+	CHECK(rc == DOCKER_OK);
+	snprintf(want, sizeof(want), "DELETE /v1.41/containers/%s?v=1&force=1 HTTP/1.1\r\n", ID64);
+	CHECK(strncmp(request_seen(), want, strlen(want)) == 0);
+
+	pid = serve_json(404, "Not Found", "{\"message\":\"No such container: x\"}");
+	CHECK(docker_container_remove(&ctx, ID64, &err) == DOCKER_OK);
+	reap(pid);
+
+	pid = serve_json(409, "Conflict", "{\"message\":\"removal in progress\"}");
+	rc = docker_container_remove(&ctx, ID64, &err);
+	reap(pid);
+	CHECK(rc == DOCKER_ESTATUS && err.status == 409 &&
+	      strcmp(err.message, "removal in progress") == 0);
+
+	/* Ids that could reach another path are refused before any I/O. */
+	unlink(sock_path);
+	CHECK(docker_container_start(&ctx, "../../version", &err) == DOCKER_EPROTO);
+	CHECK(docker_container_remove(&ctx, "0123456789abcdef?x=", &err) == DOCKER_EPROTO);
+	CHECK(docker_container_remove(&ctx, "", &err) == DOCKER_EPROTO);
+}
+
+static void test_container_attach(void)
+{
+	static const char early_frame[] = "\x01\0\0\0\0\0\0\x02hi";
+	char reply[256], early[64], buf[64];
+	struct docker_error err;
+	size_t early_len = 99, n = 0;
+	ssize_t r;
+	pid_t pid;
+	int fd = -7, rc, fl;
+
+	static const char head101[] =
+		"HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\n"
+		"Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n";
+	size_t hl = sizeof(head101) - 1;
+
+	memcpy(reply, head101, hl);
+	memcpy(reply + hl, early_frame, 10);
+	pid = serve_n(reply, hl + 10, SERVE_ATTACH);
+	rc = docker_container_attach(&ctx, ID64, &fd, early, sizeof(early), &early_len, &err);
+	CHECK(rc == DOCKER_OK && fd >= 0);
+	CHECK(early_len == 10 && memcmp(early, early_frame, 10) == 0);
+	fl = fd >= 0 ? fcntl(fd, F_GETFL) : -1;
+	CHECK(fl >= 0 && !(fl & O_NONBLOCK));
+	CHECK(fd >= 0 && (fcntl(fd, F_GETFD) & FD_CLOEXEC));
+	if (fd >= 0) {
+		write_all(fd, "payload", 7);
+		shutdown(fd, SHUT_WR);
+		while (n < sizeof(buf) && (r = read(fd, buf + n, sizeof(buf) - n)) > 0)
+			n += (size_t)r;
+		close(fd);
+	}
+	CHECK(n == 15 && memcmp(buf, "\x01\0\0\0\0\0\0\x07payload", 15) == 0);
+	reap(pid);
+	char want[512];
+	snprintf(want, sizeof(want),
+		 "POST /v1.41/containers/%s/attach?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\n"
+		 "Host: docker\r\nUser-Agent: runboxd\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n",
+		 ID64);
+	CHECKF(strcmp(request_seen(), want) == 0, "%s", request_seen());
+
+	/* Docker without the upgrade answers 200 and streams. */
+	pid = serve("HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.raw-stream\r\n\r\n",
+		    SERVE_ATTACH);
+	rc = docker_container_attach(&ctx, ID64, &fd, early, sizeof(early), &early_len, &err);
+	CHECK(rc == DOCKER_OK && fd >= 0 && early_len == 0);
+	if (fd >= 0)
+		close(fd);
+	reap(pid);
+
+	/* More early bytes than room. */
+	pid = serve_n(reply, hl + 10, SERVE_ATTACH);
+	rc = docker_container_attach(&ctx, ID64, &fd, early, 9, &early_len, &err);
+	CHECK(rc == DOCKER_EPROTO && fd == -1 && early_len == 0);
+	reap(pid);
+
+	pid = serve_json(500, "Internal Server Error", "{\"message\":\"fake failure\"}");
+	rc = docker_container_attach(&ctx, ID64, &fd, early, sizeof(early), &early_len, &err);
+	reap(pid);
+	CHECK(rc == DOCKER_ESTATUS && fd == -1 && err.status == 500 &&
+	      strcmp(err.message, "fake failure") == 0);
+
+	pid = serve("", SERVE_HANG);
+	rc = docker_container_attach(&ctx, ID64, &fd, early, sizeof(early), &early_len, &err);
+	reap(pid);
+	CHECK(rc == DOCKER_EIO && fd == -1);
+}
+
+struct seen {
+	unsigned n;
+	char ids[4][DOCKER_MAX_ID];
+	unsigned slots[4];
+};
+
+static void on_container(const char *id, unsigned slot, void *arg)
+{
+	struct seen *s = arg;
+
+	if (s->n < 4) {
+		snprintf(s->ids[s->n], DOCKER_MAX_ID, "%s", id);
+		s->slots[s->n] = slot;
+	}
+	s->n++;
+}
+
+static void test_containers_labelled(void)
+{
+	static char list[4096];
+	struct docker_error err;
+	struct seen s = { 0 };
+	pid_t pid;
+	int rc;
+
+	snprintf(list, sizeof(list),
+		 "[{\"Id\":\"%s\",\"Names\":[\"/a\"],\"Labels\":{\"io.runboxd.instance\":\"i 1\","
+		 "\"io.runboxd.slot\":\"2\"},\"State\":\"running\"},"
+		 "{\"Id\":\"0123456789ab0123456789ab\",\"Labels\":{\"io.runboxd.instance\":\"i 1\","
+		 "\"io.runboxd.slot\":\"12\"}},"
+		 "{\"Id\":\"aaaaaaaaaaaa\",\"Labels\":{\"io.runboxd.instance\":\"i 1\","
+		 "\"io.runboxd.slot\":\"-1\"}},"
+		 "{\"Id\":\"bbbbbbbbbbbb\",\"Labels\":{\"io.runboxd.instance\":\"other\","
+		 "\"io.runboxd.slot\":\"2\"}},"
+		 "{\"Id\":\"cccccccccccc\",\"Labels\":null},"
+		 "{\"Id\":\"NOTHEX\",\"Labels\":{\"io.runboxd.instance\":\"i 1\","
+		 "\"io.runboxd.slot\":\"2\"}},"
+		 "{\"Id\":\"dddddddddddd\",\"Labels\":{\"io.runboxd.instance\":\"i 1\","
+		 "\"io.runboxd.slot\":\"99999999999\"}},"
+		 "7,[],{}]",
+		 ID64);
+	pid = serve_json(200, "OK", list);
+	rc = docker_containers_labelled(&ctx, "i 1", -1, on_container, &s, &err);
+	reap(pid);
+	CHECKF(rc == 2 && s.n == 2, "%d", rc);
+	CHECK(strcmp(s.ids[0], ID64) == 0 && s.slots[0] == 2);
+	CHECK(strcmp(s.ids[1], "0123456789ab0123456789ab") == 0 && s.slots[1] == 12);
+	CHECKF(strncmp(request_seen(),
+		       "GET /v1.41/containers/json?all=1&filters=%7B%22label%22%3A%5B%22"
+		       "io.runboxd.instance%3Di%201%22%5D%7D HTTP/1.1\r\n",
+		       100) == 0,
+	       "%s", request_seen());
+
+	memset(&s, 0, sizeof(s));
+	pid = serve_json(200, "OK", list);
+	rc = docker_containers_labelled(&ctx, "i 1", 12, on_container, &s, &err);
+	reap(pid);
+	CHECK(rc == 1 && s.n == 1 && s.slots[0] == 12);
+	CHECK(strstr(request_seen(), "%2C%22io.runboxd.slot%3D12%22%5D%7D HTTP/1.1\r\n") != NULL);
+
+	memset(&s, 0, sizeof(s));
+	pid = serve_json(200, "OK", "[]");
+	rc = docker_containers_labelled(&ctx, "i", -1, on_container, &s, &err);
+	reap(pid);
+	CHECK(rc == 0 && s.n == 0);
+
+	pid = serve_json(200, "OK", "{\"not\":\"a list\"}");
+	rc = docker_containers_labelled(&ctx, "i", -1, on_container, &s, &err);
+	reap(pid);
+	CHECK(rc == DOCKER_EPROTO && s.n == 0);
+
+	pid = serve_json(400, "Bad Request", "{\"message\":\"invalid filter\"}");
+	rc = docker_containers_labelled(&ctx, "i", -1, on_container, &s, &err);
+	reap(pid);
+	CHECK(rc == DOCKER_ESTATUS && err.status == 400 && strcmp(err.message, "invalid filter") == 0);
+}
+
+static void test_frame_header(void)
+{
+	static const struct {
+		unsigned char h[8];
+		int rc;
+		enum docker_stream s;
+		uint32_t len;
+	} rows[] = {
+		{ { 0, 0, 0, 0, 0, 0, 0, 0 }, 0, DOCKER_STDIN, 0 },
+		{ { 1, 0, 0, 0, 0, 0, 0, 5 }, 0, DOCKER_STDOUT, 5 },
+		{ { 2, 0, 0, 0, 0, 0, 1, 0 }, 0, DOCKER_STDERR, 256 },
+		{ { 1, 0, 0, 0, 0x12, 0x34, 0x56, 0x78 }, 0, DOCKER_STDOUT, 0x12345678u },
+		{ { 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xf0 }, 0, DOCKER_STDOUT, 0xfffffff0u },
+		{ { 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff }, 0, DOCKER_STDOUT, 0xffffffffu },
+		{ { 3, 0, 0, 0, 0, 0, 0, 1 }, -1, 0, 0 },
+		{ { 7, 0, 0, 0, 0, 0, 0, 1 }, -1, 0, 0 },
+		{ { 0xff, 0, 0, 0, 0, 0, 0, 1 }, -1, 0, 0 },
+		{ { 1, 1, 0, 0, 0, 0, 0, 1 }, -1, 0, 0 },
+		{ { 1, 0, 1, 0, 0, 0, 0, 1 }, -1, 0, 0 },
+		{ { 1, 0, 0, 1, 0, 0, 0, 1 }, -1, 0, 0 },
+		{ { '{', '"', 's', 't', 'd', 'o', 'u', 't' }, -1, 0, 0 },
+	};
+	enum docker_stream s;
+	uint32_t len;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		s = 99;
+		len = 12345;
+		rc = docker_frame_header(rows[i].h, &s, &len);
+		CHECKF(rc == rows[i].rc, "row %zu", i);
+		if (rc == 0)
+			CHECKF(s == rows[i].s && len == rows[i].len, "row %zu", i);
+	}
+}
+
+static void test_image_ref(void)
+{
+	static const char *valid[] = {
+		"python:3.11",
+		"runbox/sh",
+		"localhost:5000/a/b:tag",
+		"ghcr.io/x/y@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+		"glot/python:latest",
+		"a",
+		"a/b/c/d",
+		"docker.io/library/busybox:1.36",
+		"localhost/x",
+		"localhost",
+		"localhost:5000",
+		"my-registry.example.com:443/team/app_name:v1.2.3-rc.1",
+		"Registry.Example.COM/x",
+		"a.b_c__d-e---f",
+		"x:_tag",
+		"x:TAG.with-Dots_",
+		"a:3.11@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+		"host:1/a",
+		"1a/2b",
+		"a-b.c/d",
+	};
+	static const char *invalid[] = {
+		"",
+		"UPPER",
+		"Foo/bar",
+		"a//b",
+		"a/",
+		"/a",
+		"a:",
+		":tag",
+		"-a",
+		"a-",
+		"a..b",
+		"a._b",
+		"a___b",
+		"a b",
+		"a\nb",
+		"../x",
+		"./x",
+		"a:ta g",
+		"a:-tag",
+		"a:.tag",
+		"a:t:t",
+		"a@sha256:0123",
+		"a@sha512:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+		"a@sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef",
+		"a@",
+		"-host.com/a",
+		"host-.com/a",
+		"host..com/a",
+		"host.com:/a",
+		"host.com:80a/a",
+		"host.com:1:2/a",
+		"[::1]/a",
+		"a/B",
+		"a/b:c/d",
+		"a\\b",
+		"a%2fb",
+		"\xc3\xa9",
+		"a\tb",
+	};
+	char name[300], ref[300];
+	size_t i;
+
+	for (i = 0; i < sizeof(valid) / sizeof(valid[0]); i++)
+		CHECKF(docker_image_ref_valid(valid[i]) == 1, "valid \"%s\"", valid[i]);
+	for (i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++)
+		CHECKF(docker_image_ref_valid(invalid[i]) == 0, "invalid \"%s\"", invalid[i]);
+
+	memset(name, 'a', sizeof(name));
+	name[255] = '\0';
+	CHECK(docker_image_ref_valid(name) == 1);
+	name[255] = 'a';
+	name[256] = '\0';
+	CHECK(docker_image_ref_valid(name) == 0);
+
+	memset(ref, 'T', sizeof(ref));
+	ref[0] = 'a';
+	ref[1] = ':';
+	ref[2 + 128] = '\0';
+	CHECK(docker_image_ref_valid(ref) == 1);
+	ref[2 + 128] = 'T';
+	ref[2 + 129] = '\0';
+	CHECK(docker_image_ref_valid(ref) == 0);
+}
+
+/* Against a real daemon that has no images: every refusal must be Docker's own. */
+static void test_real_docker(const char *sock)
+{
+	struct docker_ctx real = { .socket_path = sock, .read_timeout_ms = 10000,
+				   .write_timeout_ms = 10000 };
+	static const char zero_id[] =
+		"0000000000000000000000000000000000000000000000000000000000000000";
+	char mem[8192], id[DOCKER_MAX_ID], early[64];
+	struct docker_error err;
+	struct jbuf b;
+	struct config c;
+	struct seen s = { 0 };
+	size_t early_len;
+	int rc, fd = -1;
+
+	jbuf_init(&b, mem, sizeof(mem));
+	rc = docker_version(&real, &b, &err);
+	CHECKF(rc == DOCKER_OK, "%d %s", rc, err.message);
+	CHECK(json_check(mem, b.len) == JSON_OBJECT);
+	CHECK(memmem(mem, b.len, "\"apiVersion\":\"1.4", 17) != NULL);
+
+	config_full(&c);
+	snprintf(c.runtime, CONFIG_MAX_STR, "%s", "");
+	rc = docker_container_create(&real, &c, "no-such-image:latest", "test", 0, id, &err);
+	CHECKF(rc == DOCKER_ESTATUS && err.status == 404 && strstr(err.message, "No such image"),
+	       "%d %d %s", rc, err.status, err.message);
+
+	rc = docker_container_start(&real, zero_id, &err);
+	CHECKF(rc == DOCKER_ESTATUS && err.status == 404 && strstr(err.message, "No such container"),
+	       "%d %d %s", rc, err.status, err.message);
+	rc = docker_container_attach(&real, zero_id, &fd, early, sizeof(early), &early_len, &err);
+	CHECKF(rc == DOCKER_ESTATUS && err.status == 404 && fd == -1, "%d %d %s", rc, err.status,
+	       err.message);
+	rc = docker_container_remove(&real, zero_id, &err);
+	CHECKF(rc == DOCKER_OK, "%d %s", rc, err.message);
+	rc = docker_containers_labelled(&real, "runboxd-test-nobody", 3, on_container, &s, &err);
+	CHECKF(rc == 0 && s.n == 0, "%d %s", rc, err.message);
+}
+
+int main(void)
+{
+	const char *real;
+
+	signal(SIGPIPE, SIG_IGN);
+	snprintf(tdir, sizeof(tdir), "/tmp/test_docker.XXXXXX");
+	if (mkdtemp(tdir) == NULL) {
+		perror("mkdtemp");
+		return 2;
+	}
+	snprintf(sock_path, sizeof(sock_path), "%s/docker.sock", tdir);
+	snprintf(req_path, sizeof(req_path), "%s/request", tdir);
+	ctx.socket_path = sock_path;
+	ctx.read_timeout_ms = 200;
+	ctx.write_timeout_ms = 200;
+
+	test_call_framings();
+	test_call_errors();
+	test_create_body();
+	test_version_translate();
+	test_version_call();
+	test_container_create();
+	test_container_ops();
+	test_container_attach();
+	test_containers_labelled();
+	test_frame_header();
+	test_image_ref();
+
+	real = getenv("RUNBOXD_TEST_DOCKER_SOCK");
+	if (real != NULL && real[0] != '\0')
+		test_real_docker(real);
+	else
+		printf("test_docker: RUNBOXD_TEST_DOCKER_SOCK not set, real dockerd section skipped\n");
+
+	unlink(sock_path);
+	unlink(req_path);
+	rmdir(tdir);
+	return check_done("test_docker");
+}

@@ -1,0 +1,165 @@
+/*
+ * runbox-runner's command runner: the poll() pump under programs that
+ * fill both pipes, never read their stdin, die by a signal, or leave a
+ * background process holding the pipes.  alarm() turns a deadlock into a
+ * failure instead of a hang.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "runner.h"
+
+#define TEN_MB 10000000u
+
+static char err[RUNNER_ERR_MAX];
+static int dfd = -1;
+static char workdir[64];
+
+static int run(const char *cmd, const char *in, size_t inlen, struct runner_result *r)
+{
+	int rc = runner_exec(dfd, cmd, in, inlen, r, err, sizeof(err));
+
+	CHECKF(rc == 0, "%s: %s", cmd, err);
+	return rc;
+}
+
+static double seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static bool all_bytes(const struct runner_capture *c, char want)
+{
+	size_t i;
+
+	for (i = 0; i < c->len; i++)
+		if (c->p[i] != want)
+			return false;
+	return true;
+}
+
+/* 10 MB on each stream, interleaved, 4 MB of stdin that is never read. */
+static void test_both_pipes_full(void)
+{
+	size_t inlen = 4u * 1024 * 1024;
+	char *in = malloc(inlen);
+	struct runner_result r;
+
+	memset(in, 'i', inlen);
+	run("(yes o | tr -d '\\n' | head -c 10000000) & yes e | tr -d '\\n' | head -c 10000000 >&2; wait",
+	    in, inlen, &r);
+	CHECK(r.exited && r.code == 0);
+	CHECKF(r.out.len == RUNNER_MAX_STREAM && r.out.dropped == TEN_MB - RUNNER_MAX_STREAM,
+	       "stdout kept %zu dropped %zu", r.out.len, r.out.dropped);
+	CHECKF(r.err.len == RUNNER_MAX_STREAM && r.err.dropped == TEN_MB - RUNNER_MAX_STREAM,
+	       "stderr kept %zu dropped %zu", r.err.len, r.err.dropped);
+	CHECK(all_bytes(&r.out, 'o') && all_bytes(&r.err, 'e'));
+	runner_result_free(&r);
+	free(in);
+}
+
+static void test_stdin(void)
+{
+	size_t inlen = 3u * 1024 * 1024 + 7, i;
+	char *in = malloc(inlen);
+	struct runner_result r;
+
+	for (i = 0; i < inlen; i++)
+		in[i] = (char)(i * 7 + i / 251);
+	run("cat", in, inlen, &r);
+	CHECK(r.exited && r.code == 0 && r.out.len == inlen && memcmp(r.out.p, in, inlen) == 0);
+	runner_result_free(&r);
+	/* Closes its stdin at once: feeding stops at EPIPE, we are not killed. */
+	run("exec 0<&-; echo closed", in, inlen, &r);
+	CHECK(r.exited && r.code == 0 && r.out.len == 7 && memcmp(r.out.p, "closed\n", 7) == 0);
+	runner_result_free(&r);
+	run("read -r line; echo \"[$line]\"; exit 0", "first\nsecond\n", 13, &r);
+	CHECK(r.out.len == 8 && memcmp(r.out.p, "[first]\n", 8) == 0);
+	runner_result_free(&r);
+	run("wc -c", NULL, 0, &r);
+	CHECK(r.out.len >= 2 && atoi(r.out.p) == 0);
+	runner_result_free(&r);
+	free(in);
+}
+
+static void test_status(void)
+{
+	struct runner_result r;
+	char text[64];
+
+	run("echo out; echo err >&2; exit 3", NULL, 0, &r);
+	CHECK(r.exited && r.code == 3 && r.sig == 0);
+	CHECK(r.out.len == 4 && memcmp(r.out.p, "out\n", 4) == 0);
+	CHECK(r.err.len == 4 && memcmp(r.err.p, "err\n", 4) == 0);
+	runner_error_text(&r, text, sizeof(text));
+	CHECK(strcmp(text, "Exit code: 3") == 0);
+	runner_result_free(&r);
+
+	run("exec sh -c 'kill -KILL $$'", NULL, 0, &r);
+	CHECK(!r.exited && r.sig == SIGKILL);
+	runner_error_text(&r, text, sizeof(text));
+	CHECK(strcmp(text, "Signal: SIGKILL") == 0);
+	runner_result_free(&r);
+
+	/* SIGPIPE is back to its default in the program: yes dies quietly. */
+	run("yes | head -c 3", NULL, 0, &r);
+	CHECK(r.exited && r.code == 0 && r.out.len == 3 && r.err.len == 0);
+	runner_result_free(&r);
+
+	run("sleep 0.2", NULL, 0, &r);
+	CHECKF(r.ns >= 200000000u && r.ns < 5000000000u, "duration %llu", (unsigned long long)r.ns);
+	runner_result_free(&r);
+
+	run("exec /nonexistent/prog", NULL, 0, &r);
+	CHECK(r.exited && r.code == 127 && r.err.len > 0);
+	runner_result_free(&r);
+}
+
+static void test_cwd_and_background(void)
+{
+	struct runner_result r;
+	char want[80];
+	double t0;
+
+	run("pwd -P", NULL, 0, &r);
+	snprintf(want, sizeof(want), "%s\n", workdir);
+	CHECKF(r.out.len == strlen(want) && memcmp(r.out.p, want, r.out.len) == 0, "%.*s",
+	       (int)r.out.len, r.out.p);
+	runner_result_free(&r);
+
+	/* A background child keeps the pipes open long after the program exits. */
+	t0 = seconds();
+	run("sleep 30 & echo done", NULL, 0, &r);
+	CHECKF(seconds() - t0 < 5.0, "took %.1f s", seconds() - t0);
+	CHECK(r.exited && r.code == 0 && r.out.len == 5 && memcmp(r.out.p, "done\n", 5) == 0);
+	runner_result_free(&r);
+}
+
+int main(void)
+{
+	char cmd[96];
+
+	alarm(120);
+	snprintf(workdir, sizeof(workdir), "/tmp/test_runner_exec.XXXXXX");
+	if (mkdtemp(workdir) == NULL || (dfd = open(workdir, O_RDONLY | O_DIRECTORY)) < 0) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_both_pipes_full();
+	test_stdin();
+	test_status();
+	test_cwd_and_background();
+	close(dfd);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", workdir);
+	CHECK(system(cmd) == 0);
+	return check_done("test_runner_exec");
+}
