@@ -16,9 +16,10 @@ extern char **environ;
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: runboxd [-t] [-c file]\n"
+	fprintf(stderr, "usage: runboxd [-t] [-h] [-c file]\n"
 			"  -c file  read KEY=VALUE settings from file (the environment overrides it)\n"
-			"  -t       check the configuration, print it (token masked) and exit\n");
+			"  -t       check the configuration, print it (token masked) and exit\n"
+			"  -h       this help and every variable\n");
 }
 
 /*
@@ -65,9 +66,14 @@ int main(int argc, char **argv)
 		case 't':
 			test = true;
 			break;
+		case 'h':
+			usage();
+			fprintf(stderr, "\nvariables (environment or file):\n");
+			config_usage(stderr);
+			return 0;
 		default:
 			usage();
-			return ch == 'h' ? 0 : CONFIG_EXIT_BAD;
+			return CONFIG_EXIT_BAD;
 		}
 	}
 	if (optind != argc) {

@@ -39,6 +39,7 @@ trap 'exit 130' INT TERM
 log() { printf 'build.sh: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 now() { date +%s.%N; }
+mb() { printf '%.1f' "$(echo "$1 / 1000000" | bc -l)"; }
 
 # Installs a Debian package the builder needs, if its command is missing.
 need() {
@@ -73,11 +74,10 @@ image_name() {
 
 # The recipe hash: this script, the image's recipe files and the runner.
 recipe_hash() {
-	local name=$1 runner=$2
-	{
-		sha256sum "$HERE/build.sh" "$HERE/$name"/* | awk '{print $1}'
-		sha256sum "$runner" | awk '{print $1}'
-	} | sha256sum | cut -c1-32
+	local name=$1 runner=$2 sums
+	[[ -f $HERE/$name/Dockerfile ]] || die "no recipe $HERE/$name/Dockerfile"
+	sums=$(cd "$HERE" && sha256sum build.sh "$name"/* && sha256sum <"$runner")
+	printf '%s\n' "$sums" | sha256sum | cut -c1-32
 }
 
 image_label() {
@@ -111,7 +111,7 @@ write_users() {
 rootfs_sh() {
 	local dir=$1 bb applet
 	bb=$(busybox_static)
-	mkdir -p "$dir/bin" "$dir/sbin" "$dir/usr/bin" "$dir/usr/sbin" "$dir/root"
+	mkdir -p "$dir/bin" "$dir/sbin" "$dir/usr/bin" "$dir/usr/sbin" "$dir/root" "$dir/etc"
 	install -m 0755 "$bb" "$dir/bin/busybox"
 	# Absolute links: they resolve inside the container's root.
 	while read -r applet; do
@@ -188,14 +188,15 @@ rootfs_debian() {
 }
 
 build_one() {
-	local name=$1 runner=$2 ref=runbox/$1 hash t0 dir size secs
+	local name=$1 runner=$2 ref=runbox/$1 hash t0 dir size secs old
 	hash=$(recipe_hash "$name" "$runner")
 	if [[ ${RUNBOXD_IMAGE_FORCE:-0} != 1 && $(image_label "$ref") == "$hash" ]]; then
 		size=$(docker image inspect -f '{{.Size}}' "$ref")
-		printf 'image %-14s up to date (recipe %s), %s MB\n' "$ref" "$hash" "$((size / 1000000))"
+		printf 'image %-14s up to date (recipe %s), %s MB\n' "$ref" "$hash" "$(mb "$size")"
 		return 0
 	fi
 	t0=$(now)
+	old=$(docker image inspect -f '{{.Id}}' "$ref" 2>/dev/null || true)
 	dir=$WORK/$name
 	mkdir -p "$dir"
 	case $name in
@@ -213,9 +214,13 @@ build_one() {
 			--change 'CMD ["/usr/local/bin/runbox-runner"]' \
 			- "$ref" >/dev/null
 	rm -rf --one-file-system "$dir"
+	# The image this one replaces, unless a container still uses it.
+	if [[ -n $old && $old != "$(docker image inspect -f '{{.Id}}' "$ref")" ]]; then
+		docker rmi "$old" >/dev/null 2>&1 || true
+	fi
 	size=$(docker image inspect -f '{{.Size}}' "$ref")
 	secs=$(printf '%.1f' "$(echo "$(now) - $t0" | bc)")
-	printf 'image %-14s built in %6s s, %s MB (recipe %s)\n' "$ref" "$secs" "$((size / 1000000))" "$hash"
+	printf 'image %-14s built in %6s s, %6s MB (recipe %s)\n' "$ref" "$secs" "$(mb "$size")" "$hash"
 }
 
 main() {
