@@ -38,7 +38,7 @@
 #define DOCKER_MAX_REQUEST_BODY 16384   /* container create JSON */
 #define DOCKER_MAX_IMAGE_REF 255        /* image reference length */
 #define DOCKER_FRAME_HEADER 8
-#define DOCKER_MAX_REPLY (64u * 1024)   /* create/start/version/error reply bodies (stack) */
+#define DOCKER_MAX_REPLY 65536u         /* create/start/version/error reply bodies (stack) */
 
 /* Front <-> agent messages. */
 #define MSG_MAX (64u * 1024)

@@ -20,6 +20,7 @@
 #include "msg.h"
 
 #define AGENT_SWEEP_MAX 256 /* leftovers removed per sweep */
+#define AGENT_RETRY_MS 2000 /* an idle agent retries a failed removal this often */
 
 static volatile sig_atomic_t agent_stop;
 
@@ -30,6 +31,7 @@ static struct docker_ctx dctx;
 static char token[CONFIG_MAX_TOKEN]; /* zero-padded copy for the constant-time compare */
 static size_t token_len;
 static char active[DOCKER_MAX_ID];   /* the container of the run in progress, "" if none */
+static bool sweep_due;               /* a removal or a listing failed: sweep again when idle */
 static char msgbuf[MSG_MAX];
 static char replybuf[MSG_REPLY_MAX_BODY];
 
@@ -99,9 +101,11 @@ static void agent_remove(const char *id)
 		return;
 	}
 	rc = docker_container_remove(&dctx, id, &err);
-	if (rc != DOCKER_OK)
+	if (rc != DOCKER_OK) {
+		/* Docker may be restarting: the container is still labelled, so a later sweep finds it. */
 		log_errorx("%s: cannot remove container %.12s: %s", __func__, id, err.message);
-	else
+		sweep_due = true;
+	} else
 		log_debug("removed container %.12s", id);
 }
 
@@ -138,6 +142,7 @@ static void agent_sweep(void)
 	struct docker_error err;
 	int rc;
 
+	sweep_due = false;
 	s.n = 0;
 	s.min_slot = 0;
 	rc = docker_containers_labelled(&dctx, cfg->instance, (int)agent_slot, agent_sweep_collect, &s, &err);
@@ -145,8 +150,10 @@ static void agent_sweep(void)
 		s.min_slot = cfg->worker_threads;
 		rc = docker_containers_labelled(&dctx, cfg->instance, -1, agent_sweep_collect, &s, &err);
 	}
-	if (rc < 0)
+	if (rc < 0) {
 		log_warnx("%s: cannot list leftover containers: %s", __func__, err.message);
+		sweep_due = true;
+	}
 	for (unsigned i = 0; i < s.n; i++) {
 		log_info("removing leftover container %.12s", s.ids[i]);
 		agent_remove(s.ids[i]);
@@ -202,6 +209,8 @@ static void agent_run(const struct msg_ask *ask)
 		agent_error(403, "image.not_allowed", "This image is not in RUN_IMAGE_ALLOWLIST");
 		return;
 	}
+	if (sweep_due)
+		agent_sweep();
 	rc = docker_container_create(&dctx, cfg, ask->image, cfg->instance, agent_slot, active, &err);
 	if (rc != DOCKER_OK) {
 		active[0] = '\0';
@@ -304,12 +313,23 @@ void agent_main(struct config *c, unsigned slot, int ffd)
 		struct pollfd p = {.fd = front_fd, .events = POLLIN};
 		uint32_t type = 0;
 		ssize_t n;
-		int fd;
+		int fd, r;
 
 		/* A stop only ends an idle agent; a run in progress ends with its front. */
 		if (agent_stop && active[0] == '\0')
 			break;
-		if (ppoll(&p, 1, NULL, &none) < 0)
+		/* The slot's own containers are leftovers only while no run is active. */
+		if (sweep_due && active[0] == '\0') {
+			struct timespec ts = {.tv_sec = AGENT_RETRY_MS / 1000,
+					      .tv_nsec = AGENT_RETRY_MS % 1000 * 1000000L};
+
+			r = ppoll(&p, 1, &ts, &none);
+			if (r == 0)
+				agent_sweep();
+		} else {
+			r = ppoll(&p, 1, NULL, &none);
+		}
+		if (r <= 0)
 			continue;
 		n = msg_recv(front_fd, &type, msgbuf, sizeof(msgbuf), &fd, 0);
 		if (n < 0) {

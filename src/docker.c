@@ -42,14 +42,17 @@ struct docker_reply {
 	struct http_response res;
 };
 
-__attribute__((format(printf, 4, 5))) static int
-docker_fail(struct docker_error *err, int code, int status, const char *fmt, ...)
+static int docker_fail(struct docker_error *err, int code, int status, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Fill err and return code: the one way failures leave this file. */
+static int docker_fail(struct docker_error *err, int code, int status, const char *fmt, ...)
 {
 	va_list ap;
 
 	err->status = status;
 	va_start(ap, fmt);
-	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	(void)vsnprintf(err->message, sizeof(err->message), fmt, ap);
 	va_end(ap);
 	return code;
 }
@@ -70,7 +73,7 @@ static int64_t docker_deadline(int timeout_ms)
 /* Wait for events on fd until deadline: 1 ready, 0 timed out, -1 poll failed (errno). */
 static int docker_wait(int fd, short events, int64_t deadline)
 {
-	struct pollfd p = { .fd = fd, .events = events };
+	struct pollfd p = {.fd = fd, .events = events};
 	int64_t left;
 	int r;
 
@@ -129,7 +132,7 @@ static int docker_connect_wait(int fd, const struct sockaddr_un *sa, int64_t dea
 
 int docker_connect(const struct docker_ctx *ctx)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	size_t n = strnlen(ctx->socket_path, sizeof(sa.sun_path));
 	int fd, saved;
 
@@ -152,7 +155,7 @@ int docker_connect(const struct docker_ctx *ctx)
 }
 
 static int docker_send_all(int fd, const char *p, size_t n, int64_t deadline,
-			   struct docker_error *err)
+                           struct docker_error *err)
 {
 	ssize_t w;
 	int r;
@@ -168,7 +171,7 @@ static int docker_send_all(int fd, const char *p, size_t n, int64_t deadline,
 			continue;
 		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
 			return docker_fail(err, DOCKER_EIO, 0, "cannot write to Docker: %s",
-					   strerror(errno));
+			                   strerror(errno));
 		r = docker_wait(fd, POLLOUT, deadline);
 		if (r == 0)
 			return docker_fail(err, DOCKER_EIO, 0, "timed out writing to Docker");
@@ -192,7 +195,7 @@ static ssize_t docker_recv(int fd, char *buf, size_t n, int64_t deadline, struct
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return docker_fail(err, DOCKER_EIO, 0, "cannot read from Docker: %s",
-					   strerror(errno));
+			                   strerror(errno));
 		w = docker_wait(fd, POLLIN, deadline);
 		if (w == 0)
 			return docker_fail(err, DOCKER_EIO, 0, "timed out reading from Docker");
@@ -203,7 +206,7 @@ static ssize_t docker_recv(int fd, char *buf, size_t n, int64_t deadline, struct
 
 /* The request line and headers; extra ends the header block. */
 static int docker_request_head(char *buf, size_t sz, const char *method, const char *path,
-			       const char *body, size_t body_len, const char *extra)
+                               const char *body, size_t body_len, const char *extra)
 {
 	char clen[96] = "";
 	size_t i;
@@ -219,18 +222,19 @@ static int docker_request_head(char *buf, size_t sz, const char *method, const c
 		if ((unsigned char)path[i] <= ' ' || (unsigned char)path[i] >= 0x7f)
 			return -1;
 	if (body != NULL)
-		snprintf(clen, sizeof(clen),
-			 "Content-Type: application/json\r\nContent-Length: %zu\r\n", body_len);
+		(void)snprintf(clen, sizeof(clen),
+		               "Content-Type: application/json\r\nContent-Length: %zu\r\n",
+		               body_len);
 	n = snprintf(buf, sz,
-		     "%s /" DOCKER_API_VERSION "%s HTTP/1.1\r\nHost: docker\r\n"
-		     "User-Agent: runboxd\r\n%s%s\r\n",
-		     method, path, clen, extra);
+	             "%s /" DOCKER_API_VERSION "%s HTTP/1.1\r\nHost: docker\r\n"
+	             "User-Agent: runboxd\r\n%s%s\r\n",
+	             method, path, clen, extra);
 	return n < 0 || (size_t)n >= sz ? -1 : n;
 }
 
 /* Parse once a line has ended: a bad status line fails at once, not at the deadline. */
 static int docker_read_head(int fd, struct docker_reply *rep, int64_t deadline,
-			    struct docker_error *err)
+                            struct docker_error *err)
 {
 	ssize_t n;
 	int r;
@@ -239,15 +243,15 @@ static int docker_read_head(int fd, struct docker_reply *rep, int64_t deadline,
 	for (;;) {
 		if (rep->head_len == sizeof(rep->head))
 			return docker_fail(err, DOCKER_EPROTO, 0,
-					   "reply head from Docker is over %d bytes",
-					   DOCKER_MAX_RESPONSE_HEAD);
+			                   "reply head from Docker is over %d bytes",
+			                   DOCKER_MAX_RESPONSE_HEAD);
 		n = docker_recv(fd, rep->head + rep->head_len, sizeof(rep->head) - rep->head_len,
-				deadline, err);
+		                deadline, err);
 		if (n < 0)
 			return (int)n;
 		if (n == 0)
 			return docker_fail(err, DOCKER_EPROTO, 0,
-					   "Docker closed the connection before replying");
+			                   "Docker closed the connection before replying");
 		rep->head_len += (size_t)n;
 		if (memchr(rep->head + rep->head_len - (size_t)n, '\n', (size_t)n) == NULL)
 			continue;
@@ -257,28 +261,31 @@ static int docker_read_head(int fd, struct docker_reply *rep, int64_t deadline,
 			return DOCKER_OK;
 		}
 		if (r != HTTP_INCOMPLETE)
-			return docker_fail(err, DOCKER_EPROTO, 0, "malformed reply head from Docker");
+			return docker_fail(err, DOCKER_EPROTO, 0,
+			                   "malformed reply head from Docker");
 	}
 }
 
 /* Connect, send the request, read the reply head; *fd stays open for the body. */
 static int docker_exchange(const struct docker_ctx *ctx, const char *method, const char *path,
-			   const char *body, size_t body_len, const char *extra,
-			   struct docker_reply *rep, int *fd, struct docker_error *err)
+                           const char *body, size_t body_len, const char *extra,
+                           struct docker_reply *rep, int *fd, struct docker_error *err)
 {
 	char head[DOCKER_REQUEST_HEAD_MAX];
 	int64_t deadline;
 	int n, rc;
 
 	*fd = -1;
+	rep->head_len = rep->head_end = 0;
+	rep->res.status = 0;
 	n = docker_request_head(head, sizeof(head), method, path, body, body_len, extra);
 	if (n < 0)
 		return docker_fail(err, DOCKER_EPROTO, 0, "bad request to Docker: %s %.64s", method,
-				   path);
+		                   path);
 	*fd = docker_connect(ctx);
 	if (*fd < 0)
 		return docker_fail(err, DOCKER_ECONNECT, 0, "cannot connect to %s: %s",
-				   ctx->socket_path, strerror(errno));
+		                   ctx->socket_path, strerror(errno));
 	deadline = docker_deadline(ctx->write_timeout_ms);
 	rc = docker_send_all(*fd, head, (size_t)n, deadline, err);
 	if (rc == DOCKER_OK && body != NULL)
@@ -295,12 +302,11 @@ struct docker_body {
 	size_t len;
 };
 
-static int docker_body_put(struct docker_body *b, const char *p, size_t n,
-			   struct docker_error *err)
+static int docker_body_put(struct docker_body *b, const char *p, size_t n, struct docker_error *err)
 {
 	if (n > b->outsz - b->len)
 		return docker_fail(err, DOCKER_EPROTO, 0, "reply from Docker is over %zu bytes",
-				   b->outsz);
+		                   b->outsz);
 	if (n > 0)
 		memcpy(b->out + b->len, p, n);
 	b->len += n;
@@ -312,7 +318,7 @@ static int docker_body_put(struct docker_body *b, const char *p, size_t n,
  * more is needed, or a DOCKER_E*.  p is decoded in place when chunked.
  */
 static int docker_body_feed(struct docker_body *b, const struct http_framing *f,
-			    struct http_chunked *ch, char *p, size_t n, struct docker_error *err)
+                            struct http_chunked *ch, char *p, size_t n, struct docker_error *err)
 {
 	ssize_t r;
 	size_t want;
@@ -327,7 +333,7 @@ static int docker_body_feed(struct docker_body *b, const struct http_framing *f,
 		r = http_chunked_decode(ch, p, &n);
 		if (r == HTTP_ERROR)
 			return docker_fail(err, DOCKER_EPROTO, 0,
-					   "malformed chunked body from Docker");
+			                   "malformed chunked body from Docker");
 		rc = docker_body_put(b, p, n, err);
 		return rc < 0 ? rc : r >= 0;
 	case HTTP_BODY_CLOSE:
@@ -340,9 +346,9 @@ static int docker_body_feed(struct docker_body *b, const struct http_framing *f,
 }
 
 static int docker_read_body(int fd, struct docker_reply *rep, const char *method, int64_t deadline,
-			    struct docker_body *b, struct docker_error *err)
+                            struct docker_body *b, struct docker_error *err)
 {
-	struct http_chunked ch = { 0 };
+	struct http_chunked ch = {0};
 	struct http_framing f;
 	char chunk[DOCKER_READ_CHUNK];
 	ssize_t n;
@@ -354,18 +360,18 @@ static int docker_read_body(int fd, struct docker_reply *rep, const char *method
 		f.kind = HTTP_BODY_NONE;
 	if (f.kind == HTTP_BODY_LENGTH && f.content_length > b->outsz)
 		return docker_fail(err, DOCKER_EPROTO, 0, "reply from Docker is over %zu bytes",
-				   b->outsz);
-	rc = docker_body_feed(b, &f, &ch, rep->head + rep->head_end,
-			      rep->head_len - rep->head_end, err);
+		                   b->outsz);
+	rc = docker_body_feed(b, &f, &ch, rep->head + rep->head_end, rep->head_len - rep->head_end,
+	                      err);
 	while (rc == 0) {
 		n = docker_recv(fd, chunk, sizeof(chunk), deadline, err);
 		if (n < 0)
 			return (int)n;
 		if (n == 0)
 			return f.kind == HTTP_BODY_CLOSE
-				       ? DOCKER_OK
-				       : docker_fail(err, DOCKER_EPROTO, 0,
-						     "Docker closed the connection mid-reply");
+			           ? DOCKER_OK
+			           : docker_fail(err, DOCKER_EPROTO, 0,
+			                         "Docker closed the connection mid-reply");
 		rc = docker_body_feed(b, &f, &ch, chunk, (size_t)n, err);
 	}
 	return rc < 0 ? rc : DOCKER_OK;
@@ -373,11 +379,11 @@ static int docker_read_body(int fd, struct docker_reply *rep, const char *method
 
 /* docker_call with the reason for a failure. */
 static int docker_request(const struct docker_ctx *ctx, const char *method, const char *path,
-			  const char *body, size_t body_len, int *status, char *out, size_t outsz,
-			  size_t *outlen, struct docker_error *err)
+                          const char *body, size_t body_len, int *status, char *out, size_t outsz,
+                          size_t *outlen, struct docker_error *err)
 {
 	struct docker_reply rep;
-	struct docker_body b = { .out = out, .outsz = out != NULL ? outsz : 0 };
+	struct docker_body b = {.out = out, .outsz = out != NULL ? outsz : 0};
 	int fd, rc;
 
 	err->status = 0;
@@ -387,10 +393,10 @@ static int docker_request(const struct docker_ctx *ctx, const char *method, cons
 	if (b.outsz > 0)
 		out[0] = '\0';
 	rc = docker_exchange(ctx, method, path, body, body_len, "Connection: close\r\n", &rep, &fd,
-			     err);
+	                     err);
 	if (rc == DOCKER_OK)
 		rc = docker_read_body(fd, &rep, method, docker_deadline(ctx->read_timeout_ms), &b,
-				      err);
+		                      err);
 	if (fd >= 0)
 		close(fd);
 	if (rc != DOCKER_OK)
@@ -403,8 +409,8 @@ static int docker_request(const struct docker_ctx *ctx, const char *method, cons
 }
 
 int docker_call(const struct docker_ctx *ctx, const char *method, const char *path,
-		const char *body, size_t body_len, int *status, char *out, size_t outsz,
-		size_t *outlen)
+                const char *body, size_t body_len, int *status, char *out, size_t outsz,
+                size_t *outlen)
 {
 	struct docker_error err;
 
@@ -423,8 +429,8 @@ static int docker_status_error(int status, const char *body, size_t len, struct 
 	    json_string_decode(v, vlen, err->message, sizeof(err->message)) > 0)
 		return DOCKER_ESTATUS;
 	q = len < DOCKER_QUOTE_MAX ? len : DOCKER_QUOTE_MAX;
-	snprintf(err->message, sizeof(err->message), "Docker answered %d %s%s%.*s", status,
-		 http_status_reason(status), q > 0 ? ": " : "", (int)q, body);
+	(void)snprintf(err->message, sizeof(err->message), "Docker answered %d %s%s%.*s", status,
+	               http_status_reason(status), q > 0 ? ": " : "", (int)q, body);
 	/* Only printable ASCII of an unparsed body reaches logs and clients. */
 	for (i = 0; err->message[i]; i++)
 		if ((unsigned char)err->message[i] < ' ' || (unsigned char)err->message[i] >= 0x7f)
@@ -435,17 +441,21 @@ static int docker_status_error(int status, const char *body, size_t len, struct 
 static const struct {
 	const char *from, *to;
 } docker_version_fields[] = {
-	{ "Version", "version" },	{ "ApiVersion", "apiVersion" },
-	{ "GitCommit", "gitCommit" },	{ "GoVersion", "goVersion" },
-	{ "Os", "os" },			{ "Arch", "arch" },
-	{ "KernelVersion", "kernelVersion" }, { "BuildTime", "buildTime" },
+    {"Version", "version"},
+    {"ApiVersion", "apiVersion"},
+    {"GitCommit", "gitCommit"},
+    {"GoVersion", "goVersion"},
+    {"Os", "os"},
+    {"Arch", "arch"},
+    {"KernelVersion", "kernelVersion"},
+    {"BuildTime", "buildTime"},
 };
 
 /* "to":<string member from of object obj, "" if absent or not a string>. */
 static int docker_put_str(struct jbuf *b, const char *to, const char *js, const jsmntok_t *tok,
-			  int ntok, int obj, const char *from)
+                          int ntok, int obj, const char *from)
 {
-	char val[DOCKER_MAX_MESSAGE];
+	char val[DOCKER_MAX_MESSAGE] = "";
 	int v = json_tok_member(js, tok, ntok, obj, from);
 	ssize_t n = 0;
 
@@ -461,7 +471,7 @@ static int docker_put_str(struct jbuf *b, const char *to, const char *js, const 
 }
 
 static int docker_put_components(struct jbuf *b, const char *js, const jsmntok_t *tok, int ntok,
-				 int root)
+                                 int root)
 {
 	int arr = json_tok_member(js, tok, ntok, root, "Components");
 	int i, k, first = 1;
@@ -495,7 +505,7 @@ int docker_version_translate(const char *js, size_t len, struct jbuf *out)
 	size_t mark = out->len, i;
 	int ntok, plat;
 
-	if (len > DOCKER_MAX_RESPONSE || json_check(js, len) != JSON_OBJECT)
+	if (len > (size_t)DOCKER_MAX_RESPONSE || json_check(js, len) != JSON_OBJECT)
 		return -1;
 	jsmn_init(&p);
 	ntok = jsmn_parse(&p, js, len, tok, JSON_MAX_TOKENS);
@@ -504,7 +514,7 @@ int docker_version_translate(const char *js, size_t len, struct jbuf *out)
 	jbuf_lit(out, "{\"docker\":{");
 	for (i = 0; i < sizeof(docker_version_fields) / sizeof(docker_version_fields[0]); i++) {
 		if (docker_put_str(out, docker_version_fields[i].to, js, tok, ntok, 0,
-				   docker_version_fields[i].from) < 0)
+		                   docker_version_fields[i].from) < 0)
 			goto fail;
 		jbuf_lit(out, ",");
 	}
@@ -529,15 +539,15 @@ int docker_version(const struct docker_ctx *ctx, struct jbuf *out, struct docker
 	size_t len;
 	int status, rc;
 
-	rc = docker_request(ctx, "GET", "/version", NULL, 0, &status, body, sizeof(body), &len,
-			    err);
+	rc =
+	    docker_request(ctx, "GET", "/version", NULL, 0, &status, body, sizeof(body), &len, err);
 	if (rc != DOCKER_OK)
 		return rc;
 	if (status != 200)
 		return docker_status_error(status, body, len, err);
 	if (docker_version_translate(body, len, out) < 0)
 		return docker_fail(err, DOCKER_EPROTO, status,
-				   "unexpected /version reply from Docker (or no room for it)");
+		                   "unexpected /version reply from Docker (or no room for it)");
 	return DOCKER_OK;
 }
 
@@ -648,7 +658,7 @@ static void docker_put_host_config(struct jbuf *b, const struct config *c)
 }
 
 int docker_create_body(const struct config *c, const char *image, const char *instance,
-		       unsigned slot, char *out, size_t outsz)
+                       unsigned slot, char *out, size_t outsz)
 {
 	struct jbuf b;
 	char slotstr[16];
@@ -657,12 +667,12 @@ int docker_create_body(const struct config *c, const char *image, const char *in
 		return -1;
 	/* One byte stays free for the NUL. */
 	jbuf_init(&b, out, outsz - 1);
-	snprintf(slotstr, sizeof(slotstr), "%u", slot);
+	(void)snprintf(slotstr, sizeof(slotstr), "%u", slot);
 	jbuf_lit(&b, "{\"Hostname\":");
 	jbuf_str(&b, c->hostname, strnlen(c->hostname, CONFIG_MAX_STR));
 	docker_put_cstr(&b, "User", c->user);
 	jbuf_lit(&b, ",\"AttachStdin\":true,\"AttachStdout\":true,\"AttachStderr\":true"
-		     ",\"Tty\":false,\"OpenStdin\":true,\"StdinOnce\":true");
+	             ",\"Tty\":false,\"OpenStdin\":true,\"StdinOnce\":true");
 	docker_put_key(&b, "Image");
 	jbuf_str(&b, image, strlen(image));
 	docker_put_key(&b, "NetworkDisabled");
@@ -714,9 +724,8 @@ static int docker_create_reply(const char *js, size_t len, char *id)
 	return 0;
 }
 
-int docker_container_create(const struct docker_ctx *ctx, const struct config *c,
-			    const char *image, const char *instance, unsigned slot, char *id,
-			    struct docker_error *err)
+int docker_container_create(const struct docker_ctx *ctx, const struct config *c, const char *image,
+                            const char *instance, unsigned slot, char *id, struct docker_error *err)
 {
 	char body[DOCKER_MAX_REQUEST_BODY];
 	char reply[DOCKER_MAX_REPLY];
@@ -727,22 +736,22 @@ int docker_container_create(const struct docker_ctx *ctx, const struct config *c
 	blen = docker_create_body(c, image, instance, slot, body, sizeof(body));
 	if (blen < 0)
 		return docker_fail(err, DOCKER_EPROTO, 0, "container configuration over %d bytes",
-				   DOCKER_MAX_REQUEST_BODY);
+		                   DOCKER_MAX_REQUEST_BODY);
 	rc = docker_request(ctx, "POST", "/containers/create", body, (size_t)blen, &status, reply,
-			    sizeof(reply), &len, err);
+	                    sizeof(reply), &len, err);
 	if (rc != DOCKER_OK)
 		return rc;
 	if (status != 201)
 		return docker_status_error(status, reply, len, err);
 	if (docker_create_reply(reply, len, id) < 0)
 		return docker_fail(err, DOCKER_EPROTO, status,
-				   "Docker's reply to container create has no valid Id");
+		                   "Docker's reply to container create has no valid Id");
 	return DOCKER_OK;
 }
 
 /* A call on /containers/<id><suffix> that succeeds on ok1 or ok2. */
 static int docker_container_op(const struct docker_ctx *ctx, const char *method, const char *id,
-			       const char *suffix, int ok1, int ok2, struct docker_error *err)
+                               const char *suffix, int ok1, int ok2, struct docker_error *err)
 {
 	char path[DOCKER_MAX_ID + 64];
 	char reply[DOCKER_MAX_REPLY];
@@ -751,7 +760,7 @@ static int docker_container_op(const struct docker_ctx *ctx, const char *method,
 
 	if (!docker_id_valid(id))
 		return docker_fail(err, DOCKER_EPROTO, 0, "invalid container id");
-	snprintf(path, sizeof(path), "/containers/%s%s", id, suffix);
+	(void)snprintf(path, sizeof(path), "/containers/%s%s", id, suffix);
 	rc = docker_request(ctx, method, path, NULL, 0, &status, reply, sizeof(reply), &len, err);
 	if (rc != DOCKER_OK)
 		return rc;
@@ -771,12 +780,12 @@ int docker_container_remove(const struct docker_ctx *ctx, const char *id, struct
 }
 
 int docker_container_attach(const struct docker_ctx *ctx, const char *id, int *fd, char *early,
-			    size_t early_sz, size_t *early_len, struct docker_error *err)
+                            size_t early_sz, size_t *early_len, struct docker_error *err)
 {
 	struct docker_reply rep;
 	char path[DOCKER_MAX_ID + 64];
 	char reply[DOCKER_MAX_REPLY];
-	struct docker_body b = { .out = reply, .outsz = sizeof(reply) };
+	struct docker_body b = {.out = reply, .outsz = sizeof(reply)};
 	size_t n;
 	int s = -1, rc;
 
@@ -786,15 +795,15 @@ int docker_container_attach(const struct docker_ctx *ctx, const char *id, int *f
 	err->message[0] = '\0';
 	if (!docker_id_valid(id))
 		return docker_fail(err, DOCKER_EPROTO, 0, "invalid container id");
-	snprintf(path, sizeof(path), "/containers/%s/attach?stream=1&stdin=1&stdout=1&stderr=1",
-		 id);
+	(void)snprintf(path, sizeof(path),
+	               "/containers/%s/attach?stream=1&stdin=1&stdout=1&stderr=1", id);
 	rc = docker_exchange(ctx, "POST", path, NULL, 0, "Connection: Upgrade\r\nUpgrade: tcp\r\n",
-			     &rep, &s, err);
+	                     &rep, &s, err);
 	if (rc != DOCKER_OK)
 		goto out;
 	if (rep.res.status != 101 && rep.res.status != 200) {
 		rc = docker_read_body(s, &rep, "POST", docker_deadline(ctx->read_timeout_ms), &b,
-				      err);
+		                      err);
 		if (rc == DOCKER_OK)
 			rc = docker_status_error(rep.res.status, reply, b.len, err);
 		goto out;
@@ -802,8 +811,8 @@ int docker_container_attach(const struct docker_ctx *ctx, const char *id, int *f
 	n = rep.head_len - rep.head_end;
 	if (n > early_sz) {
 		rc = docker_fail(err, DOCKER_EPROTO, rep.res.status,
-				 "%zu stream bytes came with the attach reply, room for %zu", n,
-				 early_sz);
+		                 "%zu stream bytes came with the attach reply, room for %zu", n,
+		                 early_sz);
 		goto out;
 	}
 	if (n > 0)
@@ -850,18 +859,18 @@ static int docker_list_path(const char *instance, int slot, char *path, size_t p
 	size_t pl = strlen(pre);
 
 	jbuf_init(&b, js, sizeof(js));
-	snprintf(label, sizeof(label), "%s=%s", DOCKER_LABEL_INSTANCE, instance);
+	(void)snprintf(label, sizeof(label), "%s=%s", DOCKER_LABEL_INSTANCE, instance);
 	jbuf_lit(&b, "{\"label\":[");
 	jbuf_str(&b, label, strlen(label));
 	if (slot >= 0) {
-		snprintf(label, sizeof(label), "%s=%d", DOCKER_LABEL_SLOT, slot);
+		(void)snprintf(label, sizeof(label), "%s=%d", DOCKER_LABEL_SLOT, slot);
 		jbuf_lit(&b, ",");
 		jbuf_str(&b, label, strlen(label));
 	}
 	jbuf_lit(&b, "]}");
 	if (b.overflow || strlen(instance) > CONFIG_MAX_STR || pathsz <= pl)
 		return -1;
-	memcpy(path, pre, pl);
+	memcpy(path, pre, pl + 1);
 	return docker_url_encode(js, b.len, path + pl, pathsz - pl);
 }
 
@@ -886,7 +895,7 @@ static int docker_parse_slot(const char *s, unsigned *v)
 
 /* A string member of object obj decoded into out, or -1. */
 static int docker_tok_str(const char *js, const jsmntok_t *tok, int ntok, int obj, const char *key,
-			  char *out, size_t outsz)
+                          char *out, size_t outsz)
 {
 	int v = json_tok_member(js, tok, ntok, obj, key);
 
@@ -900,11 +909,12 @@ static int docker_tok_str(const char *js, const jsmntok_t *tok, int ntok, int ob
  * was Docker's; this checks again before anyone removes it).
  */
 static int docker_list_entry(const char *js, const jsmntok_t *tok, int ntok, int obj,
-			     const char *instance, int slot, char *id, unsigned *slotv)
+                             const char *instance, int slot, char *id, unsigned *slotv)
 {
 	char val[CONFIG_MAX_STR + 1];
 	int labels;
 
+	*slotv = 0;
 	if (tok[obj].type != JSMN_OBJECT ||
 	    docker_tok_str(js, tok, ntok, obj, "Id", id, DOCKER_MAX_ID) < 0 || !docker_id_valid(id))
 		return -1;
@@ -919,7 +929,7 @@ static int docker_list_entry(const char *js, const jsmntok_t *tok, int ntok, int
 }
 
 static int docker_list_parse(const char *js, size_t len, const char *instance, int slot,
-			     void (*fn)(const char *id, unsigned slot, void *arg), void *arg)
+                             void (*fn)(const char *id, unsigned slot, void *arg), void *arg)
 {
 	jsmntok_t *tok = NULL;
 	jsmn_parser p;
@@ -957,8 +967,8 @@ out:
 }
 
 int docker_containers_labelled(const struct docker_ctx *ctx, const char *instance, int slot,
-			       void (*fn)(const char *id, unsigned slot, void *arg), void *arg,
-			       struct docker_error *err)
+                               void (*fn)(const char *id, unsigned slot, void *arg), void *arg,
+                               struct docker_error *err)
 {
 	char path[HTTP_MAX_PATH + 1];
 	char *body;
@@ -967,11 +977,11 @@ int docker_containers_labelled(const struct docker_ctx *ctx, const char *instanc
 
 	if (docker_list_path(instance, slot, path, sizeof(path)) < 0)
 		return docker_fail(err, DOCKER_EPROTO, 0, "instance label too long for a filter");
-	body = malloc(DOCKER_MAX_RESPONSE);
+	body = malloc((size_t)DOCKER_MAX_RESPONSE);
 	if (body == NULL)
 		return docker_fail(err, DOCKER_EIO, 0, "malloc: %s", strerror(errno));
-	rc = docker_request(ctx, "GET", path, NULL, 0, &status, body, DOCKER_MAX_RESPONSE, &len,
-			    err);
+	rc = docker_request(ctx, "GET", path, NULL, 0, &status, body, (size_t)DOCKER_MAX_RESPONSE,
+	                    &len, err);
 	if (rc != DOCKER_OK)
 		goto out;
 	if (status != 200) {
@@ -981,14 +991,14 @@ int docker_containers_labelled(const struct docker_ctx *ctx, const char *instanc
 	rc = docker_list_parse(body, len, instance, slot, fn, arg);
 	if (rc < 0)
 		rc = docker_fail(err, DOCKER_EPROTO, status,
-				 "malformed container list from Docker (or out of memory)");
+		                 "malformed container list from Docker (or out of memory)");
 out:
 	free(body);
 	return rc;
 }
 
 int docker_frame_header(const unsigned char h[DOCKER_FRAME_HEADER], enum docker_stream *stream,
-			uint32_t *len)
+                        uint32_t *len)
 {
 	if (h[0] > DOCKER_STDERR || h[1] != 0 || h[2] != 0 || h[3] != 0)
 		return -1;

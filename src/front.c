@@ -794,7 +794,7 @@ void front_main(struct config *c, unsigned slot, int listen_fd, int afd)
 	log_debug("front %u ready", slot);
 	while (!front_stop) {
 		struct pollfd p[2] = {{.fd = listen_fd, .events = POLLIN}, {.fd = agent_fd, .events = 0}};
-		struct sockaddr_storage ss;
+		struct sockaddr_storage ss = {0};
 		socklen_t sl = sizeof(ss);
 		int fd;
 

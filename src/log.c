@@ -142,8 +142,13 @@ void proctitle_init(int argc, char **argv)
 		if (environ[i] == end)
 			end = environ[i] + strlen(environ[i]) + 1;
 		newenv[i] = strdup(environ[i]);
-		if (newenv[i] == NULL)
+		if (newenv[i] == NULL) {
+			/* Keep the old environment and no title: better than half of each. */
+			while (i-- > 0)
+				free(newenv[i]);
+			free(newenv);
 			return;
+		}
 	}
 	environ = newenv;
 	for (i = 1; i < argc; i++)

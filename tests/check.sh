@@ -5,6 +5,7 @@
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build/rel}
+export BUILD
 FUZZ_SECONDS=${FUZZ_SECONDS:-5}
 log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT

@@ -21,15 +21,16 @@ ALL_IMAGES=(sh python c)
 RUNNER_UID=1000
 RUNNER_GID=1000
 LABEL=io.runboxd.recipe
+ROOTFS_REV=1 # bump when rootfs_debian changes: it keys the package caches
 
 WORK=
 cleanup() {
-	# A failed apt step must not leave /proc mounted inside a temp dir.
 	if [[ -n $WORK && -d $WORK ]]; then
 		local m
-		for m in "$WORK"/*/proc; do
-			if mountpoint -q "$m" 2>/dev/null; then umount -l "$m" || true; fi
-		done
+		# Deepest first: a failed debootstrap or apt step may leave proc/sys mounted.
+		while read -r m; do
+			umount -l "$m" || true
+		done < <(awk -v w="$WORK/" 'index($2, w) == 1 { print $2 }' /proc/mounts | sort -r)
 		rm -rf --one-file-system "$WORK"
 	fi
 }
@@ -134,8 +135,8 @@ debian_base() {
 	debootstrap --variant=minbase "$SUITE" "$root" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 ||
 		{ tail -n 30 "$WORK/debootstrap.log" >&2; die "debootstrap failed"; }
 	rm -rf "${root:?}"/var/cache/apt/archives/*.deb "${root:?}"/var/lib/apt/lists/*
-	tar -C "$root" --numeric-owner -cf "$BASE_TAR.tmp" .
-	mv "$BASE_TAR.tmp" "$BASE_TAR"
+	tar -C "$root" --numeric-owner -cf "$BASE_TAR.tmp.$$" .
+	mv "$BASE_TAR.tmp.$$" "$BASE_TAR"
 	rm -rf --one-file-system "$root"
 	log "base ready in $(printf '%.1f' "$(echo "$(now) - $t0" | bc)") s: $BASE_TAR"
 }
@@ -157,7 +158,7 @@ in_chroot() {
 rootfs_debian() {
 	local name=$1 dir=$2 pkgs key pkgtar
 	mapfile -t pkgs < <(grep -v '^[[:space:]]*\(#\|$\)' "$HERE/$name/packages")
-	key=$({ echo "$SUITE"; printf '%s\n' "${pkgs[@]}"; } | sha256sum | cut -c1-16)
+	key=$({ echo "$SUITE $ROOTFS_REV"; printf '%s\n' "${pkgs[@]}"; } | sha256sum | cut -c1-16)
 	pkgtar=$CACHE/debian-$SUITE-$name-$key.tar
 	if [[ ! -f $pkgtar ]]; then
 		debian_base
@@ -179,8 +180,9 @@ rootfs_debian() {
 			"${dir:?}"/usr/share/info/*
 		: >"$dir/etc/resolv.conf"
 		in_chroot "$dir" sh -c "groupadd -g $RUNNER_GID runbox && useradd -u $RUNNER_UID -g $RUNNER_GID -d /home/runbox -M -s /bin/bash runbox"
-		tar -C "$dir" --numeric-owner -cf "$pkgtar.tmp" .
-		mv "$pkgtar.tmp" "$pkgtar"
+		tar -C "$dir" --numeric-owner -cf "$pkgtar.tmp.$$" .
+		mv "$pkgtar.tmp.$$" "$pkgtar"
+		find "$CACHE" -maxdepth 1 -name "debian-$SUITE-$name-*.tar" ! -path "$pkgtar" -delete
 	else
 		mkdir -p "$dir"
 		tar -C "$dir" --numeric-owner -xf "$pkgtar"

@@ -164,7 +164,8 @@ static int exec_pump(struct exec_pump *x, struct runner_result *r, char *err, si
 		if (x->reaped && timeout == 0)
 			break;
 		for (k = 0; k < 3; k++)
-			pf[k] = (struct pollfd){.fd = *fds[k], .events = ev[k]}; /* fd -1 is skipped */
+			pf[k] =
+			    (struct pollfd){.fd = *fds[k], .events = ev[k]}; /* fd -1 is skipped */
 		nfd = poll(pf, 3, timeout);
 		if (nfd < 0 && errno != EINTR) {
 			snprintf(err, errsz, "poll: %s", strerror(errno));
@@ -210,7 +211,7 @@ static void exec_status(const struct exec_pump *x, uint64_t t0, struct runner_re
 }
 
 int runner_exec(int dirfd, const char *cmd, const char *in, size_t inlen, struct runner_result *r,
-		char *err, size_t errsz)
+                char *err, size_t errsz)
 {
 	int p[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};
 	struct exec_pump x = {.in = -1, .out = -1, .err = -1, .data = in, .len = inlen};

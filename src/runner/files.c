@@ -21,9 +21,8 @@
 #define FILES_DIR_MODE 0755
 #define FILES_SHOW 200 /* bytes of a refused name quoted in the message */
 
-__attribute__((format(printf, 4, 5))) static int files_fail(char *err, size_t errsz,
-							     const struct runner_bytes *name,
-							     const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static int
+files_fail(char *err, size_t errsz, const struct runner_bytes *name, const char *fmt, ...)
 {
 	char why[RUNNER_ERR_MAX];
 	va_list ap;
@@ -65,7 +64,7 @@ static int files_check_name(const struct runner_bytes *name, char *err, size_t e
 
 /* Opens (making it if needed) the directory comp under dirfd, never via a link. */
 static int files_subdir(int dirfd, const char *comp, const struct runner_bytes *name, char *err,
-			size_t errsz)
+                        size_t errsz)
 {
 	int fd;
 
@@ -80,7 +79,7 @@ static int files_subdir(int dirfd, const char *comp, const struct runner_bytes *
 }
 
 static int files_write_all(int fd, const struct runner_bytes *content,
-			   const struct runner_bytes *name, char *err, size_t errsz)
+                           const struct runner_bytes *name, char *err, size_t errsz)
 {
 	size_t off = 0;
 	ssize_t n;
@@ -96,8 +95,8 @@ static int files_write_all(int fd, const struct runner_bytes *content,
 	return 0;
 }
 
-int runner_file_write(int dirfd, const struct runner_bytes *name, const struct runner_bytes *content,
-		      char *err, size_t errsz)
+int runner_file_write(int dirfd, const struct runner_bytes *name,
+                      const struct runner_bytes *content, char *err, size_t errsz)
 {
 	char path[RUNNER_MAX_NAME];
 	char *comp, *slash;
@@ -119,7 +118,8 @@ int runner_file_write(int dirfd, const struct runner_bytes *name, const struct r
 	}
 	fd = openat(cur, comp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, FILES_MODE);
 	if (fd < 0 && errno == EEXIST) {
-		files_fail(err, errsz, name, "a file, directory or link of that name already exists");
+		files_fail(err, errsz, name,
+		           "a file, directory or link of that name already exists");
 		goto out;
 	}
 	if (fd < 0) {
@@ -142,7 +142,8 @@ int runner_files_write(int dirfd, const struct runner_payload *p, char *err, siz
 	size_t i;
 
 	for (i = 0; i < p->nfiles; i++)
-		if (runner_file_write(dirfd, &p->files[i].name, &p->files[i].content, err, errsz) < 0)
+		if (runner_file_write(dirfd, &p->files[i].name, &p->files[i].content, err, errsz) <
+		    0)
 			return -1;
 	return 0;
 }

@@ -18,7 +18,7 @@
 
 /* Splits line[0..len) at ':' into at most HOME_FIELDS fields. */
 static int home_fields(const char *line, size_t len, const char *f[HOME_FIELDS],
-		       size_t flen[HOME_FIELDS])
+                       size_t flen[HOME_FIELDS])
 {
 	const char *end = line + len, *c = line, *colon;
 	int n = 0;
@@ -113,7 +113,7 @@ int runner_home(char *out, size_t outsz, char *err, size_t errsz)
 		snprintf(err, errsz, "no $HOME and open %s: %s", HOME_PASSWD, strerror(errno));
 	else if (runner_passwd_home(text, (size_t)len, getuid(), out, outsz) < 0)
 		snprintf(err, errsz, "no $HOME and no home for uid %u in %s", (unsigned)getuid(),
-			 HOME_PASSWD);
+		         HOME_PASSWD);
 	else
 		rc = 0;
 	free(text);

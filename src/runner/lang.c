@@ -47,23 +47,23 @@ struct lang {
 	const char *ext;                   /* OTHERS, or NULL */
 	const char *build;                 /* before MAIN: "TOOL <build> MAIN OTHERS <tail>" */
 	const char *tail;
-	const char *run;                   /* NULL: "TOOL MAIN" */
+	const char *run; /* NULL: "TOOL MAIN" */
 };
 
 static const struct lang lang_table[] = {
-	{"bash", {"bash"}, NULL, NULL, NULL, NULL},
-	{"sh", {"sh"}, NULL, NULL, NULL, NULL},
-	{"python", {"python", "python3"}, NULL, NULL, NULL, NULL},
-	{"c", {"clang", "gcc", "cc"}, ".c", "-o a.out", "-lm", "./a.out"},
-	{"cpp", {"clang++", "g++", "c++"}, ".cpp", "-std=c++11 -o a.out", "", "./a.out"},
-	{"javascript", {"node"}, NULL, NULL, NULL, NULL},
-	{"ruby", {"ruby"}, NULL, NULL, NULL, NULL},
-	{"perl", {"perl"}, NULL, NULL, NULL, NULL},
-	{"php", {"php"}, NULL, NULL, NULL, NULL},
-	{"lua", {"lua"}, NULL, NULL, NULL, NULL},
-	{"go", {"go"}, NULL, "build -o a.out", "", "./a.out"},
-	{"rust", {"rustc"}, NULL, "-o a.out", "", "./a.out"},
-	{"java", {"javac"}, NULL, "", "", NULL},
+    {"bash", {"bash"}, NULL, NULL, NULL, NULL},
+    {"sh", {"sh"}, NULL, NULL, NULL, NULL},
+    {"python", {"python", "python3"}, NULL, NULL, NULL, NULL},
+    {"c", {"clang", "gcc", "cc"}, ".c", "-o a.out", "-lm", "./a.out"},
+    {"cpp", {"clang++", "g++", "c++"}, ".cpp", "-std=c++11 -o a.out", "", "./a.out"},
+    {"javascript", {"node"}, NULL, NULL, NULL, NULL},
+    {"ruby", {"ruby"}, NULL, NULL, NULL, NULL},
+    {"perl", {"perl"}, NULL, NULL, NULL, NULL},
+    {"php", {"php"}, NULL, NULL, NULL, NULL},
+    {"lua", {"lua"}, NULL, NULL, NULL, NULL},
+    {"go", {"go"}, NULL, "build -o a.out", "", "./a.out"},
+    {"rust", {"rustc"}, NULL, "-o a.out", "", "./a.out"},
+    {"java", {"javac"}, NULL, "", "", NULL},
 };
 
 static bool lang_executable(const char *dir, size_t dlen, const char *name)
@@ -88,7 +88,8 @@ const char *runner_path_pick(const char *const *names)
 	for (k = 0; k < LANG_MAX_TOOLS && names[k] != NULL; k++) {
 		for (dir = path;; dir = colon + 1) {
 			colon = strchr(dir, ':');
-			if (lang_executable(dir, colon ? (size_t)(colon - dir) : strlen(dir), names[k]))
+			if (lang_executable(dir, colon ? (size_t)(colon - dir) : strlen(dir),
+			                    names[k]))
 				return names[k];
 			if (colon == NULL)
 				break;
@@ -202,28 +203,30 @@ static const struct lang *lang_find(const char *name)
 }
 
 static int lang_plan_v1(const struct runner_payload *p, struct runner_plan *plan, char *err,
-			size_t errsz)
+                        size_t errsz)
 {
 	const struct lang *l = lang_find(p->language);
 	const char *tool;
 
 	if (l == NULL) {
 		snprintf(err, errsz,
-			 "Unknown language \"%.64s\" (known: bash sh python c cpp javascript ruby "
-			 "perl php lua go rust java; or give a command)",
-			 p->language);
+		         "Unknown language \"%.64s\" (known: bash sh python c cpp javascript ruby "
+		         "perl php lua go rust java; or give a command)",
+		         p->language);
 		return -1;
 	}
 	if (p->nfiles == 0) {
-		snprintf(err, errsz, "Language %s needs at least one file (the first is the main file)",
-			 l->name);
+		snprintf(err, errsz,
+		         "Language %s needs at least one file (the first is the main file)",
+		         l->name);
 		return -1;
 	}
 	tool = runner_path_pick(l->tools);
 	if (tool == NULL) {
 		snprintf(err, errsz, "Language %s needs %s%s%s%s%s, which this image does not have",
-			 l->name, l->tools[0], l->tools[1] ? " or " : "", l->tools[1] ? l->tools[1] : "",
-			 l->tools[2] ? " or " : "", l->tools[2] ? l->tools[2] : "");
+		         l->name, l->tools[0], l->tools[1] ? " or " : "",
+		         l->tools[1] ? l->tools[1] : "", l->tools[2] ? " or " : "",
+		         l->tools[2] ? l->tools[2] : "");
 		return -1;
 	}
 	if (l->build != NULL) {
@@ -243,18 +246,25 @@ oom:
 
 static int lang_plan_v2(const struct runner_payload *p, struct runner_plan *plan)
 {
+	size_t i;
+
 	plan->build = calloc(p->nbuild + 1, sizeof(*plan->build));
 	if (plan->build == NULL)
 		return -1;
-	for (; plan->nbuild < p->nbuild; plan->nbuild++)
-		if ((plan->build[plan->nbuild] = strdup(p->build[plan->nbuild])) == NULL)
+	for (i = 0; i < p->nbuild; i++) {
+		char *cmd = strdup(p->build[i]);
+
+		if (cmd == NULL)
 			return -1;
+		plan->build[i] = cmd;
+		plan->nbuild = i + 1;
+	}
 	plan->run = strdup(p->run);
 	return plan->run != NULL ? 0 : -1;
 }
 
 int runner_plan_make(const struct runner_payload *p, struct runner_plan *plan, char *err,
-		     size_t errsz)
+                     size_t errsz)
 {
 	int rc;
 

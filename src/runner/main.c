@@ -53,7 +53,7 @@ static char *main_read_payload(size_t *len)
 		n += (size_t)r;
 		if (n > RUNNER_MAX_PAYLOAD) {
 			fprintf(stderr, "runbox-runner: payload larger than %u bytes\n",
-				RUNNER_MAX_PAYLOAD);
+			        RUNNER_MAX_PAYLOAD);
 			exit(1);
 		}
 	}
@@ -118,7 +118,8 @@ static int main_workdir(const char *path)
 	}
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
-		fprintf(stderr, "runbox-runner: open work directory %s: %s\n", path, strerror(errno));
+		fprintf(stderr, "runbox-runner: open work directory %s: %s\n", path,
+		        strerror(errno));
 		exit(1);
 	}
 	return fd;
@@ -135,8 +136,8 @@ static void main_run(int dirfd, const struct runner_plan *plan, const struct run
 		bool last = i == plan->nbuild;
 		const char *cmd = last ? plan->run : plan->build[i];
 
-		if (runner_exec(dirfd, cmd, last ? p->stdin_data.p : NULL, last ? p->stdin_data.len : 0,
-				&r, err, sizeof(err)) < 0)
+		if (runner_exec(dirfd, cmd, last ? p->stdin_data.p : NULL,
+		                last ? p->stdin_data.len : 0, &r, err, sizeof(err)) < 0)
 			main_fail(err);
 		runner_error_text(&r, error, sizeof(error));
 		if (last || error[0] != '\0') {

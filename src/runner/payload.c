@@ -20,7 +20,7 @@ struct payload_ctx {
 };
 
 __attribute__((format(printf, 2, 3))) static int payload_fail(struct payload_ctx *c,
-							       const char *fmt, ...)
+                                                              const char *fmt, ...)
 {
 	va_list ap;
 
@@ -101,6 +101,8 @@ static int payload_uescape(const char *s, const char *end, uint32_t *cp, size_t 
 
 static int payload_unescape(const char *s, const char *end, char *o, size_t *olen)
 {
+	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+	const char *e;
 	size_t n = 0, used;
 	uint32_t cp;
 
@@ -109,19 +111,15 @@ static int payload_unescape(const char *s, const char *end, char *o, size_t *ole
 			o[n++] = *s++;
 			continue;
 		}
-		if (end - s < 2)
+		if (end - s < 2 || s[1] == '\0')
 			return -1;
-		switch (s[1]) {
-		case '"': case '\\': case '/': o[n++] = s[1]; s += 2; continue;
-		case 'b': o[n++] = '\b'; s += 2; continue;
-		case 'f': o[n++] = '\f'; s += 2; continue;
-		case 'n': o[n++] = '\n'; s += 2; continue;
-		case 'r': o[n++] = '\r'; s += 2; continue;
-		case 't': o[n++] = '\t'; s += 2; continue;
-		case 'u': break;
-		default: return -1;
+		e = strchr(from, s[1]);
+		if (e != NULL) {
+			o[n++] = to[e - from];
+			s += 2;
+			continue;
 		}
-		if (payload_uescape(s + 1, end, &cp, &used) < 0)
+		if (s[1] != 'u' || payload_uescape(s + 1, end, &cp, &used) < 0)
 			return -1;
 		n += payload_utf8(o + n, cp);
 		s += 1 + used;
@@ -139,16 +137,26 @@ static int payload_unescape(const char *s, const char *end, char *o, size_t *ole
 static int payload_bytes(struct payload_ctx *c, int i, const char *what, struct runner_bytes *b)
 {
 	const jsmntok_t *t = &c->tok[i];
-	size_t raw = (size_t)(t->end - t->start);
+	size_t n, raw = (size_t)(t->end - t->start);
+	char *s;
 
-	if (t->type != JSMN_STRING)
-		return payload_fail(c, "%s must be a string", what);
-	b->p = malloc(raw + 1);
-	if (b->p == NULL)
-		return payload_fail(c, "%s: out of memory", what);
-	if (payload_unescape(c->js + t->start, c->js + t->end, b->p, &b->len) < 0)
-		return payload_fail(c, "%s: bad string escape", what);
-	b->p[b->len] = '\0';
+	if (t->type != JSMN_STRING) {
+		payload_fail(c, "%s must be a string", what);
+		return -1;
+	}
+	s = malloc(raw + 1);
+	if (s == NULL) {
+		payload_fail(c, "%s: out of memory", what);
+		return -1;
+	}
+	if (payload_unescape(c->js + t->start, c->js + t->end, s, &n) < 0) {
+		free(s);
+		payload_fail(c, "%s: bad string escape", what);
+		return -1;
+	}
+	s[n] = '\0';
+	b->p = s;
+	b->len = n;
 	return 0;
 }
 
@@ -157,12 +165,10 @@ static int payload_cstr(struct payload_ctx *c, int i, const char *what, char **o
 {
 	struct runner_bytes b = {0};
 
-	if (payload_bytes(c, i, what, &b) < 0) {
-		free(b.p);
+	if (payload_bytes(c, i, what, &b) < 0)
 		return -1;
-	}
 	*out = b.p;
-	if (strlen(b.p) != b.len)
+	if (memchr(b.p, '\0', b.len) != NULL)
 		return payload_fail(c, "%s must not contain U+0000", what);
 	return 0;
 }
@@ -268,7 +274,7 @@ static int payload_fields(struct payload_ctx *c, struct runner_payload *p)
 	if (payload_opt(c, "command", &cmd) < 0)
 		return -1;
 	p->command = cmd.p;
-	if (cmd.p != NULL && strlen(cmd.p) != cmd.len)
+	if (cmd.p != NULL && memchr(cmd.p, '\0', cmd.len) != NULL)
 		return payload_fail(c, "command must not contain U+0000");
 	return 0;
 }
@@ -296,7 +302,7 @@ static int payload_tokens(struct payload_ctx *c, const char *js, size_t len)
 }
 
 int runner_payload_parse(const char *js, size_t len, struct runner_payload *p, char *err,
-			 size_t errsz)
+                         size_t errsz)
 {
 	struct payload_ctx c = {.js = js, .err = err, .errsz = errsz};
 	enum json_type t;

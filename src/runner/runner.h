@@ -30,12 +30,12 @@ struct runner_file {
 };
 
 struct runner_payload {
-	bool v2;                       /* runInstructions given */
-	char *language;                /* v1 */
-	char *command;                 /* v1, NULL or "" when absent */
-	char **build;                  /* v2 buildCommands */
+	bool v2;        /* runInstructions given */
+	char *language; /* v1 */
+	char *command;  /* v1, NULL or "" when absent */
+	char **build;   /* v2 buildCommands */
 	size_t nbuild;
-	char *run;                     /* v2 runCommand */
+	char *run; /* v2 runCommand */
 	struct runner_file *files;
 	size_t nfiles;
 	struct runner_bytes stdin_data;
@@ -43,12 +43,12 @@ struct runner_payload {
 
 /* payload.c: parse and check the types of a payload (v1 or v2). */
 int runner_payload_parse(const char *js, size_t len, struct runner_payload *p, char *err,
-			 size_t errsz);
+                         size_t errsz);
 void runner_payload_free(struct runner_payload *p);
 
 /* files.c: write one file under dirfd, refusing any escape (see files.c). */
-int runner_file_write(int dirfd, const struct runner_bytes *name, const struct runner_bytes *content,
-		      char *err, size_t errsz);
+int runner_file_write(int dirfd, const struct runner_bytes *name,
+                      const struct runner_bytes *content, char *err, size_t errsz);
 int runner_files_write(int dirfd, const struct runner_payload *p, char *err, size_t errsz);
 
 /* lang.c: the shell commands to run. */
@@ -58,7 +58,7 @@ struct runner_plan {
 	char *run;
 };
 int runner_plan_make(const struct runner_payload *p, struct runner_plan *plan, char *err,
-		     size_t errsz);
+                     size_t errsz);
 void runner_plan_free(struct runner_plan *plan);
 /* The first of names[] (NULL-terminated) found as an executable in $PATH, or NULL. */
 const char *runner_path_pick(const char *const *names);
@@ -72,15 +72,15 @@ struct runner_capture {
 
 struct runner_result {
 	struct runner_capture out, err;
-	bool exited;     /* else killed by a signal (or never ran) */
-	int code;        /* exit status when exited */
-	int sig;         /* signal number when killed */
-	uint64_t ns;     /* wall time of the command */
+	bool exited; /* else killed by a signal (or never ran) */
+	int code;    /* exit status when exited */
+	int sig;     /* signal number when killed */
+	uint64_t ns; /* wall time of the command */
 };
 
 /* Runs /bin/sh -c cmd in dirfd with in[0..inlen) on its stdin. */
 int runner_exec(int dirfd, const char *cmd, const char *in, size_t inlen, struct runner_result *r,
-		char *err, size_t errsz);
+                char *err, size_t errsz);
 void runner_result_free(struct runner_result *r);
 
 /* output.c: the reply object. */

@@ -24,7 +24,7 @@ static void fuzz_frame(const uint8_t *data, size_t size)
 	if (docker_frame_header(data, &s, &len) == 0) {
 		if (s > DOCKER_STDERR || data[1] || data[2] || data[3] ||
 		    len != ((uint32_t)data[4] << 24 | (uint32_t)data[5] << 16 |
-			    (uint32_t)data[6] << 8 | data[7]))
+		            (uint32_t)data[6] << 8 | data[7]))
 			abort();
 	} else if (data[0] <= 2 && !data[1] && !data[2] && !data[3]) {
 		abort();
@@ -48,8 +48,8 @@ static void fuzz_image_ref(const uint8_t *data, size_t size)
 			abort();
 		for (i = 0; ref[i]; i++)
 			if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-				    "._-/:@",
-				    ref[i]))
+			            "._-/:@",
+			            ref[i]))
 				abort();
 	}
 }
@@ -73,9 +73,9 @@ static void fuzz_create_body(const uint8_t *data, size_t size)
 {
 	static struct config c;
 	static char out[DOCKER_MAX_REQUEST_BODY];
-	char *fields[] = { c.hostname, c.user, c.tmp_dir_path, c.tmp_dir_options,
-			   c.work_dir_path, c.log_driver, c.runtime, c.cap_add.item[0],
-			   c.cap_drop.item[0], c.instance };
+	char *fields[] = {c.hostname,         c.user,       c.tmp_dir_path, c.tmp_dir_options,
+	                  c.work_dir_path,    c.log_driver, c.runtime,      c.cap_add.item[0],
+	                  c.cap_drop.item[0], c.instance};
 	size_t nf = sizeof(fields) / sizeof(fields[0]), f = 0, i = 0, k;
 	int len;
 

@@ -164,11 +164,10 @@ def test_language(image):
 def test_streams(image):
     both = ("head -c 10000000 /dev/zero | tr '\\0' o & "
             "head -c 10000000 /dev/zero | tr '\\0' e >&2; wait")
-    r = expect(f"{image} 10 MB on stdout and stderr", image,
+    expect(f"{image} 10 MB on stdout and stderr", image,
                {"runInstructions": {"runCommand": both}, "files": [], "stdin": ""},
                **ok_run(stdout=lambda s: s == "o" * MAX_STREAM,
                         stderr=lambda s: s == "e" * MAX_STREAM))
-    del r
     expect(f"{image} binary output", image,
            {"runInstructions": {"runCommand": "printf 'a\\377\\376b\\001\\302'"}, "files": []},
            **ok_run(stdout="a\ufffd\ufffdb\u0001\ufffd"))

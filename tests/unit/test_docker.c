@@ -24,11 +24,11 @@
 #include "json.h"
 
 enum serve_mode {
-	SERVE_WHOLE,     /* reply in one write, then close */
-	SERVE_BYTEWISE,  /* reply one byte per write */
-	SERVE_HANG,      /* read the request, never answer */
-	SERVE_NOREAD,    /* accept, never read, never answer */
-	SERVE_ATTACH,    /* reply, read the payload to EOF, answer it in a stdout frame */
+	SERVE_WHOLE,    /* reply in one write, then close */
+	SERVE_BYTEWISE, /* reply one byte per write */
+	SERVE_HANG,     /* read the request, never answer */
+	SERVE_NOREAD,   /* accept, never read, never answer */
+	SERVE_ATTACH,   /* reply, read the payload to EOF, answer it in a stdout frame */
 };
 
 static char tdir[64];
@@ -39,26 +39,27 @@ static struct docker_ctx ctx;
 static const char ID64[] = "4f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
 
 static const char REAL_VERSION[] =
-	"{\"Platform\":{\"Name\":\"\"},\"Components\":[{\"Name\":\"Engine\",\"Version\":"
-	"\"20.10.24+dfsg1\",\"Details\":{\"ApiVersion\":\"1.41\",\"Arch\":\"amd64\",\"BuildTime\":"
-	"\"2026-05-07T21:09:36.000000000+00:00\",\"Experimental\":\"false\",\"GitCommit\":"
-	"\"5d6db84\",\"GoVersion\":\"go1.19.8\",\"KernelVersion\":\"6.18.44-fc-v595\","
-	"\"MinAPIVersion\":\"1.12\",\"Os\":\"linux\"}},{\"Name\":\"containerd\",\"Version\":"
-	"\"1.6.20~ds1\",\"Details\":{\"GitCommit\":\"1.6.20~ds1-1+deb12u3\"}},{\"Name\":\"runc\","
-	"\"Version\":\"1.1.5+ds1\",\"Details\":{\"GitCommit\":\"1.1.5+ds1-1+deb12u1\"}},"
-	"{\"Name\":\"docker-init\",\"Version\":\"0.19.0\",\"Details\":{\"GitCommit\":\"\"}}],"
-	"\"Version\":\"20.10.24+dfsg1\",\"ApiVersion\":\"1.41\",\"MinAPIVersion\":\"1.12\","
-	"\"GitCommit\":\"5d6db84\",\"GoVersion\":\"go1.19.8\",\"Os\":\"linux\",\"Arch\":\"amd64\","
-	"\"KernelVersion\":\"6.18.44-fc-v595\",\"BuildTime\":\"2026-05-07T21:09:36.000000000+00:00\"}\n";
+    "{\"Platform\":{\"Name\":\"\"},\"Components\":[{\"Name\":\"Engine\",\"Version\":"
+    "\"20.10.24+dfsg1\",\"Details\":{\"ApiVersion\":\"1.41\",\"Arch\":\"amd64\",\"BuildTime\":"
+    "\"2026-05-07T21:09:36.000000000+00:00\",\"Experimental\":\"false\",\"GitCommit\":"
+    "\"5d6db84\",\"GoVersion\":\"go1.19.8\",\"KernelVersion\":\"6.18.44-fc-v595\","
+    "\"MinAPIVersion\":\"1.12\",\"Os\":\"linux\"}},{\"Name\":\"containerd\",\"Version\":"
+    "\"1.6.20~ds1\",\"Details\":{\"GitCommit\":\"1.6.20~ds1-1+deb12u3\"}},{\"Name\":\"runc\","
+    "\"Version\":\"1.1.5+ds1\",\"Details\":{\"GitCommit\":\"1.1.5+ds1-1+deb12u1\"}},"
+    "{\"Name\":\"docker-init\",\"Version\":\"0.19.0\",\"Details\":{\"GitCommit\":\"\"}}],"
+    "\"Version\":\"20.10.24+dfsg1\",\"ApiVersion\":\"1.41\",\"MinAPIVersion\":\"1.12\","
+    "\"GitCommit\":\"5d6db84\",\"GoVersion\":\"go1.19.8\",\"Os\":\"linux\",\"Arch\":\"amd64\","
+    "\"KernelVersion\":\"6.18.44-fc-v595\",\"BuildTime\":\"2026-05-07T21:09:36.000000000+00:00\"}"
+    "\n";
 
 static const char REAL_VERSION_OUT[] =
-	"{\"docker\":{\"version\":\"20.10.24+dfsg1\",\"apiVersion\":\"1.41\",\"gitCommit\":"
-	"\"5d6db84\",\"goVersion\":\"go1.19.8\",\"os\":\"linux\",\"arch\":\"amd64\","
-	"\"kernelVersion\":\"6.18.44-fc-v595\",\"buildTime\":"
-	"\"2026-05-07T21:09:36.000000000+00:00\",\"platform\":{\"name\":\"\"},\"components\":["
-	"{\"name\":\"Engine\",\"version\":\"20.10.24+dfsg1\"},{\"name\":\"containerd\","
-	"\"version\":\"1.6.20~ds1\"},{\"name\":\"runc\",\"version\":\"1.1.5+ds1\"},"
-	"{\"name\":\"docker-init\",\"version\":\"0.19.0\"}]}}";
+    "{\"docker\":{\"version\":\"20.10.24+dfsg1\",\"apiVersion\":\"1.41\",\"gitCommit\":"
+    "\"5d6db84\",\"goVersion\":\"go1.19.8\",\"os\":\"linux\",\"arch\":\"amd64\","
+    "\"kernelVersion\":\"6.18.44-fc-v595\",\"buildTime\":"
+    "\"2026-05-07T21:09:36.000000000+00:00\",\"platform\":{\"name\":\"\"},\"components\":["
+    "{\"name\":\"Engine\",\"version\":\"20.10.24+dfsg1\"},{\"name\":\"containerd\","
+    "\"version\":\"1.6.20~ds1\"},{\"name\":\"runc\",\"version\":\"1.1.5+ds1\"},"
+    "{\"name\":\"docker-init\",\"version\":\"0.19.0\"}]}}";
 
 static double now_s(void)
 {
@@ -99,7 +100,8 @@ static void child_read_request(int c)
 		if (end == NULL)
 			continue;
 		cl = strstr(buf, "Content-Length: ");
-		want = (size_t)(end + 4 - buf) + (cl != NULL && cl < end ? strtoul(cl + 16, NULL, 10) : 0);
+		want = (size_t)(end + 4 - buf) +
+		       (cl != NULL && cl < end ? strtoul(cl + 16, NULL, 10) : 0);
 		if (len >= want)
 			break;
 	}
@@ -162,7 +164,7 @@ static void child_serve(int l, const char *reply, size_t len, enum serve_mode mo
 
 static pid_t serve_n(const char *reply, size_t len, enum serve_mode mode)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	pid_t pid;
 	int l;
 
@@ -219,20 +221,22 @@ static void test_call_framings(void)
 	reap(pid);
 	CHECK(rc == DOCKER_OK && status == 200 && outlen == 5 && strcmp(out, "hello") == 0);
 	CHECKF(strcmp(request_seen(), "GET /v1.41/version HTTP/1.1\r\nHost: docker\r\n"
-				      "User-Agent: runboxd\r\nConnection: close\r\n\r\n") == 0,
+	                              "User-Agent: runboxd\r\nConnection: close\r\n\r\n") == 0,
 	       "%s", request_seen());
 
 	pid = serve("HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}", SERVE_WHOLE);
-	rc = docker_call(&ctx, "POST", "/x?a=1", "{\"a\":1}", 7, &status, out, sizeof(out), &outlen);
+	rc =
+	    docker_call(&ctx, "POST", "/x?a=1", "{\"a\":1}", 7, &status, out, sizeof(out), &outlen);
 	reap(pid);
 	CHECK(rc == DOCKER_OK && status == 201 && outlen == 2 && strcmp(out, "{}") == 0);
-	CHECKF(strcmp(request_seen(), "POST /v1.41/x?a=1 HTTP/1.1\r\nHost: docker\r\n"
-				      "User-Agent: runboxd\r\nContent-Type: application/json\r\n"
-				      "Content-Length: 7\r\nConnection: close\r\n\r\n{\"a\":1}") == 0,
+	CHECKF(strcmp(request_seen(),
+	              "POST /v1.41/x?a=1 HTTP/1.1\r\nHost: docker\r\n"
+	              "User-Agent: runboxd\r\nContent-Type: application/json\r\n"
+	              "Content-Length: 7\r\nConnection: close\r\n\r\n{\"a\":1}") == 0,
 	       "%s", request_seen());
 
 	static const char chunked[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-				      "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n";
+	                              "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n";
 	pid = serve(chunked, SERVE_WHOLE);
 	rc = docker_call(&ctx, "GET", "/c", NULL, 0, &status, out, sizeof(out), &outlen);
 	reap(pid);
@@ -266,7 +270,7 @@ static void test_call_framings(void)
 }
 
 static void expect_call(const char *reply, enum serve_mode mode, size_t outsz, int want,
-			const char *what)
+                        const char *what)
 {
 	char out[64];
 	size_t outlen;
@@ -288,23 +292,23 @@ static void test_call_errors(void)
 	pid_t pid;
 
 	expect_call("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhello", SERVE_WHOLE, 10,
-		    DOCKER_EPROTO, "content-length over outsz");
+	            DOCKER_EPROTO, "content-length over outsz");
 	expect_call("HTTP/1.1 200 OK\r\n\r\n0123456789abcdef", SERVE_WHOLE, 10, DOCKER_EPROTO,
-		    "close-delimited over outsz");
+	            "close-delimited over outsz");
 	expect_call("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123456789abcdef"
-		    "\r\n0\r\n\r\n",
-		    SERVE_WHOLE, 10, DOCKER_EPROTO, "chunked over outsz");
-	expect_call("HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n", SERVE_WHOLE, 64,
-		    DOCKER_EPROTO, "bad status code");
+	            "\r\n0\r\n\r\n",
+	            SERVE_WHOLE, 10, DOCKER_EPROTO, "chunked over outsz");
+	expect_call("HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n", SERVE_WHOLE, 64, DOCKER_EPROTO,
+	            "bad status code");
 	expect_call("SSH-2.0-OpenSSH\r\n\r\n", SERVE_WHOLE, 64, DOCKER_EPROTO, "not HTTP");
 	expect_call("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello", SERVE_WHOLE, 64,
-		    DOCKER_EPROTO, "truncated body");
+	            DOCKER_EPROTO, "truncated body");
 	expect_call("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
-		    SERVE_WHOLE, 64, DOCKER_EPROTO, "bad chunk size");
+	            SERVE_WHOLE, 64, DOCKER_EPROTO, "bad chunk size");
 	expect_call("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel", SERVE_WHOLE,
-		    64, DOCKER_EPROTO, "truncated chunked");
+	            64, DOCKER_EPROTO, "truncated chunked");
 	expect_call("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
-		    SERVE_WHOLE, 64, DOCKER_EPROTO, "conflicting lengths");
+	            SERVE_WHOLE, 64, DOCKER_EPROTO, "conflicting lengths");
 	expect_call("", SERVE_WHOLE, 64, DOCKER_EPROTO, "closed without a reply");
 
 	/* A head that never ends. */
@@ -357,7 +361,7 @@ static void test_call_errors(void)
 
 	/* Request lines that would smuggle a second header or request. */
 	CHECK(docker_call(&ctx, "GET", "/x HTTP/1.1\r\nX: y", NULL, 0, &status, out, sizeof(out),
-			  &outlen) == DOCKER_EPROTO);
+	                  &outlen) == DOCKER_EPROTO);
 	CHECK(docker_call(&ctx, "GET", "x", NULL, 0, &status, out, sizeof(out), &outlen) ==
 	      DOCKER_EPROTO);
 	CHECK(docker_call(&ctx, "get", "/x", NULL, 0, &status, out, sizeof(out), &outlen) ==
@@ -452,7 +456,7 @@ static void test_create_body(void)
 	CHECK(member_is(out, len, "Image", "\"glot/python:latest\""));
 	CHECK(member_is(out, len, "NetworkDisabled", "true"));
 	CHECK(member_is(out, len, "Labels",
-			"{\"io.runboxd.instance\":\"127.0.0.1:8088\",\"io.runboxd.slot\":\"3\"}"));
+	                "{\"io.runboxd.instance\":\"127.0.0.1:8088\",\"io.runboxd.slot\":\"3\"}"));
 	host_config(out, len, &hc, &hl);
 	CHECK(member_is(hc, hl, "Memory", "500000000"));
 	CHECK(member_is(hc, hl, "MemorySwap", "500000000"));
@@ -460,12 +464,12 @@ static void test_create_body(void)
 	CHECK(member_is(hc, hl, "CapAdd", "[\"CHOWN\"]"));
 	CHECK(member_is(hc, hl, "CapDrop", "[\"MKNOD\",\"NET_RAW\"]"));
 	CHECK(member_is(hc, hl, "Ulimits",
-			"[{\"Name\":\"nofile\",\"Soft\":90,\"Hard\":100},"
-			"{\"Name\":\"nproc\",\"Soft\":90,\"Hard\":100}]"));
+	                "[{\"Name\":\"nofile\",\"Soft\":90,\"Hard\":100},"
+	                "{\"Name\":\"nproc\",\"Soft\":90,\"Hard\":100}]"));
 	CHECK(member_is(hc, hl, "ReadonlyRootfs", "true"));
 	CHECK(member_is(hc, hl, "Tmpfs",
-			"{\"/tmp\":\"rw,noexec,nosuid,size=65536k\","
-			"\"/home/glot\":\"rw,exec,nosuid,size=131072k\"}"));
+	                "{\"/tmp\":\"rw,noexec,nosuid,size=65536k\","
+	                "\"/home/glot\":\"rw,exec,nosuid,size=131072k\"}"));
 	CHECK(member_is(hc, hl, "PidsLimit", "256"));
 	CHECK(member_is(hc, hl, "NanoCpus", "1500000000"));
 	CHECK(member_is(hc, hl, "SecurityOpt", "[\"no-new-privileges\"]"));
@@ -476,7 +480,7 @@ static void test_create_body(void)
 	/* Every buffer too small by at least one byte fails cleanly. */
 	for (n = 0; n <= len; n++)
 		CHECKF(docker_create_body(&c, "glot/python:latest", "127.0.0.1:8088", 3, out, n) ==
-			       -1,
+		           -1,
 		       "outsz %zu", n);
 	CHECK(docker_create_body(&c, "glot/python:latest", "127.0.0.1:8088", 3, out, len + 1) ==
 	      (int)len);
@@ -497,7 +501,7 @@ static void test_create_body(void)
 	CHECK(json_check(out, len) == JSON_OBJECT);
 	CHECK(member_is(out, len, "NetworkDisabled", "false"));
 	CHECK(member_is(out, len, "Labels",
-			"{\"io.runboxd.instance\":\"i\",\"io.runboxd.slot\":\"0\"}"));
+	                "{\"io.runboxd.instance\":\"i\",\"io.runboxd.slot\":\"0\"}"));
 	host_config(out, len, &hc, &hl);
 	CHECK(hl > 0);
 	CHECK(member_is(hc, hl, "MemorySwap", "-1"));
@@ -528,13 +532,14 @@ static void test_create_body(void)
 	snprintf(c.hostname, sizeof(c.hostname), "a\"b\\c\n\x01");
 	snprintf(c.user, sizeof(c.user), "\xff\xfe");
 	rc = docker_create_body(&c, "x\",\"Privileged\":true,\"y", "\x7f", 4294967295u, out,
-				sizeof(out));
+	                        sizeof(out));
 	len = rc > 0 ? (size_t)rc : 0;
 	CHECK(json_check(out, len) == JSON_OBJECT);
 	CHECK(member_is(out, len, "Hostname", "\"a\\\"b\\\\c\\n\\u0001\""));
 	CHECK(member_is(out, len, "Image", "\"x\\\",\\\"Privileged\\\":true,\\\"y\""));
-	CHECK(member_is(out, len, "Labels",
-			"{\"io.runboxd.instance\":\"\\u007f\",\"io.runboxd.slot\":\"4294967295\"}"));
+	CHECK(
+	    member_is(out, len, "Labels",
+	              "{\"io.runboxd.instance\":\"\\u007f\",\"io.runboxd.slot\":\"4294967295\"}"));
 	host_config(out, len, &hc, &hl);
 	CHECK(member_is(hc, hl, "Privileged", "false"));
 }
@@ -555,9 +560,9 @@ static void translate_is(const char *in, const char *want)
 static void test_version_translate(void)
 {
 	static const char empty[] =
-		"{\"docker\":{\"version\":\"\",\"apiVersion\":\"\",\"gitCommit\":\"\","
-		"\"goVersion\":\"\",\"os\":\"\",\"arch\":\"\",\"kernelVersion\":\"\","
-		"\"buildTime\":\"\",\"platform\":{\"name\":\"\"},\"components\":[]}}";
+	    "{\"docker\":{\"version\":\"\",\"apiVersion\":\"\",\"gitCommit\":\"\","
+	    "\"goVersion\":\"\",\"os\":\"\",\"arch\":\"\",\"kernelVersion\":\"\","
+	    "\"buildTime\":\"\",\"platform\":{\"name\":\"\"},\"components\":[]}}";
 	char mem[4096];
 	struct jbuf b;
 	size_t n;
@@ -566,16 +571,22 @@ static void test_version_translate(void)
 	translate_is("{}", empty);
 	translate_is(" { \"Platform\" : null , \"Components\" : {\"Name\":\"x\"} } ", empty);
 	translate_is("{\"Version\":\"1\\u00e9\\n\",\"Os\":7,\"Arch\":null,\"Platform\":{\"Name\":"
-		     "\"Docker Engine - Community\"},\"Components\":[1,{\"Version\":\"v\"},[],"
-		     "{\"Name\":\"n\"}],\"ApiVersion\":\"1.41\",\"ApiVersion\":\"1.43\"}",
-		     "{\"docker\":{\"version\":\"1\xc3\xa9\\n\",\"apiVersion\":\"1.43\","
-		     "\"gitCommit\":\"\",\"goVersion\":\"\",\"os\":\"\",\"arch\":\"\","
-		     "\"kernelVersion\":\"\",\"buildTime\":\"\",\"platform\":{\"name\":"
-		     "\"Docker Engine - Community\"},\"components\":[{\"name\":\"\",\"version\":"
-		     "\"v\"},{\"name\":\"n\",\"version\":\"\"}]}}");
+	             "\"Docker Engine - Community\"},\"Components\":[1,{\"Version\":\"v\"},[],"
+	             "{\"Name\":\"n\"}],\"ApiVersion\":\"1.41\",\"ApiVersion\":\"1.43\"}",
+	             "{\"docker\":{\"version\":\"1\xc3\xa9\\n\",\"apiVersion\":\"1.43\","
+	             "\"gitCommit\":\"\",\"goVersion\":\"\",\"os\":\"\",\"arch\":\"\","
+	             "\"kernelVersion\":\"\",\"buildTime\":\"\",\"platform\":{\"name\":"
+	             "\"Docker Engine - Community\"},\"components\":[{\"name\":\"\",\"version\":"
+	             "\"v\"},{\"name\":\"n\",\"version\":\"\"}]}}");
 
-	static const char *bad[] = { "", "[]", "\"x\"", "{", "{\"Version\":\"\\u0000\"}",
-				     "{\"Version\":1,}", "{} x", "{\"a\":\"\xff\"}" };
+	static const char *bad[] = {"",
+	                            "[]",
+	                            "\"x\"",
+	                            "{",
+	                            "{\"Version\":\"\\u0000\"}",
+	                            "{\"Version\":1,}",
+	                            "{} x",
+	                            "{\"a\":\"\xff\"}"};
 	for (n = 0; n < sizeof(bad) / sizeof(bad[0]); n++) {
 		jbuf_init(&b, mem, sizeof(mem));
 		CHECKF(docker_version_translate(bad[n], strlen(bad[n]), &b) == -1 && b.len == 0,
@@ -585,7 +596,7 @@ static void test_version_translate(void)
 	for (n = 0; n < strlen(REAL_VERSION_OUT); n += 7) {
 		jbuf_init(&b, mem, n);
 		CHECKF(docker_version_translate(REAL_VERSION, strlen(REAL_VERSION), &b) == -1 &&
-			       b.len == 0,
+		           b.len == 0,
 		       "cap %zu", n);
 	}
 }
@@ -600,9 +611,9 @@ static void test_version_call(void)
 	int rc;
 
 	snprintf(reply, sizeof(reply),
-		 "HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nContent-Type: application/json\r\n"
-		 "Content-Length: %zu\r\n\r\n%s",
-		 strlen(REAL_VERSION), REAL_VERSION);
+	         "HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nContent-Type: application/json\r\n"
+	         "Content-Length: %zu\r\n\r\n%s",
+	         strlen(REAL_VERSION), REAL_VERSION);
 	pid = serve(reply, SERVE_WHOLE);
 	jbuf_init(&b, mem, sizeof(mem));
 	rc = docker_version(&ctx, &b, &err);
@@ -617,8 +628,8 @@ static void test_version_call(void)
 	CHECK(rc == DOCKER_EPROTO && err.message[0] != '\0');
 
 	pid = serve("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 22\r\n\r\n"
-		    "{\"message\":\"a\\u00e9\"}\n",
-		    SERVE_WHOLE);
+	            "{\"message\":\"a\\u00e9\"}\n",
+	            SERVE_WHOLE);
 	jbuf_init(&b, mem, sizeof(mem));
 	rc = docker_version(&ctx, &b, &err);
 	reap(pid);
@@ -630,9 +641,10 @@ static pid_t serve_json(int status, const char *reason, const char *body)
 {
 	static char reply[8192];
 
-	snprintf(reply, sizeof(reply),
-		 "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-		 status, reason, strlen(body), body);
+	snprintf(
+	    reply, sizeof(reply),
+	    "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+	    status, reason, strlen(body), body);
 	return serve(reply, SERVE_WHOLE);
 }
 
@@ -652,31 +664,33 @@ static void test_container_create(void)
 	reap(pid);
 	CHECK(rc == DOCKER_OK && strcmp(id, ID64) == 0);
 	blen = docker_create_body(&c, "python:3.11", "inst", 7, body, sizeof(body));
-	snprintf(want, sizeof(want),
-		 "POST /v1.41/containers/create HTTP/1.1\r\nHost: docker\r\nUser-Agent: runboxd\r\n"
-		 "Content-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
-		 blen, body);
+	snprintf(
+	    want, sizeof(want),
+	    "POST /v1.41/containers/create HTTP/1.1\r\nHost: docker\r\nUser-Agent: runboxd\r\n"
+	    "Content-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
+	    blen, body);
 	CHECK(strcmp(request_seen(), want) == 0);
 
-	snprintf(js, sizeof(js),
-		 "{\"Warnings\":[\"Your kernel does not support swap\",\"x\"],\"Extra\":{\"a\":[1]},"
-		 "\"Id\":\"%s\"}",
-		 ID64);
+	snprintf(
+	    js, sizeof(js),
+	    "{\"Warnings\":[\"Your kernel does not support swap\",\"x\"],\"Extra\":{\"a\":[1]},"
+	    "\"Id\":\"%s\"}",
+	    ID64);
 	pid = serve_json(201, "Created", js);
 	rc = docker_container_create(&ctx, &c, "python:3.11", "inst", 7, id, &err);
 	reap(pid);
 	CHECK(rc == DOCKER_OK && strcmp(id, ID64) == 0);
 
 	static const char *bad_ids[] = {
-		"{\"Id\":\"XYZ\",\"Warnings\":null}",
-		"{\"Id\":\"0123456789a\",\"Warnings\":null}",
-		"{\"Id\":\"0123456789ABCDEF\",\"Warnings\":null}",
-		"{\"Id\":\"../../containers/x\"}",
-		"{\"Id\":12345678901234}",
-		"{\"Warnings\":null}",
-		"[\"0123456789abcdef\"]",
-		"{\"Id\":\"0123456789abcdef\"",
-		"{\"Id\":\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0\"}",
+	    "{\"Id\":\"XYZ\",\"Warnings\":null}",
+	    "{\"Id\":\"0123456789a\",\"Warnings\":null}",
+	    "{\"Id\":\"0123456789ABCDEF\",\"Warnings\":null}",
+	    "{\"Id\":\"../../containers/x\"}",
+	    "{\"Id\":12345678901234}",
+	    "{\"Warnings\":null}",
+	    "[\"0123456789abcdef\"]",
+	    "{\"Id\":\"0123456789abcdef\"",
+	    "{\"Id\":\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0\"}",
 	};
 	size_t i;
 	for (i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
@@ -697,13 +711,14 @@ static void test_container_create(void)
 	CHECK(rc == DOCKER_ESTATUS && err.status == 404 &&
 	      strcmp(err.message, "No such image: nope:latest") == 0);
 
-	pid = serve("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 14\r\n\r\nboom\x01\nline two",
-		    SERVE_WHOLE);
+	pid = serve(
+	    "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 14\r\n\r\nboom\x01\nline two",
+	    SERVE_WHOLE);
 	rc = docker_container_create(&ctx, &c, "python:3.11", "inst", 7, id, &err);
 	reap(pid);
 	CHECKF(rc == DOCKER_ESTATUS && err.status == 500 &&
-		       strcmp(err.message, "Docker answered 500 Internal Server Error: boom??line two") ==
-			       0,
+	           strcmp(err.message,
+	                  "Docker answered 500 Internal Server Error: boom??line two") == 0,
 	       "%s", err.message);
 }
 
@@ -728,7 +743,8 @@ static void test_container_ops(void)
 	pid = serve_json(500, "Internal Server Error", "{\"message\":\"fake failure\"}");
 	rc = docker_container_start(&ctx, ID64, &err);
 	reap(pid);
-	CHECK(rc == DOCKER_ESTATUS && err.status == 500 && strcmp(err.message, "fake failure") == 0);
+	CHECK(rc == DOCKER_ESTATUS && err.status == 500 &&
+	      strcmp(err.message, "fake failure") == 0);
 
 	pid = serve_json(200, "OK", "{}");
 	rc = docker_container_start(&ctx, ID64, &err);
@@ -771,8 +787,8 @@ static void test_container_attach(void)
 	int fd = -7, rc, fl;
 
 	static const char head101[] =
-		"HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\n"
-		"Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n";
+	    "HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\n"
+	    "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n";
 	size_t hl = sizeof(head101) - 1;
 
 	memcpy(reply, head101, hl);
@@ -794,15 +810,16 @@ static void test_container_attach(void)
 	CHECK(n == 15 && memcmp(buf, "\x01\0\0\0\0\0\0\x07payload", 15) == 0);
 	reap(pid);
 	char want[512];
-	snprintf(want, sizeof(want),
-		 "POST /v1.41/containers/%s/attach?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\n"
-		 "Host: docker\r\nUser-Agent: runboxd\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n",
-		 ID64);
+	snprintf(
+	    want, sizeof(want),
+	    "POST /v1.41/containers/%s/attach?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\n"
+	    "Host: docker\r\nUser-Agent: runboxd\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n",
+	    ID64);
 	CHECKF(strcmp(request_seen(), want) == 0, "%s", request_seen());
 
 	/* Docker without the upgrade answers 200 and streams. */
 	pid = serve("HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.raw-stream\r\n\r\n",
-		    SERVE_ATTACH);
+	            SERVE_ATTACH);
 	rc = docker_container_attach(&ctx, ID64, &fd, early, sizeof(early), &early_len, &err);
 	CHECK(rc == DOCKER_OK && fd >= 0 && early_len == 0);
 	if (fd >= 0)
@@ -848,26 +865,26 @@ static void test_containers_labelled(void)
 {
 	static char list[4096];
 	struct docker_error err;
-	struct seen s = { 0 };
+	struct seen s = {0};
 	pid_t pid;
 	int rc;
 
 	snprintf(list, sizeof(list),
-		 "[{\"Id\":\"%s\",\"Names\":[\"/a\"],\"Labels\":{\"io.runboxd.instance\":\"i 1\","
-		 "\"io.runboxd.slot\":\"2\"},\"State\":\"running\"},"
-		 "{\"Id\":\"0123456789ab0123456789ab\",\"Labels\":{\"io.runboxd.instance\":\"i 1\","
-		 "\"io.runboxd.slot\":\"12\"}},"
-		 "{\"Id\":\"aaaaaaaaaaaa\",\"Labels\":{\"io.runboxd.instance\":\"i 1\","
-		 "\"io.runboxd.slot\":\"-1\"}},"
-		 "{\"Id\":\"bbbbbbbbbbbb\",\"Labels\":{\"io.runboxd.instance\":\"other\","
-		 "\"io.runboxd.slot\":\"2\"}},"
-		 "{\"Id\":\"cccccccccccc\",\"Labels\":null},"
-		 "{\"Id\":\"NOTHEX\",\"Labels\":{\"io.runboxd.instance\":\"i 1\","
-		 "\"io.runboxd.slot\":\"2\"}},"
-		 "{\"Id\":\"dddddddddddd\",\"Labels\":{\"io.runboxd.instance\":\"i 1\","
-		 "\"io.runboxd.slot\":\"99999999999\"}},"
-		 "7,[],{}]",
-		 ID64);
+	         "[{\"Id\":\"%s\",\"Names\":[\"/a\"],\"Labels\":{\"io.runboxd.instance\":\"i 1\","
+	         "\"io.runboxd.slot\":\"2\"},\"State\":\"running\"},"
+	         "{\"Id\":\"0123456789ab0123456789ab\",\"Labels\":{\"io.runboxd.instance\":\"i 1\","
+	         "\"io.runboxd.slot\":\"12\"}},"
+	         "{\"Id\":\"aaaaaaaaaaaa\",\"Labels\":{\"io.runboxd.instance\":\"i 1\","
+	         "\"io.runboxd.slot\":\"-1\"}},"
+	         "{\"Id\":\"bbbbbbbbbbbb\",\"Labels\":{\"io.runboxd.instance\":\"other\","
+	         "\"io.runboxd.slot\":\"2\"}},"
+	         "{\"Id\":\"cccccccccccc\",\"Labels\":null},"
+	         "{\"Id\":\"NOTHEX\",\"Labels\":{\"io.runboxd.instance\":\"i 1\","
+	         "\"io.runboxd.slot\":\"2\"}},"
+	         "{\"Id\":\"dddddddddddd\",\"Labels\":{\"io.runboxd.instance\":\"i 1\","
+	         "\"io.runboxd.slot\":\"99999999999\"}},"
+	         "7,[],{}]",
+	         ID64);
 	pid = serve_json(200, "OK", list);
 	rc = docker_containers_labelled(&ctx, "i 1", -1, on_container, &s, &err);
 	reap(pid);
@@ -875,9 +892,9 @@ static void test_containers_labelled(void)
 	CHECK(strcmp(s.ids[0], ID64) == 0 && s.slots[0] == 2);
 	CHECK(strcmp(s.ids[1], "0123456789ab0123456789ab") == 0 && s.slots[1] == 12);
 	CHECKF(strncmp(request_seen(),
-		       "GET /v1.41/containers/json?all=1&filters=%7B%22label%22%3A%5B%22"
-		       "io.runboxd.instance%3Di%201%22%5D%7D HTTP/1.1\r\n",
-		       100) == 0,
+	               "GET /v1.41/containers/json?all=1&filters=%7B%22label%22%3A%5B%22"
+	               "io.runboxd.instance%3Di%201%22%5D%7D HTTP/1.1\r\n",
+	               100) == 0,
 	       "%s", request_seen());
 
 	memset(&s, 0, sizeof(s));
@@ -901,7 +918,8 @@ static void test_containers_labelled(void)
 	pid = serve_json(400, "Bad Request", "{\"message\":\"invalid filter\"}");
 	rc = docker_containers_labelled(&ctx, "i", -1, on_container, &s, &err);
 	reap(pid);
-	CHECK(rc == DOCKER_ESTATUS && err.status == 400 && strcmp(err.message, "invalid filter") == 0);
+	CHECK(rc == DOCKER_ESTATUS && err.status == 400 &&
+	      strcmp(err.message, "invalid filter") == 0);
 }
 
 static void test_frame_header(void)
@@ -912,19 +930,19 @@ static void test_frame_header(void)
 		enum docker_stream s;
 		uint32_t len;
 	} rows[] = {
-		{ { 0, 0, 0, 0, 0, 0, 0, 0 }, 0, DOCKER_STDIN, 0 },
-		{ { 1, 0, 0, 0, 0, 0, 0, 5 }, 0, DOCKER_STDOUT, 5 },
-		{ { 2, 0, 0, 0, 0, 0, 1, 0 }, 0, DOCKER_STDERR, 256 },
-		{ { 1, 0, 0, 0, 0x12, 0x34, 0x56, 0x78 }, 0, DOCKER_STDOUT, 0x12345678u },
-		{ { 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xf0 }, 0, DOCKER_STDOUT, 0xfffffff0u },
-		{ { 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff }, 0, DOCKER_STDOUT, 0xffffffffu },
-		{ { 3, 0, 0, 0, 0, 0, 0, 1 }, -1, 0, 0 },
-		{ { 7, 0, 0, 0, 0, 0, 0, 1 }, -1, 0, 0 },
-		{ { 0xff, 0, 0, 0, 0, 0, 0, 1 }, -1, 0, 0 },
-		{ { 1, 1, 0, 0, 0, 0, 0, 1 }, -1, 0, 0 },
-		{ { 1, 0, 1, 0, 0, 0, 0, 1 }, -1, 0, 0 },
-		{ { 1, 0, 0, 1, 0, 0, 0, 1 }, -1, 0, 0 },
-		{ { '{', '"', 's', 't', 'd', 'o', 'u', 't' }, -1, 0, 0 },
+	    {{0, 0, 0, 0, 0, 0, 0, 0}, 0, DOCKER_STDIN, 0},
+	    {{1, 0, 0, 0, 0, 0, 0, 5}, 0, DOCKER_STDOUT, 5},
+	    {{2, 0, 0, 0, 0, 0, 1, 0}, 0, DOCKER_STDERR, 256},
+	    {{1, 0, 0, 0, 0x12, 0x34, 0x56, 0x78}, 0, DOCKER_STDOUT, 0x12345678u},
+	    {{1, 0, 0, 0, 0xff, 0xff, 0xff, 0xf0}, 0, DOCKER_STDOUT, 0xfffffff0u},
+	    {{1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff}, 0, DOCKER_STDOUT, 0xffffffffu},
+	    {{3, 0, 0, 0, 0, 0, 0, 1}, -1, 0, 0},
+	    {{7, 0, 0, 0, 0, 0, 0, 1}, -1, 0, 0},
+	    {{0xff, 0, 0, 0, 0, 0, 0, 1}, -1, 0, 0},
+	    {{1, 1, 0, 0, 0, 0, 0, 1}, -1, 0, 0},
+	    {{1, 0, 1, 0, 0, 0, 0, 1}, -1, 0, 0},
+	    {{1, 0, 0, 1, 0, 0, 0, 1}, -1, 0, 0},
+	    {{'{', '"', 's', 't', 'd', 'o', 'u', 't'}, -1, 0, 0},
 	};
 	enum docker_stream s;
 	uint32_t len;
@@ -944,66 +962,66 @@ static void test_frame_header(void)
 static void test_image_ref(void)
 {
 	static const char *valid[] = {
-		"python:3.11",
-		"runbox/sh",
-		"localhost:5000/a/b:tag",
-		"ghcr.io/x/y@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-		"glot/python:latest",
-		"a",
-		"a/b/c/d",
-		"docker.io/library/busybox:1.36",
-		"localhost/x",
-		"localhost",
-		"localhost:5000",
-		"my-registry.example.com:443/team/app_name:v1.2.3-rc.1",
-		"Registry.Example.COM/x",
-		"a.b_c__d-e---f",
-		"x:_tag",
-		"x:TAG.with-Dots_",
-		"a:3.11@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-		"host:1/a",
-		"1a/2b",
-		"a-b.c/d",
+	    "python:3.11",
+	    "runbox/sh",
+	    "localhost:5000/a/b:tag",
+	    "ghcr.io/x/y@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+	    "glot/python:latest",
+	    "a",
+	    "a/b/c/d",
+	    "docker.io/library/busybox:1.36",
+	    "localhost/x",
+	    "localhost",
+	    "localhost:5000",
+	    "my-registry.example.com:443/team/app_name:v1.2.3-rc.1",
+	    "Registry.Example.COM/x",
+	    "a.b_c__d-e---f",
+	    "x:_tag",
+	    "x:TAG.with-Dots_",
+	    "a:3.11@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+	    "host:1/a",
+	    "1a/2b",
+	    "a-b.c/d",
 	};
 	static const char *invalid[] = {
-		"",
-		"UPPER",
-		"Foo/bar",
-		"a//b",
-		"a/",
-		"/a",
-		"a:",
-		":tag",
-		"-a",
-		"a-",
-		"a..b",
-		"a._b",
-		"a___b",
-		"a b",
-		"a\nb",
-		"../x",
-		"./x",
-		"a:ta g",
-		"a:-tag",
-		"a:.tag",
-		"a:t:t",
-		"a@sha256:0123",
-		"a@sha512:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-		"a@sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef",
-		"a@",
-		"-host.com/a",
-		"host-.com/a",
-		"host..com/a",
-		"host.com:/a",
-		"host.com:80a/a",
-		"host.com:1:2/a",
-		"[::1]/a",
-		"a/B",
-		"a/b:c/d",
-		"a\\b",
-		"a%2fb",
-		"\xc3\xa9",
-		"a\tb",
+	    "",
+	    "UPPER",
+	    "Foo/bar",
+	    "a//b",
+	    "a/",
+	    "/a",
+	    "a:",
+	    ":tag",
+	    "-a",
+	    "a-",
+	    "a..b",
+	    "a._b",
+	    "a___b",
+	    "a b",
+	    "a\nb",
+	    "../x",
+	    "./x",
+	    "a:ta g",
+	    "a:-tag",
+	    "a:.tag",
+	    "a:t:t",
+	    "a@sha256:0123",
+	    "a@sha512:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+	    "a@sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef",
+	    "a@",
+	    "-host.com/a",
+	    "host-.com/a",
+	    "host..com/a",
+	    "host.com:/a",
+	    "host.com:80a/a",
+	    "host.com:1:2/a",
+	    "[::1]/a",
+	    "a/B",
+	    "a/b:c/d",
+	    "a\\b",
+	    "a%2fb",
+	    "\xc3\xa9",
+	    "a\tb",
 	};
 	char name[300], ref[300];
 	size_t i;
@@ -1033,15 +1051,15 @@ static void test_image_ref(void)
 /* Against a real daemon that has no images: every refusal must be Docker's own. */
 static void test_real_docker(const char *sock)
 {
-	struct docker_ctx real = { .socket_path = sock, .read_timeout_ms = 10000,
-				   .write_timeout_ms = 10000 };
+	struct docker_ctx real = {
+	    .socket_path = sock, .read_timeout_ms = 10000, .write_timeout_ms = 10000};
 	static const char zero_id[] =
-		"0000000000000000000000000000000000000000000000000000000000000000";
+	    "0000000000000000000000000000000000000000000000000000000000000000";
 	char mem[8192], id[DOCKER_MAX_ID], early[64];
 	struct docker_error err;
 	struct jbuf b;
 	struct config c;
-	struct seen s = { 0 };
+	struct seen s = {0};
 	size_t early_len;
 	int rc, fd = -1;
 
@@ -1058,7 +1076,8 @@ static void test_real_docker(const char *sock)
 	       "%d %d %s", rc, err.status, err.message);
 
 	rc = docker_container_start(&real, zero_id, &err);
-	CHECKF(rc == DOCKER_ESTATUS && err.status == 404 && strstr(err.message, "No such container"),
+	CHECKF(rc == DOCKER_ESTATUS && err.status == 404 &&
+	           strstr(err.message, "No such container"),
 	       "%d %d %s", rc, err.status, err.message);
 	rc = docker_container_attach(&real, zero_id, &fd, early, sizeof(early), &early_len, &err);
 	CHECKF(rc == DOCKER_ESTATUS && err.status == 404 && fd == -1, "%d %d %s", rc, err.status,
@@ -1101,7 +1120,8 @@ int main(void)
 	if (real != NULL && real[0] != '\0')
 		test_real_docker(real);
 	else
-		printf("test_docker: RUNBOXD_TEST_DOCKER_SOCK not set, real dockerd section skipped\n");
+		printf("test_docker: RUNBOXD_TEST_DOCKER_SOCK not set, real dockerd section "
+		       "skipped\n");
 
 	unlink(sock_path);
 	unlink(req_path);

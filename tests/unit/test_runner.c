@@ -25,9 +25,11 @@ static int parse(const char *js, struct runner_payload *p)
 static void test_payload_v1(void)
 {
 	struct runner_payload p;
-	const char *js = "{\"language\":\"python\",\"files\":[{\"name\":\"main.py\",\"content\":"
-			 "\"print(1)\\n\"},{\"name\":\"d/x.py\",\"content\":\"a\\u0000b\\ud83d\\ude00\"}],"
-			 "\"stdin\":\"in\\t\",\"command\":\"python main.py\",\"extra\":[1,{\"a\":2}]}";
+	const char *js =
+	    "{\"language\":\"python\",\"files\":[{\"name\":\"main.py\",\"content\":"
+	    "\"print(1)\\n\"},{\"name\":\"d/x.py\",\"content\":\"a\\u0000b\\ud83d\\ude00\"}],"
+	    "\"stdin\":\"in\\t\\\"\\\\\\/\\b\\f\\r\\n\\u00e9\",\"command\":\"python "
+	    "main.py\",\"extra\":[1,{\"a\":2}]}";
 
 	CHECKF(parse(js, &p) == 0, "%s", err);
 	CHECK(!p.v2);
@@ -39,7 +41,8 @@ static void test_payload_v1(void)
 	CHECK(strcmp(p.files[1].name.p, "d/x.py") == 0);
 	CHECK(p.files[1].content.len == 7 &&
 	      memcmp(p.files[1].content.p, "a\0b\xF0\x9F\x98\x80", 7) == 0);
-	CHECK(p.stdin_data.len == 3 && memcmp(p.stdin_data.p, "in\t", 3) == 0);
+	CHECK(p.stdin_data.len == 12 &&
+	      memcmp(p.stdin_data.p, "in\t\"\\/\b\f\r\n\xc3\xa9", 12) == 0);
 	CHECK(p.run == NULL && p.nbuild == 0);
 	runner_payload_free(&p);
 
@@ -52,23 +55,29 @@ static void test_payload_v1(void)
 static void test_payload_v2(void)
 {
 	struct runner_payload p;
-	const char *js = "{\"runInstructions\":{\"buildCommands\":[\"cc a.c\",\"echo \\\"x\\\"\"],"
-			 "\"runCommand\":\"./a.out arg\"},\"files\":[{\"name\":\"a.c\",\"content\":\"\"}],"
-			 "\"stdin\":\"\",\"language\":\"ignored\"}";
+	const char *js =
+	    "{\"runInstructions\":{\"buildCommands\":[\"cc a.c\",\"echo \\\"x\\\"\"],"
+	    "\"runCommand\":\"./a.out arg\"},\"files\":[{\"name\":\"a.c\",\"content\":\"\"}],"
+	    "\"stdin\":\"\",\"language\":\"ignored\"}";
 
 	CHECKF(parse(js, &p) == 0, "%s", err);
 	CHECK(p.v2);
-	CHECK(p.nbuild == 2 && strcmp(p.build[0], "cc a.c") == 0 && strcmp(p.build[1], "echo \"x\"") == 0);
+	CHECK(p.nbuild == 2 && strcmp(p.build[0], "cc a.c") == 0 &&
+	      strcmp(p.build[1], "echo \"x\"") == 0);
 	CHECK(p.run && strcmp(p.run, "./a.out arg") == 0);
 	CHECK(p.nfiles == 1 && p.files[0].content.len == 0 && p.files[0].content.p != NULL);
 	CHECK(p.stdin_data.len == 0);
 	runner_payload_free(&p);
 
-	CHECKF(parse("{\"runInstructions\":{\"buildCommands\":null,\"runCommand\":\"x\"},\"files\":[]}",
-		     &p) == 0, "%s", err);
+	CHECKF(
+	    parse(
+	        "{\"runInstructions\":{\"buildCommands\":null,\"runCommand\":\"x\"},\"files\":[]}",
+	        &p) == 0,
+	    "%s", err);
 	CHECK(p.v2 && p.nbuild == 0 && strcmp(p.run, "x") == 0);
 	runner_payload_free(&p);
-	CHECKF(parse("{\"runInstructions\":{\"runCommand\":\"y\"},\"files\":[]}", &p) == 0, "%s", err);
+	CHECKF(parse("{\"runInstructions\":{\"runCommand\":\"y\"},\"files\":[]}", &p) == 0, "%s",
+	       err);
 	CHECK(p.v2 && p.nbuild == 0 && strcmp(p.run, "y") == 0);
 	runner_payload_free(&p);
 }
@@ -76,37 +85,39 @@ static void test_payload_v2(void)
 static const struct {
 	const char *js, *msg;
 } payload_bad[] = {
-	{"", "payload is not valid JSON"},
-	{"{\"language\":\"c\",", "payload is not valid JSON"},
-	{"{\"a\":1} x", "payload is not valid JSON"},
-	{"[1]", "payload is not a JSON object"},
-	{"\"s\"", "payload is not a JSON object"},
-	{"{}", "payload has no files"},
-	{"{\"language\":\"c\"}", "payload has no files"},
-	{"{\"files\":[]}", "payload has neither language nor runInstructions"},
-	{"{\"files\":[],\"language\":null}", "payload has neither language nor runInstructions"},
-	{"{\"files\":{},\"language\":\"c\"}", "files must be an array"},
-	{"{\"files\":[1],\"language\":\"c\"}", "files[0] must be an object"},
-	{"{\"files\":[{\"name\":\"a\"}],\"language\":\"c\"}", "files[0] needs a name and a content"},
-	{"{\"files\":[{\"name\":\"a\",\"content\":\"\"},{\"name\":1,\"content\":\"\"}],\"language\":\"c\"}",
-	 "files[1].name must be a string"},
-	{"{\"files\":[{\"name\":\"a\",\"content\":[]}],\"language\":\"c\"}",
-	 "files[0].content must be a string"},
-	{"{\"files\":[],\"language\":\"c\",\"stdin\":5}", "stdin must be a string"},
-	{"{\"files\":[],\"language\":\"c\",\"command\":true}", "command must be a string"},
-	{"{\"files\":[],\"language\":\"c\",\"command\":\"a\\u0000\"}", "command must not contain U+0000"},
-	{"{\"files\":[],\"language\":7}", "language must be a string"},
-	{"{\"files\":[],\"language\":\"c\\u0000\"}", "language must not contain U+0000"},
-	{"{\"files\":[],\"runInstructions\":\"x\"}", "runInstructions must be an object"},
-	{"{\"files\":[],\"runInstructions\":{}}", "runInstructions.runCommand is missing"},
-	{"{\"files\":[],\"runInstructions\":{\"runCommand\":1}}",
-	 "runInstructions.runCommand must be a string"},
-	{"{\"files\":[],\"runInstructions\":{\"runCommand\":\"x\",\"buildCommands\":\"cc\"}}",
-	 "runInstructions.buildCommands must be an array"},
-	{"{\"files\":[],\"runInstructions\":{\"runCommand\":\"x\",\"buildCommands\":[\"a\",[]]}}",
-	 "runInstructions.buildCommands[1] must be a string"},
-	{"{\"files\":[],\"language\":\"c\",\"stdin\":\"\\ud800\"}", "payload is not valid JSON"},
-	{"{\"files\":[],\"language\":\"c\xff\"}", "payload is not valid JSON"},
+    {"", "payload is not valid JSON"},
+    {"{\"language\":\"c\",", "payload is not valid JSON"},
+    {"{\"a\":1} x", "payload is not valid JSON"},
+    {"[1]", "payload is not a JSON object"},
+    {"\"s\"", "payload is not a JSON object"},
+    {"{}", "payload has no files"},
+    {"{\"language\":\"c\"}", "payload has no files"},
+    {"{\"files\":[]}", "payload has neither language nor runInstructions"},
+    {"{\"files\":[],\"language\":null}", "payload has neither language nor runInstructions"},
+    {"{\"files\":{},\"language\":\"c\"}", "files must be an array"},
+    {"{\"files\":[1],\"language\":\"c\"}", "files[0] must be an object"},
+    {"{\"files\":[{\"name\":\"a\"}],\"language\":\"c\"}", "files[0] needs a name and a content"},
+    {"{\"files\":[{\"name\":\"a\",\"content\":\"\"},{\"name\":1,\"content\":\"\"}],\"language\":"
+     "\"c\"}",
+     "files[1].name must be a string"},
+    {"{\"files\":[{\"name\":\"a\",\"content\":[]}],\"language\":\"c\"}",
+     "files[0].content must be a string"},
+    {"{\"files\":[],\"language\":\"c\",\"stdin\":5}", "stdin must be a string"},
+    {"{\"files\":[],\"language\":\"c\",\"command\":true}", "command must be a string"},
+    {"{\"files\":[],\"language\":\"c\",\"command\":\"a\\u0000\"}",
+     "command must not contain U+0000"},
+    {"{\"files\":[],\"language\":7}", "language must be a string"},
+    {"{\"files\":[],\"language\":\"c\\u0000\"}", "language must not contain U+0000"},
+    {"{\"files\":[],\"runInstructions\":\"x\"}", "runInstructions must be an object"},
+    {"{\"files\":[],\"runInstructions\":{}}", "runInstructions.runCommand is missing"},
+    {"{\"files\":[],\"runInstructions\":{\"runCommand\":1}}",
+     "runInstructions.runCommand must be a string"},
+    {"{\"files\":[],\"runInstructions\":{\"runCommand\":\"x\",\"buildCommands\":\"cc\"}}",
+     "runInstructions.buildCommands must be an array"},
+    {"{\"files\":[],\"runInstructions\":{\"runCommand\":\"x\",\"buildCommands\":[\"a\",[]]}}",
+     "runInstructions.buildCommands[1] must be a string"},
+    {"{\"files\":[],\"language\":\"c\",\"stdin\":\"\\ud800\"}", "payload is not valid JSON"},
+    {"{\"files\":[],\"language\":\"c\xff\"}", "payload is not valid JSON"},
 };
 
 static void test_payload_bad(void)
@@ -124,8 +135,9 @@ static void test_payload_bad(void)
 /* Every truncation of a valid payload is refused, in a buffer of exactly that size. */
 static void test_payload_truncated(void)
 {
-	const char *js = "{\"runInstructions\":{\"buildCommands\":[\"b\"],\"runCommand\":\"r\"},"
-			 "\"files\":[{\"name\":\"a/b\",\"content\":\"x\\n\\u00e9\"}],\"stdin\":\"s\"}";
+	const char *js =
+	    "{\"runInstructions\":{\"buildCommands\":[\"b\"],\"runCommand\":\"r\"},"
+	    "\"files\":[{\"name\":\"a/b\",\"content\":\"x\\n\\u00e9\"}],\"stdin\":\"s\"}";
 	struct runner_payload p;
 	size_t n, len = strlen(js), refused = 0;
 	char *copy;
@@ -209,20 +221,21 @@ static const struct {
 	size_t len;
 	const char *msg;
 } files_bad[] = {
-	{"", 0, "File name \"\" refused: empty name"},
-	{"/etc/passwd", 11, "File name \"/etc/passwd\" refused: absolute names are not allowed"},
-	{"..", 2, "File name \"..\" refused: '..' components are not allowed"},
-	{"../x", 4, "File name \"../x\" refused: '..' components are not allowed"},
-	{"a/../../x", 9, "File name \"a/../../x\" refused: '..' components are not allowed"},
-	{"a/..", 4, "File name \"a/..\" refused: '..' components are not allowed"},
-	{"a//b", 4, "File name \"a//b\" refused: empty path component"},
-	{"a/", 2, "File name \"a/\" refused: empty path component"},
-	{".", 1, "File name \".\" refused: '.' components are not allowed"},
-	{"./a", 3, "File name \"./a\" refused: '.' components are not allowed"},
-	{"a\0b", 3, NULL},
-	{"a.txt", 5, "File name \"a.txt\" refused: a file, directory or link of that name already exists"},
-	{"dir", 3, "File name \"dir\" refused: a file, directory or link of that name already exists"},
-	{"a.txt/x", 7, "File name \"a.txt/x\" refused: a.txt is a symlink or not a directory"},
+    {"", 0, "File name \"\" refused: empty name"},
+    {"/etc/passwd", 11, "File name \"/etc/passwd\" refused: absolute names are not allowed"},
+    {"..", 2, "File name \"..\" refused: '..' components are not allowed"},
+    {"../x", 4, "File name \"../x\" refused: '..' components are not allowed"},
+    {"a/../../x", 9, "File name \"a/../../x\" refused: '..' components are not allowed"},
+    {"a/..", 4, "File name \"a/..\" refused: '..' components are not allowed"},
+    {"a//b", 4, "File name \"a//b\" refused: empty path component"},
+    {"a/", 2, "File name \"a/\" refused: empty path component"},
+    {".", 1, "File name \".\" refused: '.' components are not allowed"},
+    {"./a", 3, "File name \"./a\" refused: '.' components are not allowed"},
+    {"a\0b", 3, NULL},
+    {"a.txt", 5,
+     "File name \"a.txt\" refused: a file, directory or link of that name already exists"},
+    {"dir", 3, "File name \"dir\" refused: a file, directory or link of that name already exists"},
+    {"a.txt/x", 7, "File name \"a.txt/x\" refused: a.txt is a symlink or not a directory"},
 };
 
 static void test_files_refused(int dfd)
@@ -231,11 +244,13 @@ static void test_files_refused(int dfd)
 	size_t i;
 
 	for (i = 0; i < sizeof(files_bad) / sizeof(files_bad[0]); i++) {
-		CHECKF(write_file(dfd, files_bad[i].name, files_bad[i].len, "x") == -1, "case %zu", i);
+		CHECKF(write_file(dfd, files_bad[i].name, files_bad[i].len, "x") == -1, "case %zu",
+		       i);
 		if (files_bad[i].msg != NULL)
 			CHECKF(strcmp(err, files_bad[i].msg) == 0, "case %zu: got \"%s\"", i, err);
 		else
-			CHECKF(strstr(err, "contains U+0000") != NULL, "case %zu: got \"%s\"", i, err);
+			CHECKF(strstr(err, "contains U+0000") != NULL, "case %zu: got \"%s\"", i,
+			       err);
 	}
 	CHECK(file_has(workdir, "a.txt", "hello")); /* not overwritten */
 	CHECK(!exists(workdir, "a"));
@@ -251,7 +266,8 @@ static void test_files_symlinks(int dfd)
 
 	CHECK(symlink(outside, "link") == 0 || errno == EEXIST);
 	CHECK(write_name(dfd, "link/x") == -1);
-	CHECKF(strcmp(err, "File name \"link/x\" refused: link is a symlink or not a directory") == 0,
+	CHECKF(strcmp(err, "File name \"link/x\" refused: link is a symlink or not a directory") ==
+	           0,
 	       "%s", err);
 	CHECK(!exists(outside, "x"));
 	CHECK(write_name(dfd, "link") == -1); /* a link is never written through */
@@ -276,23 +292,28 @@ static void test_files_payload(int dfd)
 	struct runner_payload p;
 
 	CHECK(parse("{\"language\":\"sh\",\"files\":[{\"name\":\"p/f\",\"content\":\"1\"},"
-		    "{\"name\":\"p/../../escape\",\"content\":\"2\"}]}", &p) == 0);
+	            "{\"name\":\"p/../../escape\",\"content\":\"2\"}]}",
+	            &p) == 0);
 	CHECK(runner_files_write(dfd, &p, err, sizeof(err)) == -1);
-	CHECK(strcmp(err, "File name \"p/../../escape\" refused: '..' components are not allowed") == 0);
+	CHECK(strcmp(err,
+	             "File name \"p/../../escape\" refused: '..' components are not allowed") == 0);
 	CHECK(file_has(workdir, "p/f", "1"));
 	runner_payload_free(&p);
 	CHECK(parse("{\"language\":\"sh\",\"files\":[{\"name\":\"q\",\"content\":\"1\"},"
-		    "{\"name\":\"q/r\",\"content\":\"2\"}]}", &p) == 0);
+	            "{\"name\":\"q/r\",\"content\":\"2\"}]}",
+	            &p) == 0);
 	CHECK(runner_files_write(dfd, &p, err, sizeof(err)) == -1);
 	CHECK(strcmp(err, "File name \"q/r\" refused: q is a symlink or not a directory") == 0);
 	runner_payload_free(&p);
 	CHECK(parse("{\"language\":\"sh\",\"files\":[{\"name\":\"s\",\"content\":\"1\"},"
-		    "{\"name\":\"s\",\"content\":\"2\"}]}", &p) == 0);
+	            "{\"name\":\"s\",\"content\":\"2\"}]}",
+	            &p) == 0);
 	CHECK(runner_files_write(dfd, &p, err, sizeof(err)) == -1);
 	CHECK(file_has(workdir, "s", "1"));
 	runner_payload_free(&p);
 	CHECK(parse("{\"language\":\"sh\",\"files\":[{\"name\":\"t/u/v\",\"content\":\"1\"},"
-		    "{\"name\":\"t/w\",\"content\":\"2\"}]}", &p) == 0);
+	            "{\"name\":\"t/w\",\"content\":\"2\"}]}",
+	            &p) == 0);
 	CHECKF(runner_files_write(dfd, &p, err, sizeof(err)) == 0, "%s", err);
 	CHECK(file_has(workdir, "t/u/v", "1") && file_has(workdir, "t/w", "2"));
 	runner_payload_free(&p);
@@ -336,11 +357,18 @@ static void fake_tool(const char *name)
 	close(fd);
 }
 
+/* plan members may be NULL when a CHECK before failed */
+static bool eq(const char *a, const char *b)
+{
+	return a != NULL && strcmp(a, b) == 0;
+}
+
 static int plan_for(const char *js, struct runner_plan *plan)
 {
 	struct runner_payload p;
 	int rc;
 
+	memset(plan, 0, sizeof(*plan));
 	if (parse(js, &p) < 0)
 		return -2;
 	rc = runner_plan_make(&p, plan, err, sizeof(err));
@@ -348,8 +376,9 @@ static int plan_for(const char *js, struct runner_plan *plan)
 	return rc;
 }
 
-#define FILES_C "\"files\":[{\"name\":\"main.c\",\"content\":\"\"},{\"name\":\"u.c\",\"content\":\"\"}," \
-		"{\"name\":\"n.txt\",\"content\":\"\"},{\"name\":\"it's.c\",\"content\":\"\"}]"
+#define FILES_C                                                                                    \
+	"\"files\":[{\"name\":\"main.c\",\"content\":\"\"},{\"name\":\"u.c\",\"content\":\"\"},"   \
+	"{\"name\":\"n.txt\",\"content\":\"\"},{\"name\":\"it's.c\",\"content\":\"\"}]"
 
 static void test_lang(void)
 {
@@ -366,54 +395,69 @@ static void test_lang(void)
 	fake_tool("go");
 
 	CHECKF(plan_for("{\"language\":\"c\"," FILES_C "}", &plan) == 0, "%s", err);
-	CHECK(plan.nbuild == 1 && strcmp(plan.build[0], "gcc -o a.out 'main.c' 'u.c' 'it'\\''s.c' -lm") == 0);
-	CHECK(strcmp(plan.run, "exec ./a.out") == 0);
+	CHECK(plan.nbuild == 1 &&
+	      eq(plan.build[0], "gcc -o a.out 'main.c' 'u.c' 'it'\\''s.c' -lm"));
+	CHECK(eq(plan.run, "exec ./a.out"));
 	runner_plan_free(&plan);
 	fake_tool("clang");
 	CHECK(plan_for("{\"language\":\"c\"," FILES_C "}", &plan) == 0);
 	CHECK(plan.nbuild == 1 && strncmp(plan.build[0], "clang -o a.out 'main.c'", 23) == 0);
 	runner_plan_free(&plan);
 
-	CHECK(plan_for("{\"language\":\"python\",\"files\":[{\"name\":\"m.py\",\"content\":\"\"}]}", &plan) == 0);
-	CHECK(plan.nbuild == 0 && strcmp(plan.run, "exec python3 'm.py'") == 0);
+	CHECK(plan_for("{\"language\":\"python\",\"files\":[{\"name\":\"m.py\",\"content\":\"\"}]}",
+	               &plan) == 0);
+	CHECK(plan.nbuild == 0 && eq(plan.run, "exec python3 'm.py'"));
 	runner_plan_free(&plan);
-	CHECK(plan_for("{\"language\":\"java\",\"files\":[{\"name\":\"src/main.java\",\"content\":\"\"}]}",
-		       &plan) == 0);
-	CHECK(plan.nbuild == 1 && strcmp(plan.build[0], "javac 'src/main.java'") == 0);
-	CHECK(strcmp(plan.run, "exec java 'Main'") == 0);
+	CHECK(
+	    plan_for(
+	        "{\"language\":\"java\",\"files\":[{\"name\":\"src/main.java\",\"content\":\"\"}]}",
+	        &plan) == 0);
+	CHECK(plan.nbuild == 1 && eq(plan.build[0], "javac 'src/main.java'"));
+	CHECK(eq(plan.run, "exec java 'Main'"));
 	runner_plan_free(&plan);
-	CHECK(plan_for("{\"language\":\"go\",\"files\":[{\"name\":\"main.go\",\"content\":\"\"}]}", &plan) == 0);
-	CHECK(strcmp(plan.build[0], "go build -o a.out 'main.go'") == 0);
+	CHECK(plan_for("{\"language\":\"go\",\"files\":[{\"name\":\"main.go\",\"content\":\"\"}]}",
+	               &plan) == 0);
+	CHECK(plan.nbuild == 1 && eq(plan.build[0], "go build -o a.out 'main.go'"));
 	runner_plan_free(&plan);
 
-	CHECK(plan_for("{\"language\":\"cpp\",\"files\":[{\"name\":\"a.cpp\",\"content\":\"\"}]}", &plan) == -1);
-	CHECKF(strcmp(err, "Language cpp needs clang++ or g++ or c++, which this image does not have") == 0,
+	CHECK(plan_for("{\"language\":\"cpp\",\"files\":[{\"name\":\"a.cpp\",\"content\":\"\"}]}",
+	               &plan) == -1);
+	CHECKF(strcmp(err,
+	              "Language cpp needs clang++ or g++ or c++, which this image does not have") ==
+	           0,
 	       "%s", err);
-	CHECK(plan_for("{\"language\":\"bash\",\"files\":[{\"name\":\"a\",\"content\":\"\"}]}", &plan) == -1);
+	CHECK(plan_for("{\"language\":\"bash\",\"files\":[{\"name\":\"a\",\"content\":\"\"}]}",
+	               &plan) == -1);
 	CHECK(strcmp(err, "Language bash needs bash, which this image does not have") == 0);
-	CHECK(plan_for("{\"language\":\"cobol\",\"files\":[{\"name\":\"a\",\"content\":\"\"}]}", &plan) == -1);
+	CHECK(plan_for("{\"language\":\"cobol\",\"files\":[{\"name\":\"a\",\"content\":\"\"}]}",
+	               &plan) == -1);
 	CHECK(strncmp(err, "Unknown language \"cobol\" (known: bash sh python c cpp", 53) == 0);
 	CHECK(plan_for("{\"language\":\"python\",\"files\":[]}", &plan) == -1);
-	CHECK(strcmp(err, "Language python needs at least one file (the first is the main file)") == 0);
+	CHECK(strcmp(err, "Language python needs at least one file (the first is the main file)") ==
+	      0);
 
 	/* A v1 command replaces build and run, whatever the language. */
-	CHECK(plan_for("{\"language\":\"cobol\",\"command\":\"echo 'x' y\",\"files\":[]}", &plan) == 0);
-	CHECK(plan.nbuild == 0 && strcmp(plan.run, "echo 'x' y") == 0);
+	CHECK(plan_for("{\"language\":\"cobol\",\"command\":\"echo 'x' y\",\"files\":[]}", &plan) ==
+	      0);
+	CHECK(plan.nbuild == 0 && eq(plan.run, "echo 'x' y"));
 	runner_plan_free(&plan);
-	CHECK(plan_for("{\"language\":\"python\",\"command\":\"\",\"files\":[{\"name\":\"m.py\",\"content\":\"\"}]}",
-		       &plan) == 0);
-	CHECK(strcmp(plan.run, "exec python3 'm.py'") == 0);
+	CHECK(plan_for("{\"language\":\"python\",\"command\":\"\",\"files\":[{\"name\":\"m.py\","
+	               "\"content\":\"\"}]}",
+	               &plan) == 0);
+	CHECK(eq(plan.run, "exec python3 'm.py'"));
 	runner_plan_free(&plan);
-	CHECK(plan_for("{\"runInstructions\":{\"buildCommands\":[\"a\",\"b\"],\"runCommand\":\"c\"},\"files\":[]}",
-		       &plan) == 0);
-	CHECK(plan.nbuild == 2 && strcmp(plan.build[1], "b") == 0 && strcmp(plan.run, "c") == 0);
+	CHECK(plan_for("{\"runInstructions\":{\"buildCommands\":[\"a\",\"b\"],\"runCommand\":\"c\"}"
+	               ",\"files\":[]}",
+	               &plan) == 0);
+	CHECK(plan.nbuild == 2 && eq(plan.build[1], "b") && eq(plan.run, "c"));
 	runner_plan_free(&plan);
 
 	{
 		const char *const pick[] = {"nope", "python3", "gcc", NULL};
 		const char *const none[] = {"nope", NULL};
 
-		CHECK(runner_path_pick(pick) != NULL && strcmp(runner_path_pick(pick), "python3") == 0);
+		CHECK(runner_path_pick(pick) != NULL &&
+		      strcmp(runner_path_pick(pick), "python3") == 0);
 		CHECK(runner_path_pick(none) == NULL);
 	}
 	snprintf(path, sizeof(path), "rm -rf '%s'", bindir);
@@ -454,10 +498,10 @@ static void test_output(void)
 	CHECK(strcmp(text, "Exit code: 3") == 0);
 	s = reply(&r, text);
 	CHECKF(strcmp(s, "{\"stdout\":\"a\\u0001\\u001f\\u007f\\\"\\\\\\n\\t\xF0\x9F\x98\x80"
-			 "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\","
-			 "\"stderr\":\"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBDz\\u0000y\","
-			 "\"error\":\"Exit code: 3\",\"duration\":1234567890123,\"exitCode\":3,"
-			 "\"signal\":null}") == 0,
+	                 "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\","
+	                 "\"stderr\":\"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBDz\\u0000y\","
+	                 "\"error\":\"Exit code: 3\",\"duration\":1234567890123,\"exitCode\":3,"
+	                 "\"signal\":null}") == 0,
 	       "%s", s);
 	free(s);
 
@@ -468,8 +512,10 @@ static void test_output(void)
 	CHECK(strcmp(text, "Signal: SIGKILL") == 0);
 	r.out.len = r.err.len = 0;
 	s = reply(&r, text);
-	CHECKF(strstr(s, "\"error\":\"Signal: SIGKILL\",\"duration\":1234567890123,\"exitCode\":null,"
-			 "\"signal\":\"SIGKILL\"}") != NULL, "%s", s);
+	CHECKF(strstr(s,
+	              "\"error\":\"Signal: SIGKILL\",\"duration\":1234567890123,\"exitCode\":null,"
+	              "\"signal\":\"SIGKILL\"}") != NULL,
+	       "%s", s);
 	free(s);
 
 	r.exited = true;
@@ -477,8 +523,9 @@ static void test_output(void)
 	runner_error_text(&r, text, sizeof(text));
 	CHECK(strcmp(text, "") == 0);
 	s = reply(NULL, "File name \"x\" refused");
-	CHECK(strcmp(s, "{\"stdout\":\"\",\"stderr\":\"\",\"error\":\"File name \\\"x\\\" refused\","
-			"\"duration\":0,\"exitCode\":null,\"signal\":null}") == 0);
+	CHECK(strcmp(s,
+	             "{\"stdout\":\"\",\"stderr\":\"\",\"error\":\"File name \\\"x\\\" refused\","
+	             "\"duration\":0,\"exitCode\":null,\"signal\":null}") == 0);
 	free(s);
 	runner_signal_name(15, text, sizeof(text));
 	CHECK(strcmp(text, "SIGTERM") == 0);
@@ -490,15 +537,17 @@ static void test_output(void)
 
 static void test_home(void)
 {
-	const char *pw = "# comment\nroot:x:0:0:root:/root:/bin/sh\nbad:line\n"
-			 "short:x:1000\nrunbox:x:1000:1000:runbox:/home/runbox:/bin/sh\n"
-			 "empty:x:1001:1001::\nnoshell:x:1002:1002::/home/ns\nuidx:x:12a:1::/x:/bin/sh";
+	const char *pw =
+	    "# comment\nroot:x:0:0:root:/root:/bin/sh\nbad:line\n"
+	    "short:x:1000\nrunbox:x:1000:1000:runbox:/home/runbox:/bin/sh\n"
+	    "empty:x:1001:1001::\nnoshell:x:1002:1002::/home/ns\nuidx:x:12a:1::/x:/bin/sh";
 	struct passwd *me = getpwuid(getuid());
 	char out[64], tiny[8];
 
 	CHECK(runner_passwd_home(pw, strlen(pw), 1000, out, sizeof(out)) == 0 &&
 	      strcmp(out, "/home/runbox") == 0);
-	CHECK(runner_passwd_home(pw, strlen(pw), 0, out, sizeof(out)) == 0 && strcmp(out, "/root") == 0);
+	CHECK(runner_passwd_home(pw, strlen(pw), 0, out, sizeof(out)) == 0 &&
+	      strcmp(out, "/root") == 0);
 	CHECK(runner_passwd_home(pw, strlen(pw), 1002, out, sizeof(out)) == 0 &&
 	      strcmp(out, "/home/ns") == 0);
 	CHECK(runner_passwd_home(pw, strlen(pw), 1001, out, sizeof(out)) == -1);
@@ -508,10 +557,12 @@ static void test_home(void)
 	CHECK(runner_passwd_home(pw, 20, 1000, out, sizeof(out)) == -1); /* cut before it */
 
 	setenv("HOME", "/some/where", 1);
-	CHECK(runner_home(out, sizeof(out), err, sizeof(err)) == 0 && strcmp(out, "/some/where") == 0);
+	CHECK(runner_home(out, sizeof(out), err, sizeof(err)) == 0 &&
+	      strcmp(out, "/some/where") == 0);
 	unsetenv("HOME");
 	if (me != NULL)
-		CHECKF(runner_home(out, sizeof(out), err, sizeof(err)) == 0 && strcmp(out, me->pw_dir) == 0,
+		CHECKF(runner_home(out, sizeof(out), err, sizeof(err)) == 0 &&
+		           strcmp(out, me->pw_dir) == 0,
 		       "%s vs %s", out, me->pw_dir);
 }
 

@@ -55,7 +55,8 @@ static void test_both_pipes_full(void)
 	struct runner_result r;
 
 	memset(in, 'i', inlen);
-	run("(yes o | tr -d '\\n' | head -c 10000000) & yes e | tr -d '\\n' | head -c 10000000 >&2; wait",
+	run("(yes o | tr -d '\\n' | head -c 10000000) & yes e | tr -d '\\n' | head -c 10000000 "
+	    ">&2; wait",
 	    in, inlen, &r);
 	CHECK(r.exited && r.code == 0);
 	CHECKF(r.out.len == RUNNER_MAX_STREAM && r.out.dropped == TEN_MB - RUNNER_MAX_STREAM,

@@ -1,0 +1,515 @@
+"""POST /run against the real runboxd, dockerd and runbox images: docker-run
+parity, the container configuration, hostile programs, and concurrency.
+Every group ends by checking that no container of the instance is left."""
+
+import io
+import json
+import os
+import subprocess
+import tarfile
+import threading
+import time
+
+import rbtest
+from rbtest import Results, Runboxd
+
+R = Results("run")
+
+SH = "runbox/sh"
+PY = "runbox/python"
+C = "runbox/c"
+# Images whose default command is not a runner: they talk to the stream directly.
+NOTJSON = "runbox-test/notjson"
+ECHOJSON = "runbox-test/echojson"
+TRICKLE = "runbox-test/trickle"
+FLOOD = "runbox-test/flood"
+# Printed by ECHOJSON as it is: odd spacing, key order and an extra member
+# that a re-encoding server would change.
+ECHOED = '{ "stdout" : "pass through",  "stderr":"", "error":"" , "duration":7, "extra":[1, 2.50, true, null, {"k":"\u00e9"}] }'
+
+
+def is_error(body, code=None):
+    try:
+        js = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(js, dict) and "error" in js and "message" in js and (code is None or js["error"] == code)
+
+
+def v1(lang, name, content, **extra):
+    p = {"language": lang, "files": [{"name": name, "content": content}]}
+    p.update(extra)
+    return p
+
+
+def sh(script, **extra):
+    return v1("sh", "main.sh", script, **extra)
+
+
+def no_leak(s, what, timeout=15):
+    left = rbtest.wait_no_containers(s.instance, timeout=timeout)
+    R.check(left == [], "no container left after %s" % what, left)
+
+
+def timed_run(s, image, payload, timeout=60):
+    t0 = time.time()
+    st, js, body = s.run(image, payload, timeout=timeout)
+    return st, js, body, time.time() - t0
+
+
+def front_rss_kb(s):
+    """{title: VmRSS in kB} of the fronts."""
+    out = {}
+    for title, pid in s.children().items():
+        if not title.startswith("runboxd: front"):
+            continue
+        try:
+            with open("/proc/%d/status" % pid) as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        out[title] = int(line.split()[1])
+        except OSError:
+            pass
+    return out
+
+
+# ---- test images that are not runners ----
+
+def busybox_rootfs():
+    """A tar of a tiny rootfs: static busybox, the runbox user, /tmp and its home."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        def add_dir(name, uid=0, mode=0o755):
+            ti = tarfile.TarInfo(name)
+            ti.type = tarfile.DIRTYPE
+            ti.mode = mode
+            ti.uid = ti.gid = uid
+            t.addfile(ti)
+
+        def add_file(name, data, mode=0o644):
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            ti.mode = mode
+            t.addfile(ti, io.BytesIO(data))
+
+        for d in ("bin", "etc", "home"):
+            add_dir(d)
+        add_dir("tmp", mode=0o1777)
+        add_dir("home/runbox", uid=1000)
+        with open("/bin/busybox", "rb") as f:
+            add_file("bin/busybox", f.read(), 0o755)
+        add_file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nrunbox:x:1000:1000::/home/runbox:/bin/sh\n")
+        add_file("etc/group", b"root:x:0:\nrunbox:x:1000:\n")
+    return buf.getvalue()
+
+
+def import_image(tag, cmd, tar):
+    env = dict(os.environ, DOCKER_HOST="unix://" + rbtest.DOCKER_SOCK)
+    p = subprocess.run(["docker", "import", "--change", "CMD " + json.dumps(cmd), "-", tag],
+                       input=tar, env=env, capture_output=True, timeout=120)
+    return p.returncode == 0 and rbtest.image_exists(tag)
+
+
+def make_test_images():
+    tar = busybox_rootfs()
+    bb = "/bin/busybox"
+    images = [
+        (NOTJSON, [bb, "echo", "not json"]),
+        (ECHOJSON, [bb, "echo", ECHOED]),
+        (TRICKLE, [bb, "sh", "-c", "while :; do %s printf x; %s sleep 0.5; done" % (bb, bb)]),
+        (FLOOD, [bb, "yes", "0123456789abcdef0123456789abcdef"]),
+    ]
+    for tag, cmd in images:
+        R.check(import_image(tag, cmd, tar), "test image %s imported" % tag)
+
+
+# ---- parity with docker-run ----
+
+def test_hello(s):
+    cases = [
+        ("sh v1", SH, sh("echo hello world")),
+        ("sh v2", SH, {"runInstructions": {"buildCommands": [], "runCommand": "sh main.sh"},
+                       "files": [{"name": "main.sh", "content": "echo hello world"}]}),
+        ("python v1", PY, v1("python", "main.py", "print('hello world')")),
+        ("python v2", PY, {"runInstructions": {"buildCommands": [], "runCommand": "python main.py"},
+                           "files": [{"name": "main.py", "content": "print('hello world')"}]}),
+        ("c v1", C, v1("c", "main.c", '#include <stdio.h>\nint main(void){puts("hello world");return 0;}\n')),
+        ("c v2", C, {"runInstructions": {"buildCommands": ["cc -o hello main.c"], "runCommand": "./hello"},
+                     "files": [{"name": "main.c",
+                                "content": '#include <stdio.h>\nint main(void){puts("hello world");return 0;}\n'}]}),
+    ]
+    for name, image, payload in cases:
+        st, js, body = s.run(image, payload)
+        R.check(st == 200 and isinstance(js, dict) and js.get("stdout") == "hello world\n" and js.get("error") == ""
+                and js.get("stderr") == "", "hello world, %s" % name, body[:300])
+
+
+def test_parity(s):
+    st, js, body = s.run(SH, sh("read a; read b; echo \"got $b $a\"", stdin="one\ntwo\n"))
+    R.check(st == 200 and js and js.get("stdout") == "got two one\n", "stdin passed through", body[:300])
+
+    st, js, body = s.run(SH, sh("echo from-file", command="echo custom; sh main.sh"))
+    R.check(st == 200 and js and js.get("stdout") == "custom\nfrom-file\n", "v1 custom command", body[:300])
+
+    st, js, body = s.run(SH, sh("echo before; echo oops >&2; exit 3"))
+    R.check(st == 200 and js and js.get("error") == "Exit code: 3" and js.get("stdout") == "before\n"
+            and js.get("stderr") == "oops\n", "non-zero exit: 200, Exit code: 3 and the output", body[:300])
+
+    st, js, body = s.run("runbox-test/no-such-image", sh("true"))
+    R.check(st == 400 and is_error(body, "docker.container.create") and "No such image" in js.get("message", ""),
+            "unknown image: 400 docker.container.create with Docker's message", body[:300])
+
+    st, js, body = s.run(SH, {"files": 5})
+    msg = js.get("message", "") if js else ""
+    R.check(st == 500 and is_error(body, "coderunner.stderr")
+            and msg.startswith("Code runner failed with the following message: ")
+            and len(msg) > len("Code runner failed with the following message: "),
+            "runner writes to stderr: 500 coderunner.stderr with its message", body[:300])
+
+    st, js, body = s.run(NOTJSON, {})
+    R.check(st == 500 and is_error(body, "coderunner.stdout.decode"),
+            "runner prints plain text: 500 coderunner.stdout.decode", body[:300])
+
+    st, js, body = s.run(ECHOJSON, {"anything": [1, 2]})
+    R.check(st == 200 and body.rstrip(b"\n") == ECHOED.encode(), "runner's bytes passed through unchanged", body[:300])
+    R.check(st == 200 and js == json.loads(ECHOED), "passed-through JSON decodes to the runner's object", body[:300])
+
+    st, js, body = s.run(SH, sh("echo hi"))
+    R.check(st == 200 and js and {"stdout", "stderr", "error", "duration"} <= set(js)
+            and isinstance(js["duration"], int) and js["duration"] > 0,
+            "result has stdout/stderr/error/duration", body[:300])
+    no_leak(s, "the parity runs")
+
+
+def test_tokens(s):
+    body = {"image": SH, "payload": sh("echo hi")}
+    cases = [
+        ("missing token", {}, 401),
+        ("wrong token", {"X-Access-Token": "nope"}, 401),
+        ("token with a suffix", {"X-Access-Token": s.token + "x"}, 401),
+        ("empty token", {"X-Access-Token": ""}, 401),
+        ("wrong Bearer", {"Authorization": "Bearer nope"}, 401),
+        ("Basic scheme", {"Authorization": "Basic " + s.token}, 401),
+        ("good Bearer", {"Authorization": "Bearer " + s.token}, 200),
+    ]
+    for name, headers, want in cases:
+        st, _, resp = s.request("POST", "/run", body, headers=headers)
+        ok = st == want and (want != 401 or (is_error(resp, "access_token")
+                                             and json.loads(resp)["message"] == "Missing or wrong access token"))
+        if want == 200:
+            ok = ok and json.loads(resp).get("stdout") == "hi\n"
+        R.check(ok, "%s: %d" % (name, want), (st, resp[:200]))
+
+
+def test_malformed_bodies(s):
+    R.check(rbtest.wait_no_containers(s.instance) == [], "no container before the malformed bodies")
+    cases = [
+        ("image missing", {"payload": {}}, "request.image"),
+        ("image not a string", {"image": 5, "payload": {}}, "request.image"),
+        ("image upper case", {"image": "UPPER/case", "payload": {}}, "request.image"),
+        ("image with a space", {"image": "a b", "payload": {}}, "request.image"),
+        ("image empty", {"image": "", "payload": {}}, "request.image"),
+        ("payload missing", {"image": SH}, "request.payload"),
+        ("payload an array", {"image": SH, "payload": [1]}, "request.payload"),
+        ("payload a string", {"image": SH, "payload": "x"}, "request.payload"),
+        ("body an array", [SH, {}], "request.json"),
+        ("body a string", b'"runbox/sh"', "request.json"),
+        ("body null", b"null", "request.json"),
+        ("body truncated", b'{"image": "runbox/sh", "payload": {', "request.json"),
+    ]
+    for name, body, code in cases:
+        st, _, resp = s.request("POST", "/run", body, headers=s.auth({"Content-Type": "application/json"}))
+        R.check(st == 400 and is_error(resp, code), "malformed body, %s: 400 %s" % (name, code), (st, resp[:200]))
+    R.check(rbtest.containers(s.instance) == [], "malformed bodies create no container")
+
+
+# ---- the container configuration ----
+
+def test_create_config():
+    s = Runboxd(DEBUG_KEEP_CONTAINER="true", DOCKER_CONTAINER_CAP_ADD="CHOWN",
+                DOCKER_CONTAINER_PIDS_LIMIT="77", SERVER_WORKER_THREADS="1").start()
+    ids = []
+    try:
+        st, js, body = s.run(SH, sh("echo kept"))
+        R.check(st == 200 and js and js.get("stdout") == "kept\n", "run with DEBUG_KEEP_CONTAINER", body[:300])
+        time.sleep(0.5)
+        ids = rbtest.containers(s.instance) or []
+        if not R.check(len(ids) == 1, "DEBUG_KEEP_CONTAINER keeps exactly the run's container", ids):
+            return
+        st, info = rbtest.docker("GET", "/containers/%s/json" % ids[0])
+        if not R.check(st == 200 and isinstance(info, dict), "inspect the kept container", st):
+            return
+        cfg, hc = info.get("Config", {}), info.get("HostConfig", {})
+        mem = 256 * 1024 * 1024
+        R.check(cfg.get("Hostname") == "runbox", "Hostname", cfg.get("Hostname"))
+        R.check(cfg.get("User") == "runbox", "User", cfg.get("User"))
+        R.check(cfg.get("Image") == SH, "Image", cfg.get("Image"))
+        R.check(cfg.get("OpenStdin") is True and cfg.get("StdinOnce") is True and cfg.get("Tty") is False,
+                "OpenStdin, StdinOnce, no Tty", cfg)
+        R.check(hc.get("Memory") == mem, "Memory", hc.get("Memory"))
+        R.check(hc.get("MemorySwap") == mem, "MemorySwap == Memory (no swap)", hc.get("MemorySwap"))
+        R.check(hc.get("NetworkMode") == "none" and cfg.get("NetworkDisabled") is True,
+                "NetworkMode none and NetworkDisabled", (hc.get("NetworkMode"), cfg.get("NetworkDisabled")))
+        ul = {u.get("Name"): (u.get("Soft"), u.get("Hard")) for u in hc.get("Ulimits") or []}
+        R.check(ul == {"nofile": (90, 100), "nproc": (90, 100)}, "Ulimits nofile and nproc", ul)
+        norm = lambda caps: sorted(c.upper().replace("CAP_", "", 1) for c in caps or [])
+        R.check(norm(hc.get("CapAdd")) == ["CHOWN"], "CapAdd", hc.get("CapAdd"))
+        R.check(norm(hc.get("CapDrop")) == ["MKNOD", "NET_RAW"], "CapDrop", hc.get("CapDrop"))
+        R.check(hc.get("Privileged") is False, "not Privileged", hc.get("Privileged"))
+        R.check(hc.get("ReadonlyRootfs") is True, "ReadonlyRootfs", hc.get("ReadonlyRootfs"))
+        R.check(hc.get("Tmpfs") == {"/tmp": "rw,noexec,nosuid,size=65536k",
+                                    "/home/runbox": "rw,exec,nosuid,uid=1000,gid=1000,size=131072k"},
+                "Tmpfs with options", hc.get("Tmpfs"))
+        R.check(hc.get("PidsLimit") == 77, "PidsLimit", hc.get("PidsLimit"))
+        R.check(any(o.startswith("no-new-privileges") for o in hc.get("SecurityOpt") or []),
+                "SecurityOpt no-new-privileges", hc.get("SecurityOpt"))
+        R.check((hc.get("LogConfig") or {}).get("Type") == "none", "LogConfig type none", hc.get("LogConfig"))
+        labels = cfg.get("Labels") or {}
+        R.check(labels.get("io.runboxd.instance") == s.instance and labels.get("io.runboxd.slot") == "0",
+                "Labels instance and slot", labels)
+    finally:
+        for cid in ids:
+            rbtest.docker("DELETE", "/containers/%s?v=1&force=1" % cid)
+        s.stop()
+    no_leak(s, "removing the kept container")
+
+
+# ---- hostile programs ----
+
+def test_time_limits(s):
+    limit = 3
+    st, js, body, secs = timed_run(s, SH, sh("while :; do :; done"))
+    R.check(st == 400 and is_error(body, "limits.execution_time") and js["message"] == "Max execution time exceeded",
+            "infinite loop: 400 limits.execution_time", body[:300])
+    R.check(limit - 0.5 < secs < limit + 3, "infinite loop answered at the limit (%.1fs)" % secs)
+    no_leak(s, "the infinite loop")
+
+    st, js, body, secs = timed_run(s, TRICKLE, {})
+    R.check(st == 400 and is_error(body, "limits.execution_time"),
+            "a byte every 0.5 s on the stream: 400 limits.execution_time", body[:300])
+    R.check(limit - 0.5 < secs < limit + 3, "trickle stopped at the limit, not renewed per byte (%.1fs)" % secs)
+    no_leak(s, "the stream trickle")
+
+    st, js, body, secs = timed_run(s, SH, sh("while :; do printf x; sleep 0.5; done"))
+    R.check(st == 400 and is_error(body, "limits.execution_time") and limit - 0.5 < secs < limit + 3,
+            "a program that prints a byte every 0.5 s: stopped at the limit (%.1fs)" % secs, body[:300])
+    no_leak(s, "the program trickle")
+
+
+def test_output_limits(s):
+    before = front_rss_kb(s)
+    st, js, body, secs = timed_run(s, SH, sh("yes 0123456789abcdef0123456789abcdef | head -c 52428800"))
+    R.check(st == 400 and is_error(body, "limits.read.size")
+            and js["message"] == "Max output size exceeded (1000000 bytes)",
+            "50 MB of program output: 400 limits.read.size", body[:300])
+    no_leak(s, "50 MB of program output")
+    st, js, body, secs = timed_run(s, FLOOD, {})
+    R.check(st == 400 and is_error(body, "limits.read.size") and secs < 5,
+            "endless output on the stream: 400 limits.read.size (%.1fs)" % secs, body[:300])
+    no_leak(s, "endless output")
+    after = front_rss_kb(s)
+    bound = (1000000 + 40 * 1024 * 1024) // 1024
+    R.check(before and after and all(v < bound for v in after.values()),
+            "fronts' RSS stays bounded", (before, after))
+    R.check(after and max(after.values()) - max(before.values() or [0]) < 1000000 // 1024 + 8 * 1024,
+            "fronts' RSS grows by at most the output buffer", (before, after))
+
+
+def test_fork_bomb(s):
+    result = {}
+
+    def bomb():
+        # Every process forks twice and then waits: the tree stays at the
+        # process limit until the run's deadline ends it.
+        result["r"] = timed_run(s, SH, sh("b() { b & b & sleep 10; }; b"))
+
+    t = threading.Thread(target=bomb)
+    t.start()
+    time.sleep(1.0)
+    t0 = time.time()
+    st, _, body = s.request("GET", "/version", headers=s.auth(), timeout=20)
+    R.check(st == 200 and time.time() - t0 < 2, "GET /version served during a fork bomb", body[:200])
+    st, js, body, secs = timed_run(s, PY, v1("python", "main.py", "print(6*7)"))
+    R.check(st == 200 and js and js.get("stdout") == "42\n" and secs < 3,
+            "a small run is served during a fork bomb (%.1fs)" % secs, (st, body[:300]))
+    t.join(30)
+    st, js, body, secs = result.get("r", (0, None, b"", 99))
+    R.check(st == 400 and is_error(body, "limits.execution_time") and secs < 3 + 3,
+            "fork bomb answered at the limit (%.1fs)" % secs, (st, body[:300]))
+    no_leak(s, "the fork bomb")
+    st, js, body = s.run(SH, sh("echo after"))
+    R.check(st == 200 and js and js.get("stdout") == "after\n", "runs work after the fork bomb", body[:300])
+
+
+def test_memory_and_disk(s):
+    st, js, body, secs = timed_run(s, PY, v1("python", "main.py", "x = bytearray(2 * 1024 ** 3)\nprint('allocated')"))
+    R.check(st == 200 and js and js.get("error") != "" and "allocated" not in js.get("stdout", ""),
+            "2 GB allocation fails inside the container (%.1fs)" % secs, body[:300])
+    no_leak(s, "the 2 GB allocation")
+    st, _, _ = s.request("GET", "/version", headers=s.auth())
+    st2, js, body = s.run(PY, v1("python", "main.py", "print('still')"))
+    R.check(st == 200 and st2 == 200 and js and js.get("stdout") == "still\n",
+            "server healthy after the allocation", body[:300])
+
+    st, js, body, secs = timed_run(s, SH, sh("dd if=/dev/zero of=/tmp/fill bs=1M; echo dd=$?; df /tmp | tail -n 1"))
+    R.check(st == 200 and js and "dd=1" in js.get("stdout", "") and secs < 10,
+            "filling /tmp: a normal answer, dd fails (%.1fs)" % secs, body[:300])
+    no_leak(s, "filling /tmp")
+
+
+def test_network(s):
+    prog = ("import socket\n"
+            "s = socket.socket()\n"
+            "s.settimeout(2)\n"
+            "try:\n"
+            "    s.connect(('1.1.1.1', 53))\n"
+            "    print('connected')\n"
+            "except OSError as e:\n"
+            "    print('blocked', e.errno)\n"
+            "import os\n"
+            "print(sorted(os.listdir('/sys/class/net')))\n")
+    st, js, body, secs = timed_run(s, PY, v1("python", "main.py", prog))
+    out = js.get("stdout", "") if js else ""
+    R.check(st == 200 and out.startswith("blocked") and "connected" not in out,
+            "network connect fails inside the container", body[:300])
+    R.check("['lo']" in out, "the container has only lo", out)
+    R.check(secs < 4, "the connect fails locally, at once (%.1fs)" % secs)
+    no_leak(s, "the network attempt")
+
+
+def test_token_hidden(s):
+    prog = ("env; echo ---; cat /proc/1/cmdline; echo; cat /proc/1/environ; echo; "
+            "for f in /proc/*/environ /proc/*/cmdline; do cat $f 2>/dev/null; echo; done; "
+            "grep -r -l -s runboxd /proc/*/environ; echo end")
+    st, js, body = s.run(SH, sh(prog))
+    out = js.get("stdout", "") if js else ""
+    R.check(st == 200 and "PATH=" in out and "runbox-runner" in out and out.endswith("end\n"),
+            "the program can read env and /proc", body[:300])
+    R.check(s.token not in out and s.token not in (js or {}).get("stderr", ""),
+            "the token is not visible to the program", out[:300])
+    R.check("API_ACCESS_TOKEN" not in out, "no API_ACCESS_TOKEN variable in the container")
+    no_leak(s, "the token search")
+
+
+# ---- concurrency ----
+
+def test_concurrency():
+    s = Runboxd(SERVER_WORKER_THREADS="2").start()
+    try:
+        results = []
+
+        def one(delay):
+            time.sleep(delay)
+            t0 = time.time()
+            st, js, _ = s.run(SH, sh("sleep 2; echo slept"))
+            results.append((st, js.get("stdout") if js else None, t0, time.time()))
+
+        s.run(SH, sh("true"))  # warm the image cache
+        t0 = time.time()
+        threads = [threading.Thread(target=one, args=(0,)) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        secs = time.time() - t0
+        R.check(len(results) == 2 and all(r[0] == 200 and r[1] == "slept\n" for r in results),
+                "two runs of 2 s on two slots succeed", results)
+        R.check(secs < 3.5, "two 2 s runs take about 2 s in all (%.1fs)" % secs)
+
+        results.clear()
+        threads = [threading.Thread(target=one, args=(d,)) for d in (0, 0, 0.3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        results.sort(key=lambda r: r[3])
+        R.check(len(results) == 3 and all(r[0] == 200 and r[1] == "slept\n" for r in results),
+                "a third client on two busy slots is served", results)
+        if len(results) == 3:
+            third = results[2][3] - results[2][2]
+            R.check(3.5 < third < 8, "the third client waited for a slot (%.1fs)" % third)
+        no_leak(s, "the parallel runs")
+        test_burst(s)
+    finally:
+        s.stop()
+
+
+def test_burst(s):
+    kinds = [
+        ("GET /", lambda: s.request("GET", "/"), lambda st, b: st == 200),
+        ("GET /version", lambda: s.request("GET", "/version", headers=s.auth()),
+         lambda st, b: st == 200 and "docker" in json.loads(b)),
+        ("small run", lambda: s.request("POST", "/run", {"image": SH, "payload": sh("echo burst")},
+                                        headers=s.auth()),
+         lambda st, b: st == 200 and json.loads(b).get("stdout") == "burst\n"),
+        ("run without token", lambda: s.request("POST", "/run", {"image": SH, "payload": sh("echo x")}),
+         lambda st, b: st == 401 and is_error(b, "access_token")),
+        ("run with a bad image", lambda: s.request("POST", "/run", {"image": "Bad Image", "payload": {}},
+                                                   headers=s.auth()),
+         lambda st, b: st == 400 and is_error(b, "request.image")),
+        ("run of a missing image", lambda: s.request("POST", "/run", {"image": "runbox-test/absent", "payload": {}},
+                                                     headers=s.auth()),
+         lambda st, b: st == 400 and is_error(b, "docker.container.create")),
+        ("run with a bad payload", lambda: s.request("POST", "/run", {"image": SH, "payload": 1},
+                                                     headers=s.auth()),
+         lambda st, b: st == 400 and is_error(b, "request.payload")),
+    ]
+    jobs = [kinds[i % len(kinds)] for i in range(100)]
+    lock = threading.Lock()
+    bad = []
+    done = [0]
+
+    def worker(k):
+        for name, call, ok in jobs[k::8]:
+            try:
+                st, _, b = call()
+                good = ok(st, b)
+            except (OSError, ValueError) as e:
+                st, b, good = 0, str(e).encode(), False
+            with lock:
+                done[0] += 1
+                if not good:
+                    bad.append((name, st, b[:200]))
+
+    t0 = time.time()
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    R.check(done[0] == 100 and not bad,
+            "burst of 100 mixed requests from 8 clients: all answered as expected (%.1fs)" % (time.time() - t0),
+            bad[:5])
+    no_leak(s, "the burst")
+
+
+def main():
+    for image in (SH, PY, C):
+        R.check(rbtest.image_exists(image), "image %s present" % image)
+    make_test_images()
+    s = Runboxd().start()
+    try:
+        test_hello(s)
+        test_parity(s)
+        test_tokens(s)
+        test_malformed_bodies(s)
+        no_leak(s, "the parity group")
+    finally:
+        s.stop()
+    test_create_config()
+    s = Runboxd(RUN_MAX_EXECUTION_TIME="3", SERVER_WORKER_THREADS="3").start()
+    try:
+        test_time_limits(s)
+        test_output_limits(s)
+        test_fork_bomb(s)
+        test_memory_and_disk(s)
+        test_network(s)
+        test_token_hidden(s)
+    finally:
+        s.stop()
+    test_concurrency()
+    R.done()
+
+
+if __name__ == "__main__":
+    main()
