@@ -50,7 +50,7 @@ stop_daemon() {
 	fi
 	# Whatever the daemon left mounted under its exec root must not outlive it.
 	if [ -d "$dir/exec" ]; then
-		grep -o " $dir/exec[^ ]*" /proc/mounts 2>/dev/null | sort -r | while read -r m; do
+		{ grep -o " $dir/exec[^ ]*" /proc/mounts 2>/dev/null || true; } | sort -r | while read -r m; do
 			umount -l "$m" 2>/dev/null || true
 		done
 	fi
