@@ -54,9 +54,10 @@ struct config_var {
 /*
  * FIELD(f, T) is offsetof + sizeof of member f, and fails to compile when
  * f is not of type T: a table line cannot point at a field of another type.
+ * T is a type name in a _Generic association, which cannot take parentheses.
  */
 #define FIELD(f, T)                                                                    \
-	offsetof(struct config, f) + 0 * sizeof(_Generic(((struct config *)0)->f, T: 1)), \
+	offsetof(struct config, f) + 0 * sizeof(_Generic(((struct config *)0)->f, T: 1)), /* NOLINT(bugprone-macro-parentheses) */ \
 	    sizeof(((struct config *)0)->f)
 
 #define ADDR(n, f, def, doc) { n, CT_ADDR, FIELD(f, char *), 0, 0, def, doc }
