@@ -17,6 +17,16 @@
 #define DEFAULT_REQUEST_TIMEOUT_SEC 10u              /* SERVER_REQUEST_TIMEOUT */
 #define MAX_REQUEST_BODY_LIMIT (64u * 1024 * 1024)   /* upper bound of the setting */
 
+/* Front: a run's stream. */
+#define FRONT_STDERR_KEEP (64u * 1024)  /* runner stderr kept for the coderunner.stderr message */
+#define FRONT_CHUNK_SLACK 4096u         /* undecoded chunk-size lines when a body nears its limit */
+#define FRONT_STREAM_CHUNK (64u * 1024) /* attach stream bytes read at a time */
+#define FRONT_AGENT_SLACK_MS 5000       /* beyond its Docker timeouts, before a front gives up on its agent */
+
+/* Agent. */
+#define AGENT_SWEEP_MAX 256             /* leftover containers removed per sweep */
+#define AGENT_RETRY_MS 2000             /* an idle agent retries a failed removal this often */
+
 /* JSON. */
 #define JSON_MAX_DEPTH 64               /* nesting accepted by json_check */
 #define JSON_MAX_TOKENS 1024            /* jsmn tokens for Docker replies */

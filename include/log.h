@@ -22,11 +22,4 @@ void log_errorx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void fatal(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 _Noreturn void fatalx(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/*
- * Process titles as ps shows them ("runboxd: front 3").  proctitle_init
- * must run first thing in main, before anything reads environ.
- */
-void proctitle_init(int argc, char **argv);
-void proctitle_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
 #endif

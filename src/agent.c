@@ -18,9 +18,7 @@
 #include "json.h"
 #include "log.h"
 #include "msg.h"
-
-#define AGENT_SWEEP_MAX 256 /* leftovers removed per sweep */
-#define AGENT_RETRY_MS 2000 /* an idle agent retries a failed removal this often */
+#include "proc.h"
 
 static volatile sig_atomic_t agent_stop;
 
@@ -274,20 +272,7 @@ static bool agent_dispatch(uint32_t type, ssize_t n, int fd)
 
 static void agent_setup(void)
 {
-	struct sigaction sa;
-	sigset_t block;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = agent_on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigprocmask(SIG_BLOCK, &block, NULL);
+	proc_worker_signals(agent_on_signal);
 
 	token_len = strlen(cfg->access_token);
 	memcpy(token, cfg->access_token, token_len);

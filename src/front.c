@@ -24,6 +24,7 @@
 #include "json.h"
 #include "log.h"
 #include "msg.h"
+#include "proc.h"
 
 #define FRONT_VERSION "1.0.0"
 #define FRONT_ERROR_BODY (FRONT_STDERR_KEEP * 6 + 1024)
@@ -753,23 +754,9 @@ static void front_connection(int fd, const struct sockaddr_storage *ss)
 
 static void front_setup(void)
 {
-	struct sigaction sa;
-	sigset_t block;
+	proc_worker_signals(front_on_signal);
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = front_on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	/* Signals only get in while we wait for a connection. */
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigprocmask(SIG_BLOCK, &block, NULL);
-
-	reqbuf_cap = HTTP_MAX_HEADER_BYTES + cfg->max_request_bytes + 4096;
+	reqbuf_cap = HTTP_MAX_HEADER_BYTES + cfg->max_request_bytes + FRONT_CHUNK_SLACK;
 	reqbuf = malloc(reqbuf_cap);
 	outbuf = malloc(cfg->run_max_output ? cfg->run_max_output : 1);
 	errbuf = malloc(FRONT_STDERR_KEEP);

@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "proc.h"
 #include "master.h"
 
 extern char **environ;
@@ -48,12 +49,14 @@ static char **main_save_env(void)
 	return copy;
 }
 
+/* Kept for SIGHUP reloads for the life of the process. */
+static char **saved_env;
+
 int main(int argc, char **argv)
 {
 	static struct config cfg;
 	const char *file = NULL;
 	char err[512];
-	char **env;
 	bool test = false;
 	int ch;
 
@@ -80,8 +83,8 @@ int main(int argc, char **argv)
 		usage();
 		return CONFIG_EXIT_BAD;
 	}
-	env = main_save_env();
-	if (config_load(&cfg, file, env, err, sizeof(err)) < 0) {
+	saved_env = main_save_env();
+	if (config_load(&cfg, file, saved_env, err, sizeof(err)) < 0) {
 		fprintf(stderr, "runboxd: configuration error: %s\n", err);
 		return CONFIG_EXIT_BAD;
 	}
@@ -91,5 +94,5 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	log_init("master", cfg.log_level);
-	return master_run(&cfg, file, env);
+	return master_run(&cfg, file, saved_env);
 }

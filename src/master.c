@@ -23,6 +23,7 @@
 #include "front.h"
 #include "io.h"
 #include "log.h"
+#include "proc.h"
 #include "master.h"
 
 #define MASTER_BACKLOG 1024
@@ -189,8 +190,11 @@ static bool master_log_exit(unsigned i, enum role r, pid_t pid, int st)
 		else
 			log_warnx("%s %u (pid %ld) crashed: killed by signal %d (%s)", role_name[r], i,
 				  (long)pid, sig, strsignal(sig));
-		/* Our own SIGTERM/SIGKILL of a retiring or orphaned process is not a crash. */
-		return !(slots[i].retiring || draining || slots[i].kill_at);
+		/*
+		 * Any death by a signal is a crash, whichever of the pair the
+		 * master reaps first, except when we are stopping the slot.
+		 */
+		return !(slots[i].retiring || draining);
 	}
 	if (WEXITSTATUS(st) == 0) {
 		log_debug("%s %u (pid %ld) exited", role_name[r], i, (long)pid);

@@ -43,8 +43,9 @@ if [ -z "${RUNBOXD_SKIP_INTEGRATION:-}" ]; then
 		trap 'tests/harness/dockerd.sh stop >/dev/null 2>&1; rm -rf "$log"' EXIT
 	fi
 	if [ -n "$sock" ]; then
-		export DOCKER_HOST=unix://$sock RUNBOXD_TEST_DOCKER_SOCK=$sock RUNBOXD_BIN=$BUILD/runboxd
-		part images-build packaging/images/build.sh "$BUILD/runbox-runner"
+		runner=${IMAGE_RUNNER:-$BUILD/runbox-runner}
+		export DOCKER_HOST=unix://$sock RUNBOXD_TEST_DOCKER_SOCK=$sock RUNBOXD_BIN=$BUILD/runboxd RUNBOX_RUNNER=$runner
+		part images-build packaging/images/build.sh "$runner"
 		for t in tests/integration/test_*.py; do
 			part "$(basename "$t" .py)" timeout 1200 python3 "$t"
 		done

@@ -43,6 +43,15 @@ class Results:
         sys.exit(1 if self.failed else 0)
 
 
+def is_error(body, code=None):
+    """Is body runboxd's JSON error (with that code, if given)?"""
+    try:
+        js = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(js, dict) and "error" in js and "message" in js and (code is None or js["error"] == code)
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))

@@ -9,17 +9,9 @@ import subprocess
 import threading
 import time
 
-from rbtest import BIN, Results, Runboxd, base_config, parse_raw
+from rbtest import BIN, Results, Runboxd, base_config, parse_raw, is_error
 
 R = Results("core")
-
-
-def is_error(body, code=None):
-    try:
-        js = json.loads(body)
-    except ValueError:
-        return False
-    return isinstance(js, dict) and "error" in js and "message" in js and (code is None or js["error"] == code)
 
 
 def test_config_errors():
@@ -250,6 +242,8 @@ def test_kills(s):
         R.check(kids.get("runboxd: %s 0" % role) not in (None, victim) and len(kids) == 4,
                 "%s 0 respawned" % role, kids)
     R.check("crashed" in s.log() and "respawning slot 0" in s.log(), "crash and respawn are logged")
+    R.check("slot 0 will be respawned in 100ms" in s.log() and "slot 0 will be respawned in 200ms" in s.log(),
+            "respawn backoff doubles on repeated crashes", s.log()[-2000:])
     R.check(serve_ok(s) == 5, "respawned slot serves")
 
 

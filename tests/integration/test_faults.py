@@ -12,7 +12,7 @@ import threading
 import time
 
 import rbtest
-from rbtest import ROOT, Results, Runboxd
+from rbtest import ROOT, Results, Runboxd, is_error
 
 R = Results("faults")
 
@@ -20,14 +20,6 @@ SH = "runbox/sh"
 FAKE = os.path.join(ROOT, "tests", "harness", "fakedocker.py")
 DOCKERD_SH = os.path.join(ROOT, "tests", "harness", "dockerd.sh")
 PRIVATE_DIR = "/tmp/rbx-fault-docker"
-
-
-def is_error(body, code=None):
-    try:
-        js = json.loads(body)
-    except ValueError:
-        return False
-    return isinstance(js, dict) and "error" in js and "message" in js and (code is None or js["error"] == code)
 
 
 def sh(script):

@@ -12,7 +12,7 @@ import threading
 import time
 
 import rbtest
-from rbtest import Results, Runboxd
+from rbtest import Results, Runboxd, is_error
 
 R = Results("run")
 
@@ -27,14 +27,6 @@ FLOOD = "runbox-test/flood"
 # Printed by ECHOJSON as it is: odd spacing, key order and an extra member
 # that a re-encoding server would change.
 ECHOED = '{ "stdout" : "pass through",  "stderr":"", "error":"" , "duration":7, "extra":[1, 2.50, true, null, {"k":"\u00e9"}] }'
-
-
-def is_error(body, code=None):
-    try:
-        js = json.loads(body)
-    except ValueError:
-        return False
-    return isinstance(js, dict) and "error" in js and "message" in js and (code is None or js["error"] == code)
 
 
 def v1(lang, name, content, **extra):
