@@ -140,7 +140,7 @@ static void front_http_error(struct conn *c, int status)
 		front_error(c, 431, "request.headers", "Request header fields too large or too many");
 		break;
 	case 501:
-		front_error(c, 501, "request.unsupported", "Method or transfer coding not implemented");
+		front_error(c, 501, "request.unsupported", "This method or transfer coding is not supported");
 		break;
 	case 505:
 		front_error(c, 505, "request.version", "HTTP version not supported");
@@ -635,8 +635,12 @@ static void front_route_run(struct conn *c)
 	}
 	run_stream_and_answer(c, sfd, msgbuf, (size_t)n, payload, plen);
 	close(sfd);
-	if (msg_send(agent_fd, MSG_DONE, NULL, 0, NULL, 0, -1) < 0)
-		front_agent_lost(c, "cannot be told the run is over");
+	/* The client has its answer: an agent lost now only costs the slot. */
+	if (msg_send(agent_fd, MSG_DONE, NULL, 0, NULL, 0, -1) < 0) {
+		log_errorx("%s: agent %u gone before the run was over; its successor removes the container",
+			   __func__, front_slot);
+		front_stop = 1;
+	}
 }
 
 static const struct route front_routes[] = {

@@ -293,6 +293,21 @@ static void master_start_drain(void)
 	listen_fd = -1;
 }
 
+/*
+ * RLIMIT_NPROC counts a host user's processes across all containers, so
+ * unless each container's cgroup holds it well below that, one fork bomb
+ * starves every other run of the same user.
+ */
+static void master_advise(const struct config *c)
+{
+	if (c->pids_limit > 0 && (uint64_t)c->pids_limit * c->worker_threads <= (uint64_t)c->nproc_soft)
+		return;
+	log_warnx("DOCKER_CONTAINER_PIDS_LIMIT (%lld) x SERVER_WORKER_THREADS (%u) exceeds "
+		  "DOCKER_CONTAINER_ULIMIT_NPROC_SOFT (%lld): nproc counts per host user across all "
+		  "containers, so one fork bomb can stop the other runs from forking",
+		  (long long)c->pids_limit, c->worker_threads, (long long)c->nproc_soft);
+}
+
 static void master_reload(void)
 {
 	struct config *next = calloc(1, sizeof(*next));
@@ -324,6 +339,7 @@ static void master_reload(void)
 	gen++;
 	rolling = true;
 	log_set_level(cur->log_level);
+	master_advise(cur);
 	for (unsigned i = 0; i < CONFIG_MAX_WORKERS; i++)
 		slots[i].disabled = false;
 	log_info("reload: configuration accepted; replacing %u slots one by one", cur->worker_threads);
@@ -444,6 +460,7 @@ int master_run(struct config *cfg, const char *file, char **envp)
 		return 1;
 	log_info("runboxd starting: listening on %s:%u with %u slots, instance %s", cur->listen_addr,
 		 cur->listen_port, cur->worker_threads, cur->instance);
+	master_advise(cur);
 	for (;;) {
 		struct timespec ts;
 		int ms;

@@ -78,6 +78,9 @@ def base_config():
         "DOCKER_CONTAINER_ULIMIT_NOFILE_HARD": "100",
         "DOCKER_CONTAINER_ULIMIT_NPROC_SOFT": "90",
         "DOCKER_CONTAINER_ULIMIT_NPROC_HARD": "100",
+        # nproc counts per host user across all containers: a fork bomb held
+        # to 25 by its cgroup leaves the other slots room under 90.
+        "DOCKER_CONTAINER_PIDS_LIMIT": "25",
         "DOCKER_CONTAINER_CAP_DROP": "MKNOD NET_RAW",
         "DOCKER_CONTAINER_READONLY_ROOTFS": "true",
         "DOCKER_CONTAINER_TMP_DIR_PATH": "/tmp",

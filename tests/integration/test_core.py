@@ -324,8 +324,10 @@ def test_term_drains(s):
 
 
 def test_docker_unreachable():
-    s = Runboxd(DOCKER_UNIX_SOCKET_PATH="/nonexistent/docker.sock").start()
+    s = Runboxd(DOCKER_UNIX_SOCKET_PATH="/nonexistent/docker.sock", DOCKER_CONTAINER_PIDS_LIMIT="256").start()
     try:
+        R.check("one fork bomb can stop the other runs" in s.log(),
+                "warns when PIDS_LIMIT x slots exceeds the per-user nproc limit", s.log()[-1000:])
         t0 = time.time()
         st, _, body = s.request("GET", "/version", headers=s.auth())
         R.check(st == 500 and is_error(body, "docker.unixsocket") and time.time() - t0 < 2,
@@ -338,6 +340,7 @@ def main():
     test_config_errors()
     s = Runboxd(SERVER_MAX_REQUEST_BYTES=4096).start()
     try:
+        R.check("fork bomb" not in s.log(), "no nproc warning when PIDS_LIMIT x slots fits")
         test_titles_and_token(s)
         test_routes(s)
         test_malformed(s)

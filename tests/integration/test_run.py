@@ -5,6 +5,7 @@ Every group ends by checking that no container of the instance is left."""
 import io
 import json
 import os
+import signal
 import socket
 import subprocess
 import tarfile
@@ -402,6 +403,42 @@ def test_client_leaves(s):
     R.check(st == 200 and js and js.get("stdout") == "next\n", "the slot serves after the client left", body[:300])
 
 
+def test_agent_killed_mid_run():
+    """The front holds the stream: the client still gets one answer, and the
+    agent's successor removes the container."""
+    s = Runboxd(SERVER_WORKER_THREADS="1").start()
+    try:
+        result = {}
+
+        def client():
+            result["r"] = s.run(SH, sh("sleep 2; echo survived"))
+
+        t = threading.Thread(target=client)
+        t.start()
+        # Wait until the stream is the front's: the container runs the program.
+        end = time.time() + 5
+        running = False
+        while not running and time.time() < end:
+            for cid in rbtest.containers(s.instance) or []:
+                st, js = rbtest.docker("GET", "/containers/%s/json" % cid)
+                running = running or (st == 200 and js["State"]["Running"])
+            time.sleep(0.05)
+        time.sleep(0.5)
+        agent = s.children().get("runboxd: agent 0")
+        R.check(agent is not None and rbtest.containers(s.instance), "a run is in progress on agent 0")
+        if agent:
+            os.kill(agent, signal.SIGKILL)
+        t.join(30)
+        st, js, body = result.get("r", (0, None, b""))
+        R.check(st == 200 and js and js.get("stdout") == "survived\n",
+                "agent killed mid-run: the client gets its one answer", body[:300])
+        no_leak(s, "the agent was killed mid-run")
+        st, js, body = s.run(SH, sh("echo again"))
+        R.check(st == 200 and js and js.get("stdout") == "again\n", "the respawned slot serves", body[:300])
+    finally:
+        s.stop()
+
+
 # ---- concurrency ----
 
 def test_concurrency():
@@ -519,6 +556,7 @@ def main():
         test_client_leaves(s)
     finally:
         s.stop()
+    test_agent_killed_mid_run()
     test_concurrency()
     R.done()
 
