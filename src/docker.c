@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "docker.h"
+#include "io.h"
 #include "http.h"
 #include "json.h"
 
@@ -57,31 +58,19 @@ static int docker_fail(struct docker_error *err, int code, int status, const cha
 	return code;
 }
 
-static int64_t docker_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int64_t docker_deadline(int timeout_ms)
 {
-	return docker_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	return io_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 }
 
 /* Wait for events on fd until deadline: 1 ready, 0 timed out, -1 poll failed (errno). */
 static int docker_wait(int fd, short events, int64_t deadline)
 {
 	struct pollfd p = {.fd = fd, .events = events};
-	int64_t left;
 	int r;
 
 	for (;;) {
-		left = deadline - docker_now_ms();
-		if (left < 0)
-			left = 0;
-		r = poll(&p, 1, (int)(left > INT_MAX ? INT_MAX : left));
+		r = poll(&p, 1, io_left_ms(deadline));
 		if (r > 0)
 			return 1;
 		if (r == 0)
@@ -104,7 +93,7 @@ static int docker_connect_wait(int fd, const struct sockaddr_un *sa, int64_t dea
 		if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0)
 			return 0;
 		if (errno == EAGAIN) {
-			if (docker_now_ms() >= deadline) {
+			if (io_now_ms() >= deadline) {
 				errno = ETIMEDOUT;
 				return -1;
 			}
