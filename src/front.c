@@ -337,6 +337,35 @@ static void front_route_root(struct conn *c)
 	front_json(c, 200, body, sizeof(body) - 1);
 }
 
+/*
+ * Ask the agent and wait for its answer: MSG_REPLY, or for a run
+ * MSG_ATTACHED with the stream in *fd.  Returns the answer's length in
+ * msgbuf, or -1 after answering the client itself.
+ */
+static ssize_t front_ask(struct conn *c, uint32_t what, struct msg_ask *ask, uint32_t *type, int *fd)
+{
+	const char *why = "sent an unexpected message";
+	ssize_t n = -1;
+
+	*fd = -1;
+	if (msg_send(agent_fd, what, ask, sizeof(*ask), NULL, 0, -1) < 0)
+		why = "cannot be reached";
+	else if ((n = msg_recv(agent_fd, type, msgbuf, sizeof(msgbuf), fd, front_agent_wait_ms())) < 0)
+		why = strerror(errno);
+	explicit_bzero(ask->token, sizeof(ask->token));
+	/* Docker may have taken most of the request's time: the answer gets its own. */
+	c->deadline = io_now_ms() + (int64_t)cfg->request_timeout * 1000;
+	if (n >= 0 && *type == MSG_REPLY && *fd < 0)
+		return n;
+	if (n >= 0 && *type == MSG_ATTACHED && *fd >= 0 && what == MSG_RUN)
+		return n;
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+	front_agent_lost(c, why);
+	return -1;
+}
+
 static void front_route_version(struct conn *c)
 {
 	struct msg_ask ask;
@@ -346,18 +375,9 @@ static void front_route_version(struct conn *c)
 
 	memset(&ask, 0, sizeof(ask));
 	front_copy_token(c, &ask);
-	if (msg_send(agent_fd, MSG_VERSION, &ask, sizeof(ask), NULL, 0, -1) < 0) {
-		front_agent_lost(c, "cannot be reached");
-		return;
-	}
-	n = msg_recv(agent_fd, &type, msgbuf, sizeof(msgbuf), &fd, front_agent_wait_ms());
-	if (n < 0 || type != MSG_REPLY || fd >= 0) {
-		if (fd >= 0)
-			close(fd);
-		front_agent_lost(c, n < 0 ? strerror(errno) : "sent an unexpected message");
-		return;
-	}
-	front_relay(c, msgbuf, n);
+	n = front_ask(c, MSG_VERSION, &ask, &type, &fd);
+	if (n >= 0)
+		front_relay(c, msgbuf, n);
 }
 
 /* ---- POST /run ---- */
@@ -559,7 +579,7 @@ static void run_stream_and_answer(struct conn *c, int sfd, const char *early, si
 		return;
 	}
 	e = run_pump(c, sfd, early, early_len, payload, plen, &s);
-	/* The answer must not wait for the client's own deadline to be renewed. */
+	/* The run took its own time: the answer gets the request's allowance anew. */
 	c->deadline = io_now_ms() + (int64_t)cfg->request_timeout * 1000;
 	run_answer(c, e, &s);
 }
@@ -617,20 +637,11 @@ static void front_route_run(struct conn *c)
 	}
 	if (!front_run_request(c, &ask, &payload, &plen))
 		return;
-	if (msg_send(agent_fd, MSG_RUN, &ask, sizeof(ask), NULL, 0, -1) < 0) {
-		front_agent_lost(c, "cannot be reached");
+	n = front_ask(c, MSG_RUN, &ask, &type, &sfd);
+	if (n < 0)
 		return;
-	}
-	explicit_bzero(ask.token, sizeof(ask.token));
-	n = msg_recv(agent_fd, &type, msgbuf, sizeof(msgbuf), &sfd, front_agent_wait_ms());
-	if (n >= 0 && type == MSG_REPLY && sfd < 0) {
+	if (type == MSG_REPLY) {
 		front_relay(c, msgbuf, n);
-		return;
-	}
-	if (n < 0 || type != MSG_ATTACHED || sfd < 0) {
-		if (sfd >= 0)
-			close(sfd);
-		front_agent_lost(c, n < 0 ? strerror(errno) : "sent an unexpected message");
 		return;
 	}
 	run_stream_and_answer(c, sfd, msgbuf, (size_t)n, payload, plen);
