@@ -68,6 +68,7 @@
 #define RUNNER_MAX_NAME 4096                    /* a file name in the payload */
 #define RUNNER_DRAIN_GRACE_MS 500               /* read on this long after the program exits */
 #define RUNNER_POLL_TICK_MS 100                 /* how often the pump checks for the exit */
+#define RUNNER_OUTPUT_PIECE (64u * 1024)        /* the reply is escaped and written this much at a time */
 
 /* Logging. */
 #define LOG_MAX_LINE 2048

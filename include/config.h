@@ -61,6 +61,7 @@ struct config {
 	int64_t pids_limit;            /* DOCKER_CONTAINER_PIDS_LIMIT (256; 0 = no limit) */
 	int64_t memory_swap;           /* DOCKER_CONTAINER_MEMORY_SWAP bytes (0 = same as memory: no swap; -1 = unlimited) */
 	bool no_new_privileges;        /* DOCKER_CONTAINER_NO_NEW_PRIVILEGES (true) */
+	bool init;                     /* DOCKER_CONTAINER_INIT (false): docker-init as PID 1 */
 	char log_driver[CONFIG_MAX_STR]; /* DOCKER_CONTAINER_LOG_DRIVER ("none") */
 	int64_t nano_cpus;             /* DOCKER_CONTAINER_CPUS decimal CPUs, e.g. "1.5" (0 = no limit), stored in 1e-9 CPUs */
 	char runtime[CONFIG_MAX_STR];  /* DOCKER_CONTAINER_RUNTIME ("" = daemon default) */

@@ -131,6 +131,8 @@ static const struct config_var vars[] = {
 	    "memory + swap in bytes (0 = no swap, -1 = unlimited)"),
 	BOOL("DOCKER_CONTAINER_NO_NEW_PRIVILEGES", no_new_privileges, "true",
 	     "setuid binaries gain nothing in the container"),
+	BOOL("DOCKER_CONTAINER_INIT", init, "false",
+	     "docker-init is the container's PID 1 (for images whose command does not reap orphans)"),
 	TEXT("DOCKER_CONTAINER_LOG_DRIVER", CT_STR, log_driver, "none",
 	     "Docker log driver of containers"),
 	CPUS("DOCKER_CONTAINER_CPUS", nano_cpus, "0", "CPUs per container, e.g. 0.5 (0 = no limit)"),

@@ -633,6 +633,8 @@ static void docker_put_host_config(struct jbuf *b, const struct config *c)
 	}
 	if (c->no_new_privileges)
 		jbuf_lit(b, ",\"SecurityOpt\":[\"no-new-privileges\"]");
+	if (c->init)
+		jbuf_lit(b, ",\"Init\":true");
 	if (c->log_driver[0] != '\0') {
 		docker_put_key(b, "LogConfig");
 		jbuf_lit(b, "{\"Type\":");

@@ -11,6 +11,10 @@
  * keeps them open after the program itself exited gets
  * RUNNER_DRAIN_GRACE_MS more, then is no longer read (the container ends
  * with the runner).
+ *
+ * In a container the runner is PID 1, so every orphaned process becomes
+ * our child: SIGCHLD (through a signalfd in the same poll set) reaps them
+ * all at once, since zombies count against the container's pids limit.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +35,7 @@
 
 struct exec_pump {
 	int in, out, err;
+	int sigfd; /* SIGCHLD */
 	const char *data;
 	size_t len, off;
 	pid_t pid;
@@ -142,6 +148,24 @@ static void exec_try_reap(struct exec_pump *x, int flags)
 	}
 }
 
+/* Reap every child that has exited: ours, and orphans handed to PID 1. */
+static void exec_reap_all(struct exec_pump *x)
+{
+	struct signalfd_siginfo si;
+	int st;
+	pid_t w;
+
+	while (read(x->sigfd, &si, sizeof(si)) > 0)
+		;
+	while ((w = waitpid(-1, &st, WNOHANG)) > 0 || (w < 0 && errno == EINTR)) {
+		if (w == x->pid && !x->reaped) {
+			x->status = st;
+			x->reaped = true;
+			x->t_exit = exec_now();
+		}
+	}
+}
+
 static int exec_timeout(const struct exec_pump *x)
 {
 	uint64_t since, grace = (uint64_t)RUNNER_DRAIN_GRACE_MS * 1000000u;
@@ -154,19 +178,20 @@ static int exec_timeout(const struct exec_pump *x)
 
 static int exec_pump(struct exec_pump *x, struct runner_result *r, char *err, size_t errsz)
 {
-	struct pollfd pf[3];
+	struct pollfd pf[4];
 	int nfd, timeout, k;
-	int *fds[3] = {&x->in, &x->out, &x->err};
-	const short ev[3] = {POLLOUT, POLLIN, POLLIN};
+	int *fds[4] = {&x->in, &x->out, &x->err, &x->sigfd};
+	const short ev[4] = {POLLOUT, POLLIN, POLLIN, POLLIN};
 
-	while (x->out >= 0 || x->err >= 0) {
+	/* A program may close its outputs and go on reading its input. */
+	while (x->out >= 0 || x->err >= 0 || (x->in >= 0 && !x->reaped)) {
 		timeout = exec_timeout(x);
 		if (x->reaped && timeout == 0)
 			break;
-		for (k = 0; k < 3; k++)
+		for (k = 0; k < 4; k++)
 			pf[k] =
 			    (struct pollfd){.fd = *fds[k], .events = ev[k]}; /* fd -1 is skipped */
-		nfd = poll(pf, 3, timeout);
+		nfd = poll(pf, 4, timeout);
 		if (nfd < 0 && errno != EINTR) {
 			snprintf(err, errsz, "poll: %s", strerror(errno));
 			return -1;
@@ -177,6 +202,8 @@ static int exec_pump(struct exec_pump *x, struct runner_result *r, char *err, si
 			exec_drain(&x->out, &r->out);
 		if (nfd > 0 && pf[2].revents)
 			exec_drain(&x->err, &r->err);
+		if (nfd > 0 && pf[3].revents)
+			exec_reap_all(x);
 		if (!x->reaped)
 			exec_try_reap(x, WNOHANG);
 	}
@@ -214,12 +241,21 @@ int runner_exec(int dirfd, const char *cmd, const char *in, size_t inlen, struct
                 char *err, size_t errsz)
 {
 	int p[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};
-	struct exec_pump x = {.in = -1, .out = -1, .err = -1, .data = in, .len = inlen};
+	struct exec_pump x = {.in = -1, .out = -1, .err = -1, .sigfd = -1, .data = in, .len = inlen};
+	sigset_t chld, old;
 	uint64_t t0;
 	int k, rc = -1;
 
 	memset(r, 0, sizeof(*r));
 	signal(SIGPIPE, SIG_IGN); /* a program that closes its stdin must not kill us */
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, &old); /* the child unblocks it before exec */
+	x.sigfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (x.sigfd < 0) {
+		snprintf(err, errsz, "signalfd: %s", strerror(errno));
+		goto out;
+	}
 	if (exec_pipes(p, err, errsz) < 0)
 		goto out;
 	t0 = exec_now();
@@ -250,6 +286,8 @@ int runner_exec(int dirfd, const char *cmd, const char *in, size_t inlen, struct
 out:
 	for (k = 0; k < 3; k++)
 		exec_close(&p[k][0]), exec_close(&p[k][1]);
+	exec_close(&x.sigfd);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	return rc;
 }
 

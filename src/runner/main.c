@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "runner.h"
@@ -76,15 +77,21 @@ static void main_write_all(const char *s, size_t n)
 	}
 }
 
+static void main_flush(struct jbuf *b)
+{
+	if (b->overflow)
+		main_fail("out of memory writing the reply");
+	main_write_all(b->p, b->len);
+	b->len = 0;
+}
+
 static void main_reply(const struct runner_result *r, const char *error)
 {
 	struct jbuf b;
 
 	jbuf_init_grow(&b);
-	runner_output(&b, r, error);
-	if (b.overflow)
-		main_fail("out of memory writing the reply");
-	main_write_all(b.p, b.len);
+	runner_output(&b, r, error, main_flush);
+	main_flush(&b);
 	free(b.p);
 }
 
@@ -154,10 +161,20 @@ int main(int argc, char **argv)
 	struct runner_payload p;
 	struct runner_plan plan;
 	char err[RUNNER_ERR_MAX];
-	const char *path = main_args(argc, argv);
+	const char *path;
 	size_t len;
-	char *js = main_read_payload(&len);
+	char *js;
 	int dirfd;
+
+	/*
+	 * The user's program runs as our uid: without this it could write to
+	 * our stdout through /proc/<pid>/fd/1 (or ptrace us) and forge the
+	 * reply.  Its own execve makes it dumpable again, as it should be.
+	 */
+	if (prctl(PR_SET_DUMPABLE, 0) < 0)
+		main_fail("prctl(PR_SET_DUMPABLE) failed");
+	path = main_args(argc, argv);
+	js = main_read_payload(&len);
 
 	if (runner_payload_parse(js, len, &p, err, sizeof(err)) < 0)
 		main_fail(err);

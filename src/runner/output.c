@@ -37,19 +37,51 @@ void runner_error_text(const struct runner_result *r, char *out, size_t outsz)
 	}
 }
 
-static void output_member(struct jbuf *b, const char *key, const char *s, size_t n)
+/*
+ * s as a JSON string, escaped RUNNER_OUTPUT_PIECE bytes at a time.  A
+ * piece never ends inside a UTF-8 sequence (it is cut before a lead or
+ * ASCII byte), so the pieces escape exactly as the whole would.
+ */
+static void output_string(struct jbuf *b, const char *s, size_t n, runner_flush_fn flush)
 {
-	jbuf_lit(b, key);
-	jbuf_str(b, s != NULL ? s : "", s != NULL ? n : 0);
+	jbuf_lit(b, "\"");
+	while (n > 0) {
+		size_t k = n < RUNNER_OUTPUT_PIECE ? n : RUNNER_OUTPUT_PIECE;
+		size_t at = b->len;
+
+		while (k < n && k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80)
+			k--;
+		if (k == 0) /* a piece of stray continuation bytes: each is U+FFFD anyway */
+			k = n < RUNNER_OUTPUT_PIECE ? n : RUNNER_OUTPUT_PIECE;
+		jbuf_str(b, s, k);
+		if (b->overflow)
+			return;
+		/* Drop the piece's own quotes. */
+		memmove(b->p + at, b->p + at + 1, b->len - at - 2);
+		b->len -= 2;
+		s += k;
+		n -= k;
+		if (flush != NULL && b->len >= RUNNER_OUTPUT_PIECE)
+			flush(b);
+	}
+	jbuf_lit(b, "\"");
 }
 
-void runner_output(struct jbuf *b, const struct runner_result *r, const char *error)
+static void output_member(struct jbuf *b, const char *key, const char *s, size_t n,
+			  runner_flush_fn flush)
+{
+	jbuf_lit(b, key);
+	output_string(b, s != NULL ? s : "", s != NULL ? n : 0, flush);
+}
+
+void runner_output(struct jbuf *b, const struct runner_result *r, const char *error,
+		   runner_flush_fn flush)
 {
 	char name[32];
 
-	output_member(b, "{\"stdout\":", r ? r->out.p : NULL, r ? r->out.len : 0);
-	output_member(b, ",\"stderr\":", r ? r->err.p : NULL, r ? r->err.len : 0);
-	output_member(b, ",\"error\":", error, strlen(error));
+	output_member(b, "{\"stdout\":", r ? r->out.p : NULL, r ? r->out.len : 0, flush);
+	output_member(b, ",\"stderr\":", r ? r->err.p : NULL, r ? r->err.len : 0, flush);
+	output_member(b, ",\"error\":", error, strlen(error), flush);
 	jbuf_lit(b, ",\"duration\":");
 	jbuf_u64(b, r ? r->ns : 0);
 	jbuf_lit(b, ",\"exitCode\":");

@@ -88,8 +88,14 @@ void runner_result_free(struct runner_result *r);
 void runner_error_text(const struct runner_result *r, char *out, size_t outsz);
 /* A signal's name, "SIGKILL"; "SIG<n>" for one without a name. */
 void runner_signal_name(int sig, char *out, size_t outsz);
-/* r may be NULL (nothing ran: empty streams, null exitCode and signal). */
-void runner_output(struct jbuf *b, const struct runner_result *r, const char *error);
+/*
+ * r may be NULL (nothing ran: empty streams, null exitCode and signal).
+ * When flush is not NULL it is called whenever b holds a piece's worth, to
+ * write b out and empty it: the reply never sits whole in memory.
+ */
+typedef void (*runner_flush_fn)(struct jbuf *b);
+void runner_output(struct jbuf *b, const struct runner_result *r, const char *error,
+		   runner_flush_fn flush);
 
 /* home.c: the default work directory. */
 int runner_home(char *out, size_t outsz, char *err, size_t errsz);

@@ -386,6 +386,20 @@ def test_token_hidden(s):
     no_leak(s, "the token search")
 
 
+def test_runner_integrity(s):
+    # The program runs as the runner's user, but cannot write the reply itself.
+    forge = "echo FORGED > /proc/1/fd/1; printf '{\\\"stdout\\\":\\\"pwned\\\"}' > /proc/1/fd/1; echo normal"
+    st, js, body = s.run(SH, {"runInstructions": {"runCommand": forge}, "files": []})
+    R.check(st == 200 and js and js.get("stdout") == "normal\n" and b"FORGED" not in body and b"pwned" not in body,
+            "the program cannot write to the runner's result stream", body[:300])
+    # 200 orphans, one at a time, under a pids limit of 25: each is reaped as it dies.
+    orphans = "i=0; while [ $i -lt 200 ]; do (true &); i=$((i+1)); done; echo done"
+    st, js, body = s.run(SH, sh(orphans))
+    R.check(st == 200 and js and js.get("stdout") == "done\n" and js.get("stderr") == "",
+            "orphans are reaped: 200 of them under a pids limit of 25", body[:300])
+    no_leak(s, "the runner integrity checks")
+
+
 def test_client_leaves(s):
     body = json.dumps({"image": SH, "payload": sh("sleep 20")}).encode()
     c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
@@ -553,6 +567,7 @@ def main():
         test_memory_and_disk(s)
         test_network(s)
         test_token_hidden(s)
+        test_runner_integrity(s)
         test_client_leaves(s)
     finally:
         s.stop()

@@ -132,6 +132,7 @@ static void test_defaults(void)
 	CHECK(strcmp(c.instance, "") == 0);
 	CHECK(c.pids_limit == 256 && c.memory_swap == 0 && c.nano_cpus == 0);
 	CHECK(c.no_new_privileges);
+	CHECK(!c.init);
 	CHECK(strcmp(c.log_driver, "none") == 0 && strcmp(c.runtime, "") == 0);
 	CHECK(config_finish(&c, err, sizeof err) == -1);
 	CHECKF(strcmp(err, "SERVER_LISTEN_ADDR: required but not set") == 0, "%s", err);
@@ -222,6 +223,7 @@ static const struct good goods[] = {
 	{ "DOCKER_CONTAINER_MEMORY_SWAP", "-0", "0" },
 	{ "DOCKER_CONTAINER_MEMORY_SWAP", "9223372036854775807", "9223372036854775807" },
 	{ "DOCKER_CONTAINER_NO_NEW_PRIVILEGES", "false", "false" },
+	{ "DOCKER_CONTAINER_INIT", "true", "true" },
 	{ "DOCKER_CONTAINER_LOG_DRIVER", "json-file", "json-file" },
 	{ "DOCKER_CONTAINER_CPUS", "2", "2" },
 	{ "DOCKER_CONTAINER_CPUS", "0.5", "0.5" },
@@ -745,7 +747,7 @@ static void test_print(void)
 	f = open_memstream(&usage, &usage_len);
 	config_usage(f);
 	fclose(f);
-	CHECK(count_lines(usage) == count_lines(out) && count_lines(out) == 37);
+	CHECK(count_lines(usage) == count_lines(out) && count_lines(out) == 38);
 	for (p = out, q = usage; *p && *q; p = strchr(p, '\n') + 1, q = strchr(q, '\n') + 1)
 		CHECKF(strncmp(p, q, strcspn(p, "=")) == 0 && q[strcspn(p, "=")] == ':', "%.40s vs %.40s", p, q);
 	CHECK(strstr(usage, "\nSERVER_LISTEN_PORT: listen TCP port [integer 1-65535; required]\n") != NULL);

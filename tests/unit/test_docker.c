@@ -392,6 +392,7 @@ static void config_full(struct config *c)
 	snprintf(c->work_dir_options, CONFIG_MAX_STR, "rw,exec,nosuid,size=131072k");
 	c->pids_limit = 256;
 	c->no_new_privileges = true;
+	c->init = true;
 	snprintf(c->log_driver, CONFIG_MAX_STR, "none");
 	c->nano_cpus = 1500000000;
 	snprintf(c->runtime, CONFIG_MAX_STR, "runsc");
@@ -473,6 +474,7 @@ static void test_create_body(void)
 	CHECK(member_is(hc, hl, "PidsLimit", "256"));
 	CHECK(member_is(hc, hl, "NanoCpus", "1500000000"));
 	CHECK(member_is(hc, hl, "SecurityOpt", "[\"no-new-privileges\"]"));
+	CHECK(member_is(hc, hl, "Init", "true"));
 	CHECK(member_is(hc, hl, "LogConfig", "{\"Type\":\"none\",\"Config\":{}}"));
 	CHECK(member_is(hc, hl, "NetworkMode", "\"none\""));
 	CHECK(member_is(hc, hl, "Runtime", "\"runsc\""));
@@ -493,6 +495,7 @@ static void test_create_body(void)
 	c.pids_limit = 0;
 	c.nano_cpus = 0;
 	c.no_new_privileges = false;
+	c.init = false;
 	c.log_driver[0] = '\0';
 	c.runtime[0] = '\0';
 	c.cap_add.n = 0;
@@ -511,6 +514,7 @@ static void test_create_body(void)
 	CHECK(!has_member(hc, hl, "PidsLimit"));
 	CHECK(!has_member(hc, hl, "NanoCpus"));
 	CHECK(!has_member(hc, hl, "SecurityOpt"));
+	CHECK(!has_member(hc, hl, "Init"));
 	CHECK(!has_member(hc, hl, "LogConfig"));
 	CHECK(!has_member(hc, hl, "Runtime"));
 

@@ -472,7 +472,7 @@ static char *reply(const struct runner_result *r, const char *error)
 	struct jbuf b;
 
 	jbuf_init_grow(&b);
-	runner_output(&b, r, error);
+	runner_output(&b, r, error, NULL);
 	jbuf_raw(&b, "", 1);
 	CHECK(!b.overflow);
 	CHECK(json_check(b.p, b.len - 1) == JSON_OBJECT);
@@ -535,6 +535,54 @@ static void test_output(void)
 
 /* --- home --- */
 
+/* Collects what the runner flushes, as main writes it to fd 1. */
+static struct jbuf flushed;
+
+static void collect(struct jbuf *b)
+{
+	jbuf_raw(&flushed, b->p, b->len);
+	b->len = 0;
+}
+
+/*
+ * A reply far over one piece, with multi-byte characters and invalid bytes
+ * at every piece boundary, streams out byte for byte as the one-piece
+ * escaping of the whole, and never holds much more than a piece.
+ */
+static void test_output_pieces(void)
+{
+	static const char unit[] = "\xc3\xa9\xf0\x9f\x98\x80\x80\x01\"x\xe2\x82";
+	size_t n = 5 * RUNNER_OUTPUT_PIECE + 7, i;
+	struct runner_result r;
+	struct jbuf whole, b;
+	char *out = malloc(n);
+
+	CHECK(out != NULL);
+	if (out == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		out[i] = unit[i % (sizeof(unit) - 1)];
+	memset(&r, 0, sizeof(r));
+	r.out.p = out;
+	r.out.len = n;
+	r.exited = true;
+	jbuf_init_grow(&whole);
+	jbuf_lit(&whole, "{\"stdout\":");
+	jbuf_str(&whole, out, n);
+	jbuf_init_grow(&flushed);
+	jbuf_init_grow(&b);
+	runner_output(&b, &r, "", collect);
+	collect(&b);
+	CHECK(!flushed.overflow && !b.overflow);
+	CHECK(flushed.len > whole.len && memcmp(flushed.p, whole.p, whole.len) == 0);
+	CHECK(json_check(flushed.p, flushed.len) == JSON_OBJECT);
+	CHECKF(b.cap <= 8 * RUNNER_OUTPUT_PIECE, "buffer grew to %zu", b.cap);
+	free(whole.p);
+	free(flushed.p);
+	free(b.p);
+	free(out);
+}
+
 static void test_home(void)
 {
 	const char *pw =
@@ -575,6 +623,7 @@ int main(void)
 	test_files();
 	test_lang();
 	test_output();
+	test_output_pieces();
 	test_home();
 	return check_done("test_runner");
 }

@@ -4,11 +4,13 @@
  * background process holding the pipes.  alarm() turns a deadlock into a
  * failure instead of a hang.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -89,7 +91,63 @@ static void test_stdin(void)
 	run("wc -c", NULL, 0, &r);
 	CHECK(r.out.len >= 2 && atoi(r.out.p) == 0);
 	runner_result_free(&r);
+	/* Closes its outputs first and reads on: it still gets all of its input. */
+	run("exec 1>&- 2>&-; wc -c > closed_outputs.txt", in, inlen, &r);
+	CHECK(r.exited && r.code == 0 && r.out.len == 0);
+	runner_result_free(&r);
+	run("cat closed_outputs.txt", NULL, 0, &r);
+	CHECKF(r.out.len > 0 && strtoul(r.out.p, NULL, 10) == inlen, "read %.*s of %zu",
+	       (int)r.out.len, r.out.p, inlen);
+	runner_result_free(&r);
 	free(in);
+}
+
+/* Zombie children of this process, from /proc. */
+static unsigned zombies(void)
+{
+	char line[512], path[300];
+	unsigned n = 0;
+	struct dirent *e;
+	DIR *d = opendir("/proc");
+	FILE *f;
+
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		f = fopen(path, "r");
+		if (f == NULL)
+			continue;
+		if (fgets(line, sizeof(line), f) != NULL) {
+			const char *p = strrchr(line, ')');
+			char state = 0;
+			int ppid = 0;
+
+			if (p != NULL && sscanf(p + 1, " %c %d", &state, &ppid) == 2 && ppid == getpid() &&
+			    state == 'Z')
+				n++;
+		}
+		fclose(f);
+	}
+	if (d != NULL)
+		closedir(d);
+	return n;
+}
+
+/*
+ * In a container the runner is PID 1: orphans become its children, and
+ * their zombies count against the pids limit.  As a subreaper this test
+ * stands in for PID 1; every orphan must be reaped.
+ */
+static void test_orphans(void)
+{
+	struct runner_result r;
+
+	run("i=0; while [ $i -lt 200 ]; do (true &); i=$((i+1)); done; echo done", NULL, 0, &r);
+	CHECK(r.exited && r.code == 0 && r.out.len == 5 && memcmp(r.out.p, "done\n", 5) == 0);
+	CHECKF(r.err.len == 0, "%.*s", (int)r.err.len, r.err.p);
+	runner_result_free(&r);
+	CHECKF(zombies() == 0, "%u zombies left", zombies());
 }
 
 static void test_status(void)
@@ -150,6 +208,7 @@ int main(void)
 	char cmd[96];
 
 	alarm(120);
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	snprintf(workdir, sizeof(workdir), "/tmp/test_runner_exec.XXXXXX");
 	if (mkdtemp(workdir) == NULL || (dfd = open(workdir, O_RDONLY | O_DIRECTORY)) < 0) {
 		perror("mkdtemp");
@@ -157,6 +216,7 @@ int main(void)
 	}
 	test_both_pipes_full();
 	test_stdin();
+	test_orphans();
 	test_status();
 	test_cwd_and_background();
 	close(dfd);
