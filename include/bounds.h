@@ -25,6 +25,8 @@
 
 /* Agent. */
 #define AGENT_SWEEP_MAX 256             /* leftover containers removed per sweep */
+#define AGENT_SWEEP_INLINE 2            /* ... and by a busy agent before a run */
+#define AGENT_JANITOR_ROUNDS 8          /* sweeps of the instance at master start and stop */
 #define AGENT_RETRY_MS 2000             /* an idle agent retries a failed removal this often */
 
 /* JSON. */
@@ -39,6 +41,7 @@
 #define CONFIG_MAX_LINE 4096            /* one line of the -c file */
 #define CONFIG_MAX_WORKERS 1024         /* SERVER_WORKER_THREADS upper bound */
 #define CONFIG_MAX_SECONDS 86400        /* any timeout variable: a day; ms fit an int */
+#define CONFIG_MAX_OUTPUT (1024ull * 1024 * 1024) /* RUN_MAX_OUTPUT_SIZE: each front mallocs it */
 
 /* Docker client (agent). */
 #define DOCKER_API_VERSION "v1.41"      /* Docker Engine 20.10 and later */
@@ -49,10 +52,11 @@
 #define DOCKER_MAX_IMAGE_REF 255        /* image reference length */
 #define DOCKER_FRAME_HEADER 8
 #define DOCKER_MAX_REPLY 65536u         /* create/start/version/error reply bodies (stack) */
+#define DOCKER_LIST_LIMIT 256           /* containers per list reply: fits DOCKER_MAX_RESPONSE */
 
 /* Front <-> agent messages. */
 #define MSG_MAX (64u * 1024)
-#define AGENT_MAX_CALLS 4               /* Docker calls behind one answer: create, attach, start, remove */
+#define AGENT_MAX_CALLS 8               /* Docker calls behind one answer: a short sweep, create, attach, start, remove */
 
 /* Master. */
 #define MASTER_RESPAWN_BACKOFF_MIN_MS 100
@@ -60,6 +64,7 @@
 #define MASTER_CRASH_BUDGET 10          /* crashes of one slot ...   */
 #define MASTER_CRASH_WINDOW_SEC 60      /* ... in this window -> give up on it for a while */
 #define MASTER_DRAIN_TIMEOUT_SEC 30     /* SIGTERM: in-flight requests get this long */
+#define MASTER_ROLL_SETTLE_MS 1000      /* a reload's replacement slot runs this long before the next is retired */
 
 /* In-image runner (runbox-runner). */
 #define RUNNER_MAX_PAYLOAD (64u * 1024 * 1024)  /* stdin payload; more -> exit 1 */

@@ -41,7 +41,7 @@ struct config {
 	int64_t nproc_soft, nproc_hard;   /* DOCKER_CONTAINER_ULIMIT_NPROC_{SOFT,HARD} */
 	struct config_list cap_drop;   /* DOCKER_CONTAINER_CAP_DROP */
 	unsigned run_max_time;         /* RUN_MAX_EXECUTION_TIME, seconds >= 1 */
-	uint64_t run_max_output;       /* RUN_MAX_OUTPUT_SIZE, bytes >= 1 */
+	uint64_t run_max_output;       /* RUN_MAX_OUTPUT_SIZE, bytes 1..CONFIG_MAX_OUTPUT */
 
 	/* docker-run, optional */
 	struct config_list cap_add;    /* DOCKER_CONTAINER_CAP_ADD (default empty) */

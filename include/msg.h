@@ -19,6 +19,7 @@ enum msg_type {
 	MSG_DONE,        /* front -> agent: the run is answered; remove the container. No answer. */
 	MSG_REPLY,       /* agent -> front: struct msg_reply + body: what to tell the client */
 	MSG_ATTACHED,    /* agent -> front: the attach stream as SCM_RIGHTS + early stream bytes */
+	MSG_AUTH,        /* front -> agent: struct msg_ask (token only); MSG_REPLY 204 or 401 */
 };
 
 struct msg_hdr {

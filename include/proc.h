@@ -10,8 +10,8 @@ void proctitle_init(int argc, char **argv);
 void proctitle_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
- * A front's or agent's signals: on_stop for SIGTERM/SIGINT (blocked but
- * while the worker waits), SIGPIPE and SIGHUP ignored.
+ * A front's or agent's signals: on_stop (or SIG_IGN) for SIGTERM/SIGINT,
+ * blocked but while the worker waits; SIGPIPE and SIGHUP ignored.
  */
 void proc_worker_signals(void (*on_stop)(int));
 

@@ -20,8 +20,6 @@
 #include "msg.h"
 #include "proc.h"
 
-static volatile sig_atomic_t agent_stop;
-
 static struct config *cfg;
 static unsigned agent_slot;
 static int front_fd = -1;
@@ -32,12 +30,6 @@ static char active[DOCKER_MAX_ID];   /* the container of the run in progress, ""
 static bool sweep_due;               /* a removal or a listing failed: sweep again when idle */
 static char msgbuf[MSG_MAX];
 static char replybuf[MSG_REPLY_MAX_BODY];
-
-static void agent_on_signal(int sig)
-{
-	(void)sig;
-	agent_stop = 1;
-}
 
 /* Compares every byte of both padded buffers whatever they hold. */
 static bool agent_token_ok(const struct msg_ask *ask)
@@ -118,23 +110,27 @@ static void agent_finish_run(void)
 struct sweep {
 	char ids[AGENT_SWEEP_MAX][DOCKER_MAX_ID];
 	unsigned n;
-	unsigned min_slot; /* only containers of slots >= this (instance-wide sweep) */
+	bool full; /* more were listed than one sweep takes */
 };
 
 static void agent_sweep_collect(const char *id, unsigned slot, void *arg)
 {
 	struct sweep *s = arg;
 
-	if (slot < s->min_slot || s->n >= AGENT_SWEEP_MAX)
+	(void)slot;
+	if (s->n >= AGENT_SWEEP_MAX) {
+		s->full = true;
 		return;
+	}
 	snprintf(s->ids[s->n++], DOCKER_MAX_ID, "%s", id);
 }
 
 /*
- * Containers this slot left behind (its predecessor crashed); agent 0 also
- * takes those of slots that no longer exist.
+ * Remove up to max containers labelled with our instance and slot (or, for
+ * slot < 0, the whole instance).  Whatever cannot be done now -- Docker
+ * unreachable, more left than max -- is retried by setting sweep_due.
  */
-static void agent_sweep(void)
+static void agent_sweep_some(int slot, unsigned max)
 {
 	static struct sweep s;
 	struct docker_error err;
@@ -142,20 +138,29 @@ static void agent_sweep(void)
 
 	sweep_due = false;
 	s.n = 0;
-	s.min_slot = 0;
-	rc = docker_containers_labelled(&dctx, cfg->instance, (int)agent_slot, agent_sweep_collect, &s, &err);
-	if (rc >= 0 && agent_slot == 0) {
-		s.min_slot = cfg->worker_threads;
-		rc = docker_containers_labelled(&dctx, cfg->instance, -1, agent_sweep_collect, &s, &err);
-	}
+	s.full = false;
+	rc = docker_containers_labelled(&dctx, cfg->instance, slot, agent_sweep_collect, &s, &err);
 	if (rc < 0) {
 		log_warnx("%s: cannot list leftover containers: %s", __func__, err.message);
 		sweep_due = true;
+		return;
 	}
-	for (unsigned i = 0; i < s.n; i++) {
+	if (s.full || s.n > max)
+		sweep_due = true;
+	for (unsigned i = 0; i < s.n && i < max; i++) {
 		log_info("removing leftover container %.12s", s.ids[i]);
 		agent_remove(s.ids[i]);
 	}
+}
+
+/*
+ * Containers this slot left behind (its predecessor crashed).  Only our own
+ * slot's: another slot's containers may belong to a live run, even of a
+ * slot being retired by a reload.
+ */
+static void agent_sweep(void)
+{
+	agent_sweep_some((int)agent_slot, AGENT_SWEEP_MAX);
 }
 
 static bool agent_image_allowed(const char *image)
@@ -166,6 +171,15 @@ static bool agent_image_allowed(const char *image)
 		if (strcmp(cfg->image_allow.item[i], image) == 0)
 			return true;
 	return false;
+}
+
+/* Only the token: 204 or 401, so a client with a wrong one learns nothing else. */
+static void agent_auth(const struct msg_ask *ask)
+{
+	if (agent_token_ok(ask))
+		agent_send_reply(204, "", 0);
+	else
+		agent_error(401, "access_token", "Missing or wrong access token");
 }
 
 static void agent_version(const struct msg_ask *ask)
@@ -207,10 +221,14 @@ static void agent_run(const struct msg_ask *ask)
 		agent_error(403, "image.not_allowed", "This image is not in RUN_IMAGE_ALLOWLIST");
 		return;
 	}
+	/* A busy agent is never idle long enough for the timer: take a few now. */
 	if (sweep_due)
-		agent_sweep();
+		agent_sweep_some((int)agent_slot, AGENT_SWEEP_INLINE);
 	rc = docker_container_create(&dctx, cfg, ask->image, cfg->instance, agent_slot, active, &err);
 	if (rc != DOCKER_OK) {
+		/* Without Docker's answer the container may exist: look for it later. */
+		if (rc != DOCKER_ESTATUS)
+			sweep_due = true;
 		active[0] = '\0';
 		agent_docker_error(rc, &err, rc == DOCKER_ESTATUS ? 400 : 500, "docker.container.create");
 		return;
@@ -254,6 +272,8 @@ static bool agent_dispatch(uint32_t type, ssize_t n, int fd)
 	if (fd >= 0) {
 		close(fd);
 		ok = false;
+	} else if (type == MSG_AUTH && active[0] == '\0' && agent_ask_ok(msgbuf, n, &ask)) {
+		agent_auth(&ask);
 	} else if (type == MSG_VERSION && active[0] == '\0' && agent_ask_ok(msgbuf, n, &ask)) {
 		agent_version(&ask);
 	} else if (type == MSG_RUN && active[0] == '\0' && agent_ask_ok(msgbuf, n, &ask)) {
@@ -272,13 +292,32 @@ static bool agent_dispatch(uint32_t type, ssize_t n, int fd)
 
 static void agent_setup(void)
 {
-	proc_worker_signals(agent_on_signal);
+	/*
+	 * An agent ends when its front does (EOF on the socketpair), so that a
+	 * signal to the whole process group (Ctrl-C) cannot cut a run short;
+	 * the master SIGKILLs one that lingers.
+	 */
+	proc_worker_signals(SIG_IGN);
 
 	token_len = strlen(cfg->access_token);
 	memcpy(token, cfg->access_token, token_len);
 	dctx.socket_path = cfg->docker_socket;
 	dctx.read_timeout_ms = (int)cfg->docker_read_timeout * 1000;
 	dctx.write_timeout_ms = (int)cfg->docker_write_timeout * 1000;
+}
+
+void agent_janitor(struct config *c)
+{
+	cfg = c;
+	log_set_role("janitor");
+	proctitle_set("runboxd: janitor");
+	agent_setup();
+	for (unsigned round = 0; round < AGENT_JANITOR_ROUNDS; round++) {
+		agent_sweep_some(-1, AGENT_SWEEP_MAX);
+		if (!sweep_due)
+			break;
+	}
+	_exit(sweep_due ? 1 : 0);
 }
 
 void agent_main(struct config *c, unsigned slot, int ffd)
@@ -300,9 +339,6 @@ void agent_main(struct config *c, unsigned slot, int ffd)
 		ssize_t n;
 		int fd, r;
 
-		/* A stop only ends an idle agent; a run in progress ends with its front. */
-		if (agent_stop && active[0] == '\0')
-			break;
 		/* The slot's own containers are leftovers only while no run is active. */
 		if (sweep_due && active[0] == '\0') {
 			struct timespec ts = {.tv_sec = AGENT_RETRY_MS / 1000,

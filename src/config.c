@@ -97,7 +97,7 @@ static const struct config_var vars[] = {
 	LIST("DOCKER_CONTAINER_CAP_DROP", CT_CAPS, cap_drop, NULL, "capabilities to drop, or ALL"),
 	UINT("RUN_MAX_EXECUTION_TIME", run_max_time, 1, CONFIG_MAX_SECONDS, NULL,
 	     "seconds a run may take, from payload to last byte of output"),
-	U64("RUN_MAX_OUTPUT_SIZE", run_max_output, 1, UINT64_MAX, NULL,
+	U64("RUN_MAX_OUTPUT_SIZE", run_max_output, 1, CONFIG_MAX_OUTPUT, NULL,
 	    "bytes of output a run may produce"),
 
 	/* docker-run, optional */
@@ -561,9 +561,15 @@ static int line_parse(struct config *c, char *line, char *err, size_t errsz)
 	return config_set(c, key, unquote(trim(eq + 1)), err, errsz) == 0 ? 0 : -1;
 }
 
+/*
+ * The file holds the token, and so do stdio's buffer and line[]: both are
+ * ours and wiped before returning.  A buffer stdio allocated itself would
+ * go back to the heap unwiped, and every process forked later would
+ * inherit the token there.
+ */
 int config_load_file(struct config *c, const char *path, char *err, size_t errsz)
 {
-	char line[CONFIG_MAX_LINE + 2], why[512];
+	char line[CONFIG_MAX_LINE + 2], why[512], iobuf[BUFSIZ];
 	unsigned lineno = 0;
 	enum line_status st;
 	int rc = -1;
@@ -573,6 +579,11 @@ int config_load_file(struct config *c, const char *path, char *err, size_t errsz
 	if (!f) {
 		errf(err, errsz, "%s: cannot open: %s", path, strerror(errno));
 		return -1;
+	}
+	/* Before any read, so stdio never allocates a buffer of its own. */
+	if (setvbuf(f, iobuf, _IOFBF, sizeof iobuf) != 0) {
+		errf(err, errsz, "%s: setvbuf failed", path);
+		goto out;
 	}
 	while ((st = line_read(f, line, sizeof line)) != LINE_EOF) {
 		lineno++;
@@ -595,9 +606,10 @@ int config_load_file(struct config *c, const char *path, char *err, size_t errsz
 	}
 	rc = 0;
 out:
-	/* The file holds the token. */
-	explicit_bzero(line, sizeof line);
 	fclose(f);
+	explicit_bzero(iobuf, sizeof iobuf);
+	explicit_bzero(line, sizeof line);
+	explicit_bzero(why, sizeof why);
 	return rc;
 }
 

@@ -1,8 +1,11 @@
 /*
  * Docker Engine API client.  Every call opens its own connection to the
  * unix socket, sends one request with "Connection: close" and reads the
- * reply under one deadline per direction: a daemon that trickles a byte at
- * a time cannot hold the agent longer than the configured timeout.  The fd
+ * reply under one deadline per direction, each fixed once per call: connect
+ * and send within write_timeout_ms of the call's start, the whole reply
+ * (head and body) within read_timeout_ms of the request being sent.  A
+ * daemon that trickles a byte at a time, or paces head and body, cannot
+ * hold the agent longer than the two timeouts together.  The fd
  * is blocking (the caller of attach gets it that way); the I/O here uses
  * MSG_DONTWAIT and poll() instead, and MSG_NOSIGNAL so that a daemon that
  * goes away is an error, not a SIGPIPE.
@@ -41,10 +44,27 @@ struct docker_reply {
 	size_t head_len; /* bytes received into head */
 	size_t head_end; /* bytes of it that are the head; the rest is body */
 	struct http_response res;
+	int64_t deadline; /* the whole reply, head and body, is read by then */
 };
 
 static int docker_fail(struct docker_error *err, int code, int status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/*
+ * err->message reaches logs and clients: no control byte may pass (CR/LF
+ * would forge log lines or headers, ESC drive a terminal).  Bytes >= 0x80
+ * stay when they are known UTF-8 (a decoded JSON string), else they go too.
+ */
+static void docker_scrub(char *s, int keep_utf8)
+{
+	unsigned char c;
+
+	for (; *s != '\0'; s++) {
+		c = (unsigned char)*s;
+		if (c < ' ' || c == 0x7f || (c > 0x7f && !keep_utf8))
+			*s = '?';
+	}
+}
 
 /* Fill err and return code: the one way failures leave this file. */
 static int docker_fail(struct docker_error *err, int code, int status, const char *fmt, ...)
@@ -55,6 +75,7 @@ static int docker_fail(struct docker_error *err, int code, int status, const cha
 	va_start(ap, fmt);
 	(void)vsnprintf(err->message, sizeof(err->message), fmt, ap);
 	va_end(ap);
+	docker_scrub(err->message, 1);
 	return code;
 }
 
@@ -119,7 +140,8 @@ static int docker_connect_wait(int fd, const struct sockaddr_un *sa, int64_t dea
 	}
 }
 
-int docker_connect(const struct docker_ctx *ctx)
+/* docker_connect against a deadline the caller fixed. */
+static int docker_connect_by(const struct docker_ctx *ctx, int64_t deadline)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	size_t n = strnlen(ctx->socket_path, sizeof(sa.sun_path));
@@ -133,14 +155,18 @@ int docker_connect(const struct docker_ctx *ctx)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -1;
-	if (docker_connect_wait(fd, &sa, docker_deadline(ctx->write_timeout_ms)) < 0 ||
-	    fcntl(fd, F_SETFL, 0) < 0) {
+	if (docker_connect_wait(fd, &sa, deadline) < 0 || fcntl(fd, F_SETFL, 0) < 0) {
 		saved = errno;
 		close(fd);
 		errno = saved;
 		return -1;
 	}
 	return fd;
+}
+
+int docker_connect(const struct docker_ctx *ctx)
+{
+	return docker_connect_by(ctx, docker_deadline(ctx->write_timeout_ms));
 }
 
 static int docker_send_all(int fd, const char *p, size_t n, int64_t deadline,
@@ -222,8 +248,7 @@ static int docker_request_head(char *buf, size_t sz, const char *method, const c
 }
 
 /* Parse once a line has ended: a bad status line fails at once, not at the deadline. */
-static int docker_read_head(int fd, struct docker_reply *rep, int64_t deadline,
-                            struct docker_error *err)
+static int docker_read_head(int fd, struct docker_reply *rep, struct docker_error *err)
 {
 	ssize_t n;
 	int r;
@@ -235,7 +260,7 @@ static int docker_read_head(int fd, struct docker_reply *rep, int64_t deadline,
 			                   "reply head from Docker is over %d bytes",
 			                   DOCKER_MAX_RESPONSE_HEAD);
 		n = docker_recv(fd, rep->head + rep->head_len, sizeof(rep->head) - rep->head_len,
-		                deadline, err);
+		                rep->deadline, err);
 		if (n < 0)
 			return (int)n;
 		if (n == 0)
@@ -255,7 +280,10 @@ static int docker_read_head(int fd, struct docker_reply *rep, int64_t deadline,
 	}
 }
 
-/* Connect, send the request, read the reply head; *fd stays open for the body. */
+/*
+ * Connect, send the request, read the reply head; *fd stays open for the
+ * body, which is read by the same rep->deadline.
+ */
 static int docker_exchange(const struct docker_ctx *ctx, const char *method, const char *path,
                            const char *body, size_t body_len, const char *extra,
                            struct docker_reply *rep, int *fd, struct docker_error *err)
@@ -267,21 +295,23 @@ static int docker_exchange(const struct docker_ctx *ctx, const char *method, con
 	*fd = -1;
 	rep->head_len = rep->head_end = 0;
 	rep->res.status = 0;
+	rep->deadline = 0;
 	n = docker_request_head(head, sizeof(head), method, path, body, body_len, extra);
 	if (n < 0)
 		return docker_fail(err, DOCKER_EPROTO, 0, "bad request to Docker: %s %.64s", method,
 		                   path);
-	*fd = docker_connect(ctx);
+	deadline = docker_deadline(ctx->write_timeout_ms);
+	*fd = docker_connect_by(ctx, deadline);
 	if (*fd < 0)
 		return docker_fail(err, DOCKER_ECONNECT, 0, "cannot connect to %s: %s",
 		                   ctx->socket_path, strerror(errno));
-	deadline = docker_deadline(ctx->write_timeout_ms);
 	rc = docker_send_all(*fd, head, (size_t)n, deadline, err);
 	if (rc == DOCKER_OK && body != NULL)
 		rc = docker_send_all(*fd, body, body_len, deadline, err);
-	if (rc == DOCKER_OK)
-		rc = docker_read_head(*fd, rep, docker_deadline(ctx->read_timeout_ms), err);
-	return rc;
+	if (rc != DOCKER_OK)
+		return rc;
+	rep->deadline = docker_deadline(ctx->read_timeout_ms);
+	return docker_read_head(*fd, rep, err);
 }
 
 /* Decoded body bytes accumulate here; more than fits is a protocol error. */
@@ -334,7 +364,7 @@ static int docker_body_feed(struct docker_body *b, const struct http_framing *f,
 	return 1;
 }
 
-static int docker_read_body(int fd, struct docker_reply *rep, const char *method, int64_t deadline,
+static int docker_read_body(int fd, struct docker_reply *rep, const char *method,
                             struct docker_body *b, struct docker_error *err)
 {
 	struct http_chunked ch = {0};
@@ -353,7 +383,7 @@ static int docker_read_body(int fd, struct docker_reply *rep, const char *method
 	rc = docker_body_feed(b, &f, &ch, rep->head + rep->head_end, rep->head_len - rep->head_end,
 	                      err);
 	while (rc == 0) {
-		n = docker_recv(fd, chunk, sizeof(chunk), deadline, err);
+		n = docker_recv(fd, chunk, sizeof(chunk), rep->deadline, err);
 		if (n < 0)
 			return (int)n;
 		if (n == 0)
@@ -384,8 +414,7 @@ static int docker_request(const struct docker_ctx *ctx, const char *method, cons
 	rc = docker_exchange(ctx, method, path, body, body_len, "Connection: close\r\n", &rep, &fd,
 	                     err);
 	if (rc == DOCKER_OK)
-		rc = docker_read_body(fd, &rep, method, docker_deadline(ctx->read_timeout_ms), &b,
-		                      err);
+		rc = docker_read_body(fd, &rep, method, &b, err);
 	if (fd >= 0)
 		close(fd);
 	if (rc != DOCKER_OK)
@@ -410,20 +439,20 @@ int docker_call(const struct docker_ctx *ctx, const char *method, const char *pa
 static int docker_status_error(int status, const char *body, size_t len, struct docker_error *err)
 {
 	const char *v;
-	size_t vlen, i, q;
+	size_t vlen, q;
 
 	err->status = status;
 	if (json_check(body, len) == JSON_OBJECT &&
 	    json_member(body, len, "message", &v, &vlen) == JSON_STRING &&
-	    json_string_decode(v, vlen, err->message, sizeof(err->message)) > 0)
+	    json_string_decode(v, vlen, err->message, sizeof(err->message)) > 0) {
+		docker_scrub(err->message, 1);
 		return DOCKER_ESTATUS;
+	}
 	q = len < DOCKER_QUOTE_MAX ? len : DOCKER_QUOTE_MAX;
 	(void)snprintf(err->message, sizeof(err->message), "Docker answered %d %s%s%.*s", status,
 	               http_status_reason(status), q > 0 ? ": " : "", (int)q, body);
-	/* Only printable ASCII of an unparsed body reaches logs and clients. */
-	for (i = 0; err->message[i]; i++)
-		if ((unsigned char)err->message[i] < ' ' || (unsigned char)err->message[i] >= 0x7f)
-			err->message[i] = '?';
+	/* An unparsed body is not known to be UTF-8: printable ASCII only. */
+	docker_scrub(err->message, 0);
 	return DOCKER_ESTATUS;
 }
 
@@ -770,6 +799,21 @@ int docker_container_remove(const struct docker_ctx *ctx, const char *id, struct
 	return docker_container_op(ctx, "DELETE", id, "?v=1&force=1", 204, 404, err);
 }
 
+/*
+ * A reply that hands over the raw stream: 101 (its framing headers mean
+ * nothing once upgraded), or a 200 that frames nothing.  A 200 with a
+ * length or chunking is a body, not a stream: reading it as frames would
+ * misparse the daemon's (or an impostor's) bytes as program output.
+ */
+static int docker_attach_is_stream(const struct http_response *res)
+{
+	if (res->status == 101)
+		return 1;
+	return res->status == 200 &&
+	       http_header_find(res->headers, res->num_headers, "Content-Length") == NULL &&
+	       http_header_find(res->headers, res->num_headers, "Transfer-Encoding") == NULL;
+}
+
 int docker_container_attach(const struct docker_ctx *ctx, const char *id, int *fd, char *early,
                             size_t early_sz, size_t *early_len, struct docker_error *err)
 {
@@ -792,9 +836,13 @@ int docker_container_attach(const struct docker_ctx *ctx, const char *id, int *f
 	                     &rep, &s, err);
 	if (rc != DOCKER_OK)
 		goto out;
-	if (rep.res.status != 101 && rep.res.status != 200) {
-		rc = docker_read_body(s, &rep, "POST", docker_deadline(ctx->read_timeout_ms), &b,
-		                      err);
+	if (rep.res.status == 200 && !docker_attach_is_stream(&rep.res)) {
+		rc = docker_fail(err, DOCKER_EPROTO, 200,
+		                 "Docker answered attach with a framed 200, not a stream");
+		goto out;
+	}
+	if (!docker_attach_is_stream(&rep.res)) {
+		rc = docker_read_body(s, &rep, "POST", &b, err);
 		if (rc == DOCKER_OK)
 			rc = docker_status_error(rep.res.status, reply, b.len, err);
 		goto out;
@@ -841,13 +889,17 @@ static int docker_url_encode(const char *s, size_t n, char *out, size_t outsz)
 	return 0;
 }
 
-/* /containers/json?all=1&filters={"label":["<instance label>"(,"<slot label>")]} */
+/*
+ * /containers/json?all=1&limit=<n>&filters={"label":["<instance label>"(,"<slot label>")]}
+ * The limit keeps the reply under DOCKER_MAX_RESPONSE however many
+ * leftovers there are: Docker sends the newest n, a later sweep the rest.
+ */
 static int docker_list_path(const char *instance, int slot, char *path, size_t pathsz)
 {
-	char js[HTTP_MAX_PATH], label[CONFIG_MAX_STR + 64];
-	const char *pre = "/containers/json?all=1&filters=";
+	char js[HTTP_MAX_PATH], label[CONFIG_MAX_STR + 64], pre[64];
 	struct jbuf b;
-	size_t pl = strlen(pre);
+	size_t pl = (size_t)snprintf(pre, sizeof(pre),
+	                             "/containers/json?all=1&limit=%d&filters=", DOCKER_LIST_LIMIT);
 
 	jbuf_init(&b, js, sizeof(js));
 	(void)snprintf(label, sizeof(label), "%s=%s", DOCKER_LABEL_INSTANCE, instance);

@@ -43,6 +43,7 @@ struct conn {
 	/* the request */
 	char *buf;
 	size_t len;
+	size_t seen; /* bytes of buf ever written, to wipe */
 	size_t head_len;
 	struct http_request req;
 	struct http_framing framing;
@@ -163,6 +164,7 @@ static int front_read_more(struct conn *c)
 	n = io_read_some(c->fd, c->buf + c->len, reqbuf_cap - c->len, c->deadline);
 	if (n > 0) {
 		c->len += (size_t)n;
+		c->seen = c->len > c->seen ? c->len : c->seen;
 		return 0;
 	}
 	if (n < 0 && errno == ETIMEDOUT)
@@ -389,6 +391,7 @@ enum run_end {
 	RUN_BAD_FRAME,
 	RUN_READ_ERROR,
 	RUN_CLIENT_GONE,
+	RUN_ATTACH_ERROR,
 };
 
 /* Docker's multiplexed stream, parsed as it arrives. */
@@ -548,6 +551,9 @@ static void run_answer(struct conn *c, enum run_end e, const struct run_stream *
 	case RUN_CLIENT_GONE:
 		c->status = 499;
 		return;
+	case RUN_ATTACH_ERROR:
+		front_error(c, 500, "docker.container.attach", "Cannot use the container stream");
+		return;
 	case RUN_EOF:
 		break;
 	}
@@ -566,46 +572,48 @@ static void run_answer(struct conn *c, enum run_end e, const struct run_stream *
 	}
 }
 
-static void run_stream_and_answer(struct conn *c, int sfd, const char *early, size_t early_len,
-				  const char *payload, size_t plen)
+static enum run_end run_stream(struct conn *c, int sfd, const char *early, size_t early_len,
+			       const char *payload, size_t plen, struct run_stream *s)
 {
-	struct run_stream s;
 	enum run_end e;
 
-	memset(&s, 0, sizeof(s));
+	memset(s, 0, sizeof(*s));
 	if (io_set_nonblock(sfd) < 0) {
 		log_error("%s: fcntl(O_NONBLOCK)", __func__);
-		front_error(c, 500, "docker.container.attach", "Cannot use the container stream");
-		return;
+		return RUN_ATTACH_ERROR;
 	}
-	e = run_pump(c, sfd, early, early_len, payload, plen, &s);
+	e = run_pump(c, sfd, early, early_len, payload, plen, s);
 	/* The run took its own time: the answer gets the request's allowance anew. */
 	c->deadline = io_now_ms() + (int64_t)cfg->request_timeout * 1000;
-	run_answer(c, e, &s);
+	return e;
 }
 
-/* Validate the body: {"image": "<reference>", "payload": {...}}. */
-static bool front_run_request(struct conn *c, struct msg_ask *ask, const char **payload, size_t *plen)
+/*
+ * Validate the body: {"image": "<reference>", "payload": {...}}.  Returns
+ * NULL, or the error code with its message in *msg.
+ */
+static const char *front_run_check(const struct conn *c, struct msg_ask *ask, const char **payload,
+				   size_t *plen, const char **msg)
 {
 	const char *v;
 	size_t vlen;
 
 	if (json_check(c->body, c->body_len) != JSON_OBJECT) {
-		front_error(c, 400, "request.json", "Request body must be a JSON object");
-		return false;
+		*msg = "Request body must be a JSON object";
+		return "request.json";
 	}
 	if (json_member(c->body, c->body_len, "image", &v, &vlen) != JSON_STRING ||
 	    json_string_decode(v, vlen, ask->image, sizeof(ask->image)) < 1 ||
 	    !docker_image_ref_valid(ask->image)) {
-		front_error(c, 400, "request.image", "\"image\" must be a valid Docker image reference");
-		return false;
+		*msg = "\"image\" must be a valid Docker image reference";
+		return "request.image";
 	}
 	ask->image_len = (uint32_t)strlen(ask->image);
 	if (json_member(c->body, c->body_len, "payload", payload, plen) != JSON_OBJECT) {
-		front_error(c, 400, "request.payload", "\"payload\" must be a JSON object");
-		return false;
+		*msg = "\"payload\" must be a JSON object";
+		return "request.payload";
 	}
-	return true;
+	return NULL;
 }
 
 static bool front_json_content(const struct conn *c)
@@ -620,12 +628,35 @@ static bool front_json_content(const struct conn *c)
 	return http_token_eq(h->value, n, "application/json");
 }
 
+/* Tell the agent the run is over: it removes the container. */
+static void front_done(void)
+{
+	if (msg_send(agent_fd, MSG_DONE, NULL, 0, NULL, 0, -1) < 0) {
+		log_errorx("%s: agent %u gone before the run was over; its successor removes the container",
+			   __func__, front_slot);
+		front_stop = 1;
+	}
+}
+
+/* The HTTP status in an agent's MSG_REPLY of n bytes in msgbuf, or -1. */
+static int front_reply_status(ssize_t n)
+{
+	struct msg_reply r;
+
+	if (n < (ssize_t)sizeof(r))
+		return -1;
+	memcpy(&r, msgbuf, sizeof(r));
+	return r.status;
+}
+
 static void front_route_run(struct conn *c)
 {
 	struct msg_ask ask;
-	const char *payload;
+	struct run_stream s;
+	const char *payload, *bad, *why = NULL;
 	size_t plen;
 	uint32_t type;
+	enum run_end e;
 	ssize_t n;
 	int sfd;
 
@@ -635,23 +666,31 @@ static void front_route_run(struct conn *c)
 		front_error(c, 401, "access_token", "Missing or wrong access token");
 		return;
 	}
-	if (!front_run_request(c, &ask, &payload, &plen))
-		return;
-	n = front_ask(c, MSG_RUN, &ask, &type, &sfd);
+	bad = front_run_check(c, &ask, &payload, &plen, &why);
+	if (bad) {
+		/* Only the token goes with MSG_AUTH; a half-decoded image would be off the menu. */
+		memset(ask.image, 0, sizeof(ask.image));
+		ask.image_len = 0;
+	}
+	/* A wrong token gets 401 whatever the body: the agent judges the token first. */
+	n = front_ask(c, bad ? MSG_AUTH : MSG_RUN, &ask, &type, &sfd);
 	if (n < 0)
 		return;
 	if (type == MSG_REPLY) {
-		front_relay(c, msgbuf, n);
+		if (bad && front_reply_status(n) == 204)
+			front_error(c, 400, bad, why);
+		else
+			front_relay(c, msgbuf, n);
 		return;
 	}
-	run_stream_and_answer(c, sfd, msgbuf, (size_t)n, payload, plen);
+	e = run_stream(c, sfd, msgbuf, (size_t)n, payload, plen, &s);
 	close(sfd);
-	/* The client has its answer: an agent lost now only costs the slot. */
-	if (msg_send(agent_fd, MSG_DONE, NULL, 0, NULL, 0, -1) < 0) {
-		log_errorx("%s: agent %u gone before the run was over; its successor removes the container",
-			   __func__, front_slot);
-		front_stop = 1;
-	}
+	/* A run stopped early is killed at once; a finished one after the client has its answer. */
+	if (e != RUN_EOF)
+		front_done();
+	run_answer(c, e, &s);
+	if (e == RUN_EOF)
+		front_done();
 }
 
 static const struct route front_routes[] = {
@@ -760,6 +799,8 @@ static void front_connection(int fd, const struct sockaddr_storage *ss)
 	snprintf(c.path, sizeof(c.path), "-");
 	front_peer(&c, ss);
 	front_serve(&c);
+	/* The request held the client's token: it does not stay in memory. */
+	explicit_bzero(reqbuf, c.seen);
 	io_linger_close(fd, c.deadline);
 	if (c.status == 0)
 		c.status = 499; /* the client left before it could be answered */
@@ -777,8 +818,10 @@ static void front_setup(void)
 	errbuf = malloc(FRONT_STDERR_KEEP);
 	jsonbuf = malloc(FRONT_ERROR_BODY);
 	stderrmsg = malloc(sizeof(FRONT_STDERR_PREFIX) + FRONT_STDERR_KEEP);
+	/* Status 2: the configuration asks for more than there is; respawning will not help. */
 	if (!reqbuf || !outbuf || !errbuf || !jsonbuf || !stderrmsg)
-		fatal(1, "%s: malloc", __func__);
+		fatal(2, "%s: cannot allocate buffers for SERVER_MAX_REQUEST_BYTES and RUN_MAX_OUTPUT_SIZE",
+		      __func__);
 }
 
 void front_main(struct config *c, unsigned slot, int listen_fd, int afd)

@@ -3,9 +3,11 @@
  * containers (a hardened drop-in for glot's docker-run).  main() reads the
  * configuration and hands over to the master; see DESIGN.md in README.md.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -49,6 +51,27 @@ static char **main_save_env(void)
 	return copy;
 }
 
+/*
+ * Before anything opens a file: fds 0-2 must be open, or the listen socket
+ * or a Docker connection could land on 2 and receive log lines.  And no
+ * process of ours may be read or traced by another of the same uid (a
+ * compromised front must not read an agent's token): not dumpable, which
+ * every child inherits.
+ */
+static void main_sanitize_process(void)
+{
+	for (int fd = 0; fd < 3; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0)
+			continue;
+		if (open("/dev/null", O_RDWR) != fd)
+			_exit(CONFIG_EXIT_BAD);
+	}
+	if (prctl(PR_SET_DUMPABLE, 0) < 0) {
+		perror("runboxd: prctl(PR_SET_DUMPABLE)");
+		_exit(2);
+	}
+}
+
 /* Kept for SIGHUP reloads for the life of the process. */
 static char **saved_env;
 
@@ -60,6 +83,7 @@ int main(int argc, char **argv)
 	bool test = false;
 	int ch;
 
+	main_sanitize_process();
 	proctitle_init(argc, argv);
 	while ((ch = getopt(argc, argv, "c:th")) != -1) {
 		switch (ch) {

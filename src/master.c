@@ -46,13 +46,18 @@ struct slot {
 };
 
 static volatile sig_atomic_t got_term, got_hup;
+static pid_t master_pid;
 
 static struct config *cur;
+static struct config *prev;    /* during a roll: the configuration to go back to */
 static const char *conf_path;
 static char **conf_env;
 static int listen_fd = -1;
+static int prev_listen_fd = -1; /* during a roll that moved the listen address */
 static unsigned gen;
+static unsigned prev_gen;
 static bool draining;
+static bool fronts_killed;     /* the drain deadline passed once already */
 static int64_t drain_deadline;
 static bool rolling;
 static struct slot slots[CONFIG_MAX_WORKERS];
@@ -91,19 +96,13 @@ static int master_bind(const struct config *c)
 	return fd;
 }
 
-/* What a child does first: default signals, die with the master. */
-static void master_child_setup(void)
+/*
+ * What a child does first: die with the master.  Signals stay blocked as
+ * the master had them until the worker has its own handlers, so none sent
+ * in between is lost.
+ */
+static void master_child_setup(pid_t parent)
 {
-	struct sigaction sa;
-	sigset_t none;
-	pid_t parent = getppid();
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	sigaction(SIGCHLD, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
 		fatal(2, "%s: prctl(PR_SET_PDEATHSIG)", __func__);
 	if (getppid() != parent)
@@ -133,7 +132,7 @@ static void master_spawn(unsigned i)
 	}
 	pid = fork();
 	if (pid == 0) {
-		master_child_setup();
+		master_child_setup(master_pid);
 		close(listen_fd);
 		close(sv[0]);
 		agent_main(cur, i, sv[1]);
@@ -142,28 +141,112 @@ static void master_spawn(unsigned i)
 	if (pid > 0)
 		pid = fork();
 	if (pid == 0) {
-		master_child_setup();
+		master_child_setup(master_pid);
 		close(sv[1]);
 		master_wipe_env_token();
 		front_main(cur, i, listen_fd, sv[0]);
-	}
-	if (pid < 0) {
-		log_error("%s: fork for slot %u", __func__, i);
-		if (s->pid[ROLE_AGENT] > 0)
-			kill(s->pid[ROLE_AGENT], SIGTERM);
-		s->respawn_at = io_now_ms() + MASTER_RESPAWN_BACKOFF_MAX_MS;
-	} else {
-		s->pid[ROLE_FRONT] = pid;
 	}
 	close(sv[0]);
 	close(sv[1]);
 	s->gen = gen;
 	s->retiring = false;
 	s->crashed = false;
+	if (pid < 0) {
+		/* Counted as a crash, so the respawn backs off instead of looping. */
+		log_error("%s: fork for slot %u", __func__, i);
+		s->crashed = true;
+		if (s->pid[ROLE_AGENT] > 0)
+			kill(s->pid[ROLE_AGENT], SIGKILL);
+		else
+			s->respawn_at = io_now_ms() + MASTER_RESPAWN_BACKOFF_MAX_MS;
+	} else {
+		s->pid[ROLE_FRONT] = pid;
+	}
 	s->kill_at = 0;
 	s->started = io_now_ms();
 	log_debug("slot %u up: front %ld, agent %ld", i, (long)s->pid[ROLE_FRONT],
 		  (long)s->pid[ROLE_AGENT]);
+}
+
+static void master_free_config(struct config *c)
+{
+	if (c == NULL)
+		return;
+	explicit_bzero(c, sizeof(*c));
+	free(c);
+}
+
+/* The previous configuration is no longer needed (the roll is over or replaced). */
+static void master_forget_prev(void)
+{
+	master_free_config(prev);
+	prev = NULL;
+	if (prev_listen_fd >= 0)
+		close(prev_listen_fd);
+	prev_listen_fd = -1;
+}
+
+/*
+ * A slot of the new configuration failed fatally during the roll: the new
+ * configuration validates but cannot run.  Go back to the previous one;
+ * the slots that still run it stay, the others are rolled back.
+ */
+static void master_revert(unsigned i)
+{
+	struct config *bad = cur;
+
+	log_errorx("reload: slot %u cannot run the new configuration; going back to the previous one", i);
+	cur = prev;
+	prev = NULL;
+	if (prev_listen_fd >= 0) {
+		close(listen_fd);
+		listen_fd = prev_listen_fd;
+		prev_listen_fd = -1;
+	}
+	master_free_config(bad);
+	gen++;
+	for (unsigned k = 0; k < CONFIG_MAX_WORKERS; k++) {
+		if (slots[k].gen == prev_gen)
+			slots[k].gen = gen;
+		slots[k].disabled = false;
+	}
+	log_set_level(cur->log_level);
+}
+
+/*
+ * Remove every container of this instance, in a child (the master never
+ * talks to Docker), when no run can be live: before the first slots start
+ * (the last master was killed) and after the last ones stopped.
+ */
+static void master_janitor(const char *when)
+{
+	int64_t limit = ((int64_t)cur->docker_read_timeout + cur->docker_write_timeout) * 2000 + 5000;
+	int64_t deadline = io_now_ms() + limit;
+	struct timespec tick = {.tv_sec = 0, .tv_nsec = 20 * 1000000L};
+	pid_t pid = fork(), w;
+	int st = 0;
+
+	if (pid < 0) {
+		log_error("%s: fork", __func__);
+		return;
+	}
+	if (pid == 0) {
+		master_child_setup(master_pid);
+		if (listen_fd >= 0)
+			close(listen_fd);
+		agent_janitor(cur);
+	}
+	while ((w = waitpid(pid, &st, WNOHANG)) == 0 || (w < 0 && errno == EINTR)) {
+		if (io_now_ms() >= deadline) {
+			log_warnx("janitor (%s) did not finish in %lldms; killing it", when, (long long)limit);
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			return;
+		}
+		nanosleep(&tick, NULL);
+	}
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		log_warnx("janitor (%s) could not remove every leftover container", when);
 }
 
 static bool master_find(pid_t pid, unsigned *slot, enum role *role)
@@ -240,6 +323,8 @@ static void master_reaped(pid_t pid, int st)
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 2) {
 		log_errorx("slot %u: %s failed fatally (status 2); not respawning it", i, role_name[r]);
 		s->disabled = true;
+		if (rolling && prev != NULL && s->gen == gen)
+			master_revert(i);
 	}
 	/* A slot is a pair: its survivor is told to go, and killed if it lingers. */
 	if (s->pid[!r] > 0 && s->kill_at == 0) {
@@ -294,6 +379,27 @@ static void master_start_drain(void)
 }
 
 /*
+ * The drain deadline passed: kill the fronts first, so that their agents see
+ * EOF and remove the containers of the runs cut short; kill the agents only
+ * if they cannot do that in time either.
+ */
+static void master_drain_timeout(void)
+{
+	int64_t docker_ms = ((int64_t)cur->docker_read_timeout + cur->docker_write_timeout) * 1000;
+
+	if (!fronts_killed) {
+		log_warnx("drain timed out; killing the fronts, the agents remove their containers");
+		master_signal_all(ROLE_FRONT, SIGKILL);
+		fronts_killed = true;
+		drain_deadline = io_now_ms() + 2 * docker_ms + 1000;
+		return;
+	}
+	log_warnx("agents did not finish; killing them");
+	master_signal_all(-1, SIGKILL);
+	drain_deadline = io_now_ms() + 1000;
+}
+
+/*
  * RLIMIT_NPROC counts a host user's processes across all containers, so
  * unless each container's cgroup holds it well below that, one fork bomb
  * starves every other run of the same user.
@@ -330,11 +436,15 @@ static void master_reload(void)
 			goto fail;
 		}
 		/* Old fronts keep their copy of the old socket until they leave. */
-		close(listen_fd);
+		master_forget_prev();
+		prev_listen_fd = listen_fd;
 		listen_fd = fd;
+	} else {
+		master_forget_prev();
 	}
-	explicit_bzero(cur, sizeof(*cur));
-	free(cur);
+	/* Kept until the roll is over, to go back to if the new one cannot run. */
+	prev = cur;
+	prev_gen = gen;
 	cur = next;
 	gen++;
 	rolling = true;
@@ -345,33 +455,43 @@ static void master_reload(void)
 	log_info("reload: configuration accepted; replacing %u slots one by one", cur->worker_threads);
 	return;
 fail:
-	explicit_bzero(next, sizeof(*next));
-	free(next);
+	master_free_config(next);
 }
 
-/* Retire one slot of an older generation at a time. */
+/*
+ * Retire one slot of an older generation at a time, and only once the
+ * replacements so far have run for a while: a new configuration that
+ * cannot run is found on its first slot, not after all of them.
+ */
 static void master_roll(void)
 {
+	int64_t now = io_now_ms();
+
 	for (unsigned i = 0; i < CONFIG_MAX_WORKERS; i++) {
 		struct slot *s = &slots[i];
+		bool running = s->pid[0] || s->pid[1];
 
-		if ((s->pid[0] || s->pid[1]) && s->retiring)
+		if (running && s->retiring)
 			return; /* still waiting for that one */
+		if (running && s->gen == gen && now - s->started < MASTER_ROLL_SETTLE_MS)
+			return;
+		if (!running && !s->disabled && i < cur->worker_threads)
+			return; /* a slot waiting to be (re)spawned: it comes up first */
 	}
 	for (unsigned i = 0; i < CONFIG_MAX_WORKERS; i++) {
 		struct slot *s = &slots[i];
 
 		if ((s->pid[0] || s->pid[1]) && s->gen != gen) {
 			s->retiring = true;
-			s->kill_at = io_now_ms() + (int64_t)cur->shutdown_timeout * 1000;
+			s->kill_at = now + (int64_t)cur->shutdown_timeout * 1000;
+			/* The agent follows its front; the kill_at bounds both. */
 			if (s->pid[ROLE_FRONT])
 				kill(s->pid[ROLE_FRONT], SIGTERM);
-			else
-				kill(s->pid[ROLE_AGENT], SIGTERM);
 			return;
 		}
 	}
 	rolling = false;
+	master_forget_prev();
 	log_info("reload: all slots replaced");
 }
 
@@ -454,6 +574,7 @@ int master_run(struct config *cfg, const char *file, char **envp)
 	conf_path = file;
 	conf_env = envp;
 	proctitle_set("runboxd: master");
+	master_pid = getpid();
 	master_signals(&waitmask);
 	listen_fd = master_bind(cur);
 	if (listen_fd < 0)
@@ -461,6 +582,7 @@ int master_run(struct config *cfg, const char *file, char **envp)
 	log_info("runboxd starting: listening on %s:%u with %u slots, instance %s", cur->listen_addr,
 		 cur->listen_port, cur->worker_threads, cur->instance);
 	master_advise(cur);
+	master_janitor("start");
 	for (;;) {
 		struct timespec ts;
 		int ms;
@@ -470,11 +592,8 @@ int master_run(struct config *cfg, const char *file, char **envp)
 			master_start_drain();
 		if (draining && !master_children_left())
 			break;
-		if (draining && io_now_ms() >= drain_deadline) {
-			log_warnx("drain timed out; killing what is left");
-			master_signal_all(-1, SIGKILL);
-			drain_deadline = io_now_ms() + 1000;
-		}
+		if (draining && io_now_ms() >= drain_deadline)
+			master_drain_timeout();
 		if (got_hup && !draining) {
 			got_hup = 0;
 			master_reload();
@@ -493,10 +612,13 @@ int master_run(struct config *cfg, const char *file, char **envp)
 
 			ms = left < ms ? left : ms;
 		}
+		if (rolling && ms > MASTER_ROLL_SETTLE_MS / 10)
+			ms = MASTER_ROLL_SETTLE_MS / 10;
 		ts.tv_sec = ms / 1000;
 		ts.tv_nsec = (long)(ms % 1000) * 1000000;
 		ppoll(NULL, 0, &ts, &waitmask);
 	}
+	master_janitor("stop");
 	log_info("runboxd stopped");
 	return status;
 }

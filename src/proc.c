@@ -16,6 +16,10 @@ void proc_worker_signals(void (*on_stop)(int))
 	struct sigaction sa;
 	sigset_t block;
 
+	/*
+	 * The master forks with these signals blocked, so one sent before the
+	 * handlers are in place stays pending instead of being lost.
+	 */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_stop;
 	sigaction(SIGTERM, &sa, NULL);
@@ -23,11 +27,13 @@ void proc_worker_signals(void (*on_stop)(int))
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
 	/* A stop request only gets in where the worker waits (ppoll's mask). */
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
-	sigprocmask(SIG_BLOCK, &block, NULL);
+	sigprocmask(SIG_SETMASK, &block, NULL);
 }
 
 /*

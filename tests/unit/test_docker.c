@@ -25,7 +25,7 @@
 
 enum serve_mode {
 	SERVE_WHOLE,    /* reply in one write, then close */
-	SERVE_BYTEWISE, /* reply one byte per write */
+	SERVE_BYTEWISE, /* reply one byte per write, bytewise_us apart */
 	SERVE_HANG,     /* read the request, never answer */
 	SERVE_NOREAD,   /* accept, never read, never answer */
 	SERVE_ATTACH,   /* reply, read the payload to EOF, answer it in a stdout frame */
@@ -35,6 +35,7 @@ static char tdir[64];
 static char sock_path[96];
 static char req_path[128];
 static struct docker_ctx ctx;
+static unsigned bytewise_us = 200;
 
 static const char ID64[] = "4f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
 
@@ -144,7 +145,7 @@ static void child_serve(int l, const char *reply, size_t len, enum serve_mode mo
 	case SERVE_BYTEWISE:
 		for (i = 0; i < len; i++) {
 			write_all(c, reply + i, 1);
-			usleep(200);
+			usleep(bytewise_us);
 		}
 		break;
 	case SERVE_HANG:
@@ -329,6 +330,21 @@ static void test_call_errors(void)
 	rc = docker_container_start(&ctx, ID64, &err);
 	reap(pid);
 	CHECK(rc == DOCKER_EIO && strcmp(err.message, "timed out reading from Docker") == 0);
+
+	/*
+	 * Head and body each arrive just within the read timeout (200 ms), but
+	 * together over it: one call has one read budget, so it must end at
+	 * about 200 ms, not after the ~320 ms the daemon takes.
+	 */
+	static const char paced[] = "HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n"
+	                            "0123456789012345678901234567890123456789";
+	bytewise_us = 4000;
+	pid = serve(paced, SERVE_BYTEWISE);
+	t0 = now_s();
+	rc = docker_call(&ctx, "GET", "/x", NULL, 0, &status, out, sizeof(out), &outlen);
+	CHECKF(rc == DOCKER_EIO && now_s() - t0 < 0.2 * 1.5, "paced: %d %.3f", rc, now_s() - t0);
+	reap(pid);
+	bytewise_us = 200;
 
 	/* Docker that never reads: the body write must time out, not block. */
 	size_t blen = 8u * 1024 * 1024;
@@ -750,6 +766,22 @@ static void test_container_ops(void)
 	CHECK(rc == DOCKER_ESTATUS && err.status == 500 &&
 	      strcmp(err.message, "fake failure") == 0);
 
+	/* Docker's own message loses its control bytes, keeps its UTF-8. */
+	pid =
+	    serve_json(500, "Internal Server Error", "{\"message\":\"evil\\r\\nX: 1\\u001b[31m\"}");
+	rc = docker_container_start(&ctx, ID64, &err);
+	reap(pid);
+	CHECKF(rc == DOCKER_ESTATUS && err.status == 500 &&
+	           strcmp(err.message, "evil??X: 1?[31m") == 0,
+	       "%s", err.message);
+	pid = serve_json(500, "Internal Server Error",
+	                 "{\"message\":\"caf\\u00e9\\t\\u007f\\u0085 \xe2\x9c\x93\"}");
+	rc = docker_container_start(&ctx, ID64, &err);
+	reap(pid);
+	CHECKF(rc == DOCKER_ESTATUS &&
+	           strcmp(err.message, "caf\xc3\xa9??\xc2\x85 \xe2\x9c\x93") == 0,
+	       "%s", err.message);
+
 	pid = serve_json(200, "OK", "{}");
 	rc = docker_container_start(&ctx, ID64, &err);
 	reap(pid);
@@ -830,6 +862,32 @@ static void test_container_attach(void)
 		close(fd);
 	reap(pid);
 
+	/* A 200 that frames a body is not a stream; a 101's framing headers mean nothing. */
+	pid = serve("HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n\x01\0\0\0\0\0\0\0", SERVE_ATTACH);
+	fd = -7;
+	rc = docker_container_attach(&ctx, ID64, &fd, early, sizeof(early), &early_len, &err);
+	reap(pid);
+	CHECKF(rc == DOCKER_EPROTO && fd == -1 && err.status == 200, "200+length: %d", rc);
+	pid = serve("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", SERVE_ATTACH);
+	fd = -7;
+	rc = docker_container_attach(&ctx, ID64, &fd, early, sizeof(early), &early_len, &err);
+	reap(pid);
+	CHECKF(rc == DOCKER_EPROTO && fd == -1 && err.status == 200, "200+chunked: %d", rc);
+	pid = serve("HTTP/1.1 101 UPGRADED\r\nContent-Length: 0\r\nUpgrade: tcp\r\n\r\n",
+	            SERVE_ATTACH);
+	rc = docker_container_attach(&ctx, ID64, &fd, early, sizeof(early), &early_len, &err);
+	CHECK(rc == DOCKER_OK && fd >= 0 && early_len == 0);
+	n = 0;
+	if (fd >= 0) {
+		write_all(fd, "ab", 2);
+		shutdown(fd, SHUT_WR);
+		while (n < sizeof(buf) && (r = read(fd, buf + n, sizeof(buf) - n)) > 0)
+			n += (size_t)r;
+		close(fd);
+	}
+	reap(pid);
+	CHECK(n == 10 && memcmp(buf, "\1\0\0\0\0\0\0\2ab", 10) == 0);
+
 	/* More early bytes than room. */
 	pid = serve_n(reply, hl + 10, SERVE_ATTACH);
 	rc = docker_container_attach(&ctx, ID64, &fd, early, 9, &early_len, &err);
@@ -868,6 +926,7 @@ static void on_container(const char *id, unsigned slot, void *arg)
 static void test_containers_labelled(void)
 {
 	static char list[4096];
+	char want[256];
 	struct docker_error err;
 	struct seen s = {0};
 	pid_t pid;
@@ -895,11 +954,11 @@ static void test_containers_labelled(void)
 	CHECKF(rc == 2 && s.n == 2, "%d", rc);
 	CHECK(strcmp(s.ids[0], ID64) == 0 && s.slots[0] == 2);
 	CHECK(strcmp(s.ids[1], "0123456789ab0123456789ab") == 0 && s.slots[1] == 12);
-	CHECKF(strncmp(request_seen(),
-	               "GET /v1.41/containers/json?all=1&filters=%7B%22label%22%3A%5B%22"
-	               "io.runboxd.instance%3Di%201%22%5D%7D HTTP/1.1\r\n",
-	               100) == 0,
-	       "%s", request_seen());
+	snprintf(want, sizeof(want),
+	         "GET /v1.41/containers/json?all=1&limit=%d&filters=%%7B%%22label%%22%%3A%%5B%%22"
+	         "io.runboxd.instance%%3Di%%201%%22%%5D%%7D HTTP/1.1\r\nHost: docker\r\n",
+	         DOCKER_LIST_LIMIT);
+	CHECKF(strncmp(request_seen(), want, strlen(want)) == 0, "%s", request_seen());
 
 	memset(&s, 0, sizeof(s));
 	pid = serve_json(200, "OK", list);
