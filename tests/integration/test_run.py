@@ -453,6 +453,59 @@ def test_agent_killed_mid_run():
         s.stop()
 
 
+def test_reload_keeps_runs():
+    """A reload that drops a slot lets the runs in progress finish, on every slot."""
+    s = Runboxd(SERVER_WORKER_THREADS="2", SERVER_SHUTDOWN_TIMEOUT="20").start()
+    try:
+        results = []
+
+        def client(secs):
+            results.append(s.run(SH, sh("sleep %d; echo slept %d" % (secs, secs))))
+
+        threads = [threading.Thread(target=client, args=(n,)) for n in (3, 4)]
+        for t in threads:
+            t.start()
+        end = time.time() + 5
+        while len(rbtest.containers(s.instance) or []) < 2 and time.time() < end:
+            time.sleep(0.05)
+        s.config["SERVER_WORKER_THREADS"] = "1"
+        s.write_config()
+        os.kill(s.proc.pid, signal.SIGHUP)
+        for t in threads:
+            t.join(30)
+        ok = [r for r in results if r[0] == 200 and r[1] and r[1].get("stdout", "").startswith("slept")]
+        R.check(len(ok) == 2, "reload to fewer slots: both runs in progress finish", [r[2][:200] for r in results])
+        R.check("removing leftover container" not in s.log(), "no live container is taken for a leftover")
+        no_leak(s, "the reload")
+    finally:
+        s.stop()
+
+
+def test_drain_timeout():
+    """SIGTERM with a run longer than the drain: the container goes all the same."""
+    s = Runboxd(SERVER_SHUTDOWN_TIMEOUT="2", RUN_MAX_EXECUTION_TIME="30").start()
+    result = {}
+
+    def client():
+        try:
+            result["r"] = s.run(SH, sh("sleep 25; echo late"), timeout=40)
+        except OSError as e:
+            result["r"] = (0, None, str(e).encode())
+
+    t = threading.Thread(target=client)
+    t.start()
+    end = time.time() + 5
+    while not rbtest.containers(s.instance) and time.time() < end:
+        time.sleep(0.05)
+    t0 = time.time()
+    rc = s.stop(signal.SIGTERM)
+    secs = time.time() - t0
+    t.join(10)
+    R.check(rc == 0 and secs < 15, "a drain that times out still ends the server (%.1fs, status %s)" % (secs, rc))
+    left = rbtest.wait_no_containers(s.instance, timeout=5)
+    R.check(left == [], "no container left after a drain that timed out", left)
+
+
 # ---- concurrency ----
 
 def test_concurrency():
@@ -572,6 +625,8 @@ def main():
     finally:
         s.stop()
     test_agent_killed_mid_run()
+    test_reload_keeps_runs()
+    test_drain_timeout()
     test_concurrency()
     R.done()
 
