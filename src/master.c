@@ -107,6 +107,9 @@ static void master_child_setup(pid_t parent)
 		fatal(2, "%s: prctl(PR_SET_PDEATHSIG)", __func__);
 	if (getppid() != parent)
 		_exit(0); /* the master died before we could ask to follow it */
+	/* A socket the master is giving up must close with the last old front. */
+	if (prev_listen_fd >= 0)
+		close(prev_listen_fd);
 }
 
 /* A front must not carry the token, not even in the saved environment. */

@@ -9,7 +9,7 @@ import subprocess
 import threading
 import time
 
-from rbtest import BIN, Results, Runboxd, base_config, parse_raw, is_error
+from rbtest import BIN, Results, Runboxd, base_config, free_port, parse_raw, is_error
 
 R = Results("core")
 
@@ -390,6 +390,32 @@ def test_reload_revert():
         s.stop(signal.SIGKILL)
 
 
+def test_reload_port():
+    """A reload that moves the port: the new one serves, the old one closes."""
+    s = Runboxd().start()
+    try:
+        old = s.port
+        new = free_port()
+        s.config["SERVER_LISTEN_PORT"] = str(new)
+        s.write_config()
+        os.kill(s.proc.pid, signal.SIGHUP)
+        end = time.time() + 20
+        while time.time() < end and "reload: all slots replaced" not in s.log():
+            time.sleep(0.1)
+        s.port = new
+        st, _, _ = s.request("GET", "/", timeout=5)
+        R.check(st == 200, "after a reload to a new port, the new port serves")
+        refused = False
+        try:
+            c = socket.create_connection(("127.0.0.1", old), timeout=2)
+            c.close()
+        except OSError:
+            refused = True
+        R.check(refused, "and the old port is closed")
+    finally:
+        s.stop(signal.SIGKILL)
+
+
 def test_docker_unreachable():
     s = Runboxd(DOCKER_UNIX_SOCKET_PATH="/nonexistent/docker.sock", DOCKER_CONTAINER_PIDS_LIMIT="256").start()
     try:
@@ -425,6 +451,7 @@ def main():
         s.stop(signal.SIGKILL)
     test_group_signal()
     test_reload_revert()
+    test_reload_port()
     test_docker_unreachable()
     R.done()
 
