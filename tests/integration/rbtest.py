@@ -119,11 +119,12 @@ class Runboxd:
                 f.write("%s=%s\n" % (k, v))
             f.write(extra_lines)
 
-    def start(self, wait=True):
+    def start(self, wait=True, **popen):
+        """popen: extra subprocess.Popen arguments (start_new_session, preexec_fn)."""
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         self.logf = open(self.log_path, "ab")
         self.proc = subprocess.Popen([BIN, "-c", self.conf_path], stdin=subprocess.DEVNULL,
-                                     stdout=self.logf, stderr=self.logf, env=env)
+                                     stdout=self.logf, stderr=self.logf, env=env, **popen)
         if wait:
             self.wait_ready()
         return self

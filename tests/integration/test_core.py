@@ -331,12 +331,8 @@ def test_term_drains(s):
 def test_group_signal():
     """Ctrl-C reaches the whole process group: in-flight requests still finish."""
     s = Runboxd()
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-    s.logf = open(s.log_path, "ab")
-    s.proc = subprocess.Popen([BIN, "-c", s.conf_path], stdin=subprocess.DEVNULL, stdout=s.logf,
-                              stderr=s.logf, env=env, start_new_session=True)
     try:
-        s.wait_ready()
+        s.start(start_new_session=True)
         c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
         c.sendall(b"GET /version HTTP/1.1\r\nHost: x\r\nX-Access-Token: " + s.token.encode() + b"\r\n")
         time.sleep(0.3)
@@ -367,12 +363,8 @@ def test_reload_revert():
         resource.setrlimit(resource.RLIMIT_AS, (768 << 20, 768 << 20))
 
     s = Runboxd()
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-    s.logf = open(s.log_path, "ab")
-    s.proc = subprocess.Popen([BIN, "-c", s.conf_path], stdin=subprocess.DEVNULL, stdout=s.logf,
-                              stderr=s.logf, env=env, preexec_fn=limit_as)
     try:
-        s.wait_ready()
+        s.start(preexec_fn=limit_as)
         s.config["RUN_MAX_OUTPUT_SIZE"] = str(1 << 30)  # valid, but a front cannot allocate it here
         s.write_config()
         os.kill(s.proc.pid, signal.SIGHUP)
