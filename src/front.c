@@ -314,21 +314,25 @@ static int front_agent_wait_ms(void)
 	return (int)(per_call * AGENT_MAX_CALLS + FRONT_AGENT_SLACK_MS);
 }
 
-/* Relay a MSG_REPLY body to the client. */
-static void front_relay(struct conn *c, const char *body, ssize_t n)
+/* The MSG_REPLY of n bytes in msgbuf, checked; false (client answered) if malformed. */
+static bool front_reply(struct conn *c, ssize_t n, struct msg_reply *r)
+{
+	if (n >= (ssize_t)sizeof(*r)) {
+		memcpy(r, msgbuf, sizeof(*r));
+		if (r->body_len == (size_t)n - sizeof(*r) && r->status >= 100 && r->status <= 599)
+			return true;
+	}
+	front_agent_lost(c, "sent a malformed reply");
+	return false;
+}
+
+/* Relay the agent's MSG_REPLY of n bytes in msgbuf to the client. */
+static void front_relay(struct conn *c, ssize_t n)
 {
 	struct msg_reply r;
 
-	if (n < (ssize_t)sizeof(r)) {
-		front_agent_lost(c, "sent a short reply");
-		return;
-	}
-	memcpy(&r, body, sizeof(r));
-	if (r.body_len != (size_t)n - sizeof(r) || r.status < 100 || r.status > 599) {
-		front_agent_lost(c, "sent a malformed reply");
-		return;
-	}
-	front_json(c, r.status, body + sizeof(r), r.body_len);
+	if (front_reply(c, n, &r))
+		front_json(c, r.status, msgbuf + sizeof(r), r.body_len);
 }
 
 static void front_route_root(struct conn *c)
@@ -379,7 +383,7 @@ static void front_route_version(struct conn *c)
 	front_copy_token(c, &ask);
 	n = front_ask(c, MSG_VERSION, &ask, &type, &fd);
 	if (n >= 0)
-		front_relay(c, msgbuf, n);
+		front_relay(c, n);
 }
 
 /* ---- POST /run ---- */
@@ -638,17 +642,6 @@ static void front_done(void)
 	}
 }
 
-/* The HTTP status in an agent's MSG_REPLY of n bytes in msgbuf, or -1. */
-static int front_reply_status(ssize_t n)
-{
-	struct msg_reply r;
-
-	if (n < (ssize_t)sizeof(r))
-		return -1;
-	memcpy(&r, msgbuf, sizeof(r));
-	return r.status;
-}
-
 static void front_route_run(struct conn *c)
 {
 	struct msg_ask ask;
@@ -676,11 +669,19 @@ static void front_route_run(struct conn *c)
 	n = front_ask(c, bad ? MSG_AUTH : MSG_RUN, &ask, &type, &sfd);
 	if (n < 0)
 		return;
+	if (type == MSG_REPLY && !bad) {
+		front_relay(c, n);
+		return;
+	}
 	if (type == MSG_REPLY) {
-		if (bad && front_reply_status(n) == 204)
+		struct msg_reply r;
+
+		if (!front_reply(c, n, &r))
+			return;
+		if (r.status == 204) /* the token is good: now the body's fault */
 			front_error(c, 400, bad, why);
 		else
-			front_relay(c, msgbuf, n);
+			front_json(c, r.status, msgbuf + sizeof(r), r.body_len);
 		return;
 	}
 	e = run_stream(c, sfd, msgbuf, (size_t)n, payload, plen, &s);

@@ -18,6 +18,8 @@ Modes:
   huge-frame        attach sends a stdout header of length 0xFFFFFFF0, a few
                     bytes, then waits
   trickle           attach sends a 1-byte stdout frame every 0.5 s forever
+  create-hang       create makes the container (listed, with its labels, until
+                    deleted) but never answers: the client cannot know its id
   create-500, start-500, attach-500
                     that call answers 500 {"message":"fake failure"}
   close-mid-stream  attach sends half a frame and closes
@@ -44,6 +46,7 @@ import threading
 MODES = (
     "normal", "hang", "version-hang", "garbage-frame", "huge-frame", "trickle",
     "create-500", "start-500", "attach-500", "close-mid-stream", "chunked", "stderr",
+    "create-hang",
 )
 MAX_HEAD = 64 * 1024
 MAX_BODY = 16 * 1024 * 1024
@@ -219,7 +222,9 @@ class Handler(socketserver.BaseRequestHandler):
         if method == "GET" and path == "/version":
             return self.json(conn, 200, VERSION)
         if method == "GET" and path == "/containers/json":
-            return self.json(conn, 200, [])
+            with self.server.lock:
+                listed = [{"Id": cid, "Labels": labels} for cid, labels in self.server.containers.items()]
+            return self.json(conn, 200, listed)
         if method == "POST" and path == "/containers/create":
             return self.create(conn, body)
         m = ROUTE_CONTAINER.match(path)
@@ -233,6 +238,8 @@ class Handler(socketserver.BaseRequestHandler):
             self.attach(conn, headers)
             return False
         if m and method == "DELETE" and m.group(2) is None:
+            with self.server.lock:
+                self.server.containers.pop(m.group(1), None)
             return self.reply(conn, 204, b"", None)
         return self.json(conn, 404, {"message": "page not found"})
 
@@ -245,7 +252,14 @@ class Handler(socketserver.BaseRequestHandler):
             return self.json(conn, 400, {"message": "invalid JSON: %s" % e})
         if not isinstance(config, dict) or not config.get("Image"):
             return self.json(conn, 400, {"message": "config has no Image"})
-        return self.json(conn, 201, {"Id": secrets.token_hex(32), "Warnings": None})
+        cid = secrets.token_hex(32)
+        with self.server.lock:
+            self.server.containers[cid] = config.get("Labels") or {}
+        if self.server.mode == "create-hang":
+            self.server.log.call("CREATED", cid)
+            conn.wait_close()
+            return False
+        return self.json(conn, 201, {"Id": cid, "Warnings": None})
 
     def fail(self, conn):
         return self.json(conn, 500, {"message": "fake failure"})
@@ -314,6 +328,8 @@ def serve(path, mode, log):
     server = Server(tmp, Handler, bind_and_activate=False)
     server.mode = mode
     server.log = log
+    server.lock = threading.Lock()
+    server.containers = {}  # id -> labels, until deleted
     server.server_bind()
     server.server_activate()
     os.rename(tmp, path)

@@ -308,20 +308,27 @@ def test_term(s):
     R.check("runboxd stopped" in s.log(), "stop is logged")
 
 
-def test_term_drains(s):
-    # A request in flight when SIGTERM arrives still gets its answer.
+def signal_mid_request(s, head, send_signal):
+    """Send half of a request, signal, send the rest: the raw answer."""
     c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
-    c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+    c.sendall(head)
     time.sleep(0.3)
-    s.proc.send_signal(signal.SIGTERM)
+    send_signal()
     time.sleep(0.3)
     c.sendall(b"\r\n")
     resp = b""
     while True:
-        b = c.recv(4096)
+        b = c.recv(65536)
         if not b:
             break
         resp += b
+    c.close()
+    return resp
+
+
+def test_term_drains(s):
+    # A request in flight when SIGTERM arrives still gets its answer.
+    resp = signal_mid_request(s, b"GET / HTTP/1.1\r\nHost: x\r\n", lambda: s.proc.send_signal(signal.SIGTERM))
     st, _, _ = parse_raw(resp)
     R.check(st == 200, "SIGTERM lets the in-flight request finish", resp[:100])
     rc = s.proc.wait(30)
@@ -333,18 +340,8 @@ def test_group_signal():
     s = Runboxd()
     try:
         s.start(start_new_session=True)
-        c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
-        c.sendall(b"GET /version HTTP/1.1\r\nHost: x\r\nX-Access-Token: " + s.token.encode() + b"\r\n")
-        time.sleep(0.3)
-        os.killpg(s.proc.pid, signal.SIGINT)
-        time.sleep(0.3)
-        c.sendall(b"\r\n")
-        resp = b""
-        while True:
-            b = c.recv(65536)
-            if not b:
-                break
-            resp += b
+        head = b"GET /version HTTP/1.1\r\nHost: x\r\nX-Access-Token: " + s.token.encode() + b"\r\n"
+        resp = signal_mid_request(s, head, lambda: os.killpg(s.proc.pid, signal.SIGINT))
         st, _, body = parse_raw(resp)
         R.check(st == 200, "SIGINT to the process group: the in-flight /version still gets 200", resp[:200])
         R.check(s.proc.wait(30) == 0, "and the server exits 0")

@@ -342,6 +342,16 @@ def t_create_500(s, fake):
             "create-500: 400 docker.container.create with Docker's message", body)
 
 
+def t_create_hang(s, fake):
+    # Docker made the container but its answer never came: the id is unknown
+    # to the agent, which must find it by its labels and remove it.
+    st, _, body = s.run(SH, sh("x"))
+    R.check(st == 500 and is_error(body, "docker.unixsocket"), "create-hang: 500 docker.unixsocket", body)
+    made = [c.split(" ", 1)[1] for c in fake.calls() if c.startswith("CREATED ")]
+    R.check(len(made) == 1 and deleted(fake, made[0], timeout=8),
+            "create-hang: the container made without an answer is swept", fake.calls())
+
+
 def t_start_500(s, fake):
     st, js, body = s.run(SH, sh("x"))
     R.check(st == 500 and is_error(body, "docker.container.start") and "fake failure" in js["message"],
@@ -437,6 +447,7 @@ FAKE_TESTS = [
     ("huge-frame", t_huge, {}),
     ("trickle", t_trickle, {"RUN_MAX_EXECUTION_TIME": "2"}),
     ("create-500", t_create_500, {}),
+    ("create-hang", t_create_hang, {"DOCKER_UNIX_SOCKET_READ_TIMEOUT": "1"}),
     ("start-500", t_start_500, {}),
     ("attach-500", t_attach_500, {}),
     ("close-mid-stream", t_close_mid, {}),
