@@ -11,6 +11,8 @@
 #define HTTP_MAX_HEADER_BYTES 16384     /* request line + headers, more -> 431 */
 #define HTTP_MAX_METHOD 16
 #define HTTP_MAX_PATH 2048              /* longer request target -> 414/431 */
+#define HTTP_MAX_LENGTH_DIGITS 19       /* Content-Length digits after leading zeros: fits a uint64_t */
+#define HTTP_MAX_CHUNK_DIGITS 15        /* chunk-size hex digits after leading zeros: 2^60, no overflow */
 
 /* Defaults of the request limits that are configurable. */
 #define DEFAULT_REQUEST_MAX_BODY (2u * 1024 * 1024)  /* SERVER_MAX_REQUEST_BYTES */
@@ -23,6 +25,12 @@
 #define FRONT_STREAM_CHUNK (64u * 1024) /* attach stream bytes read at a time */
 #define FRONT_AGENT_SLACK_MS 5000       /* beyond its Docker timeouts, before a front gives up on its agent */
 
+/* Front: answers and the log line. */
+#define FRONT_RESPONSE_HEAD 512         /* status line and fields of an answer */
+#define FRONT_ERROR_BODY (FRONT_STDERR_KEEP * 6 + 1024) /* a JSON error: the stderr kept, each byte escaped to at most 6 */
+#define FRONT_LOG_PATH 128              /* request path bytes in the log line */
+#define FRONT_MAX_TEXT 128              /* a message or header line the front composes */
+
 /* Agent. */
 #define AGENT_SWEEP_MAX 256             /* leftover containers removed per sweep */
 #define AGENT_SWEEP_INLINE 2            /* ... and by a busy agent before a run */
@@ -32,6 +40,8 @@
 /* JSON. */
 #define JSON_MAX_DEPTH 64               /* nesting accepted by json_check */
 #define JSON_MAX_TOKENS 1024            /* jsmn tokens for Docker replies */
+#define JSON_MAX_PICK 8                 /* members json_object_pick looks for at once */
+#define JBUF_GROW_FIRST 256             /* first allocation of a growable jbuf; it doubles from there */
 
 /* Configuration. */
 #define CONFIG_MAX_STR 256              /* any string variable */

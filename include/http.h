@@ -28,24 +28,46 @@ struct http_header {
 struct http_request {
 	const char *method;
 	size_t method_len;
-	const char *target; /* request-target as sent ("/run?x=1") */
+	const char *target; /* request-target as sent ("/run?x=1", "http://h/run") */
 	size_t target_len;
-	const char *path;   /* target without the query */
-	size_t path_len;
+	const char *path;   /* its path: no scheme, authority or query; */
+	size_t path_len;    /* empty (meaning "/") for "http://h" or "http://h?q" */
 	int minor_version;  /* HTTP/1.<minor>: 0 or 1 */
 	struct http_header headers[HTTP_MAX_HEADERS];
 	size_t num_headers;
 };
 
 /*
- * Request line and headers in buf[0..len).  On HTTP_ERROR *status is the
- * answer: 400 malformed (bare LF, obs-fold, NUL/CR/CTL in a value, bad
- * token), 414 target longer than HTTP_MAX_PATH, 431 more than
- * HTTP_MAX_HEADERS headers, 501 method longer than HTTP_MAX_METHOD,
- * 505 version other than HTTP/1.0 and HTTP/1.1.  The caller answers 431
- * itself when HTTP_MAX_HEADER_BYTES arrive without the end of the head.
+ * Request line and headers in buf[0..len), after at most one empty line
+ * (RFC 9112 2.2).  The target is in origin-form, absolute-form (http or
+ * https) or asterisk-form.  On HTTP_ERROR *status is the answer: 400
+ * malformed (bare LF, obs-fold, NUL/CR/CTL in a value, bad token, bad
+ * target), 414 target longer than HTTP_MAX_PATH, 431 more than
+ * HTTP_MAX_HEADERS headers or HTTP_MAX_HEADER_BYTES without the end of
+ * the head, 501 method longer than HTTP_MAX_METHOD, 505 version other
+ * than HTTP/1.0 and HTTP/1.1.
  */
 int http_parse_request(const char *buf, size_t len, struct http_request *req, int *status);
+
+/*
+ * picohttpparser's last_len: buf[0..last_len) was parsed and was
+ * incomplete, and bytes arrived up to len.  False when parsing again
+ * cannot end the head yet -- no control byte (CR, LF, or one no head may
+ * hold) came since, and the head limit is not reached -- so a head that
+ * trickles in is not re-parsed from byte 0 on every read.  Other errors
+ * inside a line are then found when the line ends.
+ */
+bool http_head_may_end(const char *buf, size_t len, size_t last_len);
+
+/*
+ * RFC 9112 3.2: an HTTP/1.1 request has exactly one Host field, any
+ * request at most one, and its value is a valid authority (see
+ * http_authority_valid; empty is allowed).  0, or -1 for 400.
+ */
+int http_request_host(const struct http_request *req);
+
+/* uri-host [":" port] of RFC 3986, no userinfo; empty is valid. */
+bool http_authority_valid(const char *s, size_t n);
 
 enum http_body_kind {
 	HTTP_BODY_NONE,    /* no body */
@@ -63,7 +85,8 @@ struct http_framing {
 /*
  * How the request body is framed.  Returns 0 or -1 with *status: 400 for
  * Content-Length together with Transfer-Encoding, differing duplicate
- * Content-Length, a Content-Length that is not 1*DIGIT or overflows;
+ * Content-Length, a Content-Length that is not 1*DIGIT or has more than
+ * HTTP_MAX_LENGTH_DIGITS digits after leading zeros;
  * 501 for a Transfer-Encoding other than "chunked"; 417 for an Expect
  * other than 100-continue.
  */
@@ -71,6 +94,23 @@ int http_request_framing(const struct http_request *req, struct http_framing *f,
 
 /* First header named name (case-insensitive), or NULL. */
 const struct http_header *http_header_find(const struct http_header *h, size_t n, const char *name);
+
+/*
+ * The field that must occur at most once: 0 with *found pointing at it
+ * (NULL if absent), -1 if more than one line carries it.
+ */
+int http_header_unique(const struct http_header *h, size_t n, const char *name,
+		       const struct http_header **found);
+
+/*
+ * Is the field value v[0..n) a media-type (RFC 9110 8.3.1) whose
+ * "type/subtype" is type (case-insensitive), with well-formed parameters
+ * after OWS (SP or HTAB)?
+ */
+bool http_media_type_is(const char *v, size_t n, const char *type);
+
+/* Is every element of the comma-separated list v[0..n) the token (empty ones aside)? */
+bool http_list_only(const char *v, size_t n, const char *token);
 
 /* Case-insensitive compare of a counted string with a C string. */
 bool http_token_eq(const char *s, size_t n, const char *lit);
@@ -81,11 +121,15 @@ bool http_token_eq(const char *s, size_t n, const char *lit);
  * *len becomes the number of decoded bytes now at buf[0..*len).  Returns
  * the number of undecoded bytes left after the last chunk and trailers
  * (>= 0) when the body is complete, HTTP_INCOMPLETE, or HTTP_ERROR
- * (malformed size line, size overflow, bare LF, bad trailer).
+ * (malformed size line, size over HTTP_MAX_CHUNK_DIGITS hex digits after
+ * leading zeros, bare LF, bad trailer).  After any call, the bytes decoded
+ * so far plus remaining is a lower bound of the body's length: a size
+ * line counts as soon as its digits arrive, so a caller can refuse a body
+ * too large before its data comes.
  */
 struct http_chunked {
 	int state;
-	uint64_t remaining;
+	uint64_t remaining; /* data of the current chunk still to come, or its size so far */
 	unsigned hex_digits;
 	unsigned trailer_bytes;
 };

@@ -40,12 +40,34 @@ enum json_type {
  */
 enum json_type json_check(const char *buf, size_t len);
 
+/* The raw bytes of a value (a string with its quotes) inside a caller's buffer. */
+struct json_span {
+	const char *p;
+	size_t len;
+	enum json_type type; /* JSON_INVALID: no such member */
+};
+
+enum json_pick {
+	JSON_PICK_OK,
+	JSON_PICK_INVALID,   /* not exactly one JSON object (json_check's rules) */
+	JSON_PICK_DEPTH,     /* ... because it nests deeper than JSON_MAX_DEPTH */
+	JSON_PICK_DUPLICATE, /* one of the keys names two members */
+};
+
 /*
- * In a valid object (json_check said JSON_OBJECT), find the top-level
- * member named key (compared after unescaping).  On success sets *val and
- * *vlen to the raw bytes of its value (a string includes its quotes) and
- * returns the value's type; JSON_INVALID if absent.  If a key occurs more
- * than once the last one wins (as serde does).
+ * One pass over buf[0..len): validate it as json_check does, require an
+ * object, and find its top-level members named keys[0..n) (n <=
+ * JSON_MAX_PICK; compared after unescaping): spans[j] for keys[j].  A key
+ * that occurs twice is refused with its index in *dup, never resolved to
+ * one of the two.  The first problem in the text decides the result.
+ */
+enum json_pick json_object_pick(const char *buf, size_t len, const char *const *keys, size_t n,
+				struct json_span *spans, size_t *dup);
+
+/*
+ * json_object_pick for one key: its value's type with *val and *vlen set,
+ * or JSON_INVALID if buf is no valid object, has no such member or has
+ * two.
  */
 enum json_type json_member(const char *buf, size_t len, const char *key, const char **val,
 			   size_t *vlen);
@@ -61,7 +83,7 @@ ssize_t json_string_decode(const char *raw, size_t rawlen, char *out, size_t out
 bool json_tok_eq(const char *js, const jsmntok_t *tok, const char *lit); /* string token equals lit (raw compare) */
 /* Index of the token after tok[i] and all its children (skip a value), given ntok tokens. */
 int json_tok_skip(const jsmntok_t *tok, int ntok, int i);
-/* In object tok[obj], the value token of member key, or -1. */
+/* In object tok[obj], the value token of member key (the last if several), or -1. */
 int json_tok_member(const char *js, const jsmntok_t *tok, int ntok, int obj, const char *key);
 /* Decode a string token into out (see json_string_decode). */
 ssize_t json_tok_string(const char *js, const jsmntok_t *tok, char *out, size_t outsz);

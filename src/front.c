@@ -27,7 +27,6 @@
 #include "proc.h"
 
 #define FRONT_VERSION "1.0.0"
-#define FRONT_ERROR_BODY (FRONT_STDERR_KEEP * 6 + 1024)
 #define FRONT_STDERR_PREFIX "Code runner failed with the following message: "
 
 /* One client connection and what the log line says about it. */
@@ -38,8 +37,9 @@ struct conn {
 	int64_t deadline; /* for reading the request and writing the answer */
 	int status;
 	size_t sent;
+	bool no_content; /* HEAD: the answer's head only */
 	char method[HTTP_MAX_METHOD + 1];
-	char path[128];
+	char path[FRONT_LOG_PATH];
 	/* the request */
 	char *buf;
 	size_t len;
@@ -47,6 +47,8 @@ struct conn {
 	size_t head_len;
 	struct http_request req;
 	struct http_framing framing;
+	const char *token; /* the presented token, from X-Access-Token or Authorization: Bearer */
+	size_t token_len;
 	char *body;
 	size_t body_len;
 };
@@ -72,16 +74,24 @@ static void front_on_signal(int sig)
 
 /* ---- answers ---- */
 
+/*
+ * Every answer goes out here.  A 401 names the scheme the token is sent
+ * in (RFC 9110 11.6.1); an answer to HEAD has GET's head and no content.
+ */
 static void front_send(struct conn *c, int status, const char *type, const char *body, size_t len,
 		       const char *extra)
 {
-	char head[512];
+	char head[FRONT_RESPONSE_HEAD];
 	int n;
 
 	c->status = status;
+	if (status == 401 && extra == NULL)
+		extra = "WWW-Authenticate: Bearer realm=\"runboxd\"\r\n";
 	n = http_format_head(head, sizeof(head), status, type, len, extra);
 	if (n < 0)
 		return;
+	if (c->no_content)
+		len = 0;
 	if (io_write_all(c->fd, head, (size_t)n, c->deadline) < 0 ||
 	    io_write_all(c->fd, body, len, c->deadline) < 0) {
 		log_debug("%s: write to %s: %s", __func__, c->peer, strerror(errno));
@@ -174,18 +184,23 @@ static int front_read_more(struct conn *c)
 
 static int front_read_head(struct conn *c)
 {
-	for (;;) {
-		int status = 400;
-		int r = http_parse_request(c->buf, c->len, &c->req, &status);
+	size_t parsed = 0; /* what the last parse saw: it was incomplete */
+	int r, status;
 
-		if (r > 0) {
-			c->head_len = (size_t)r;
-			return 0;
+	for (;;) {
+		if (http_head_may_end(c->buf, c->len, parsed)) {
+			status = 400;
+			r = http_parse_request(c->buf, c->len, &c->req, &status);
+			if (r > 0) {
+				c->head_len = (size_t)r;
+				return 0;
+			}
+			if (r == HTTP_ERROR)
+				return status;
+			if (c->len >= HTTP_MAX_HEADER_BYTES)
+				return 431;
+			parsed = c->len;
 		}
-		if (r == HTTP_ERROR)
-			return status;
-		if (c->len >= HTTP_MAX_HEADER_BYTES)
-			return 431;
 		r = front_read_more(c);
 		if (r != 0)
 			return r;
@@ -222,7 +237,8 @@ static int front_read_chunked_body(struct conn *c)
 			return 400;
 		decoded += raw;
 		c->len = c->head_len + decoded;
-		if (decoded > cfg->max_request_bytes)
+		/* A size line over the limit is refused before its data comes. */
+		if (decoded + dec.remaining > cfg->max_request_bytes)
 			return 413;
 		if (r >= 0)
 			break;
@@ -269,34 +285,73 @@ static int front_read_body(struct conn *c)
 
 struct route {
 	const char *path;
-	const char *method;
+	const char *method; /* a GET route answers HEAD too */
+	bool token;         /* the agent checks the client's token */
+	bool body;          /* a request body is required */
 	void (*handle)(struct conn *c);
 };
 
-static void front_copy_token(struct conn *c, struct msg_ask *ask)
+/*
+ * The token header, if one: X-Access-Token (docker-run's) or
+ * Authorization: Bearer.  Either may appear once; when both do they must
+ * agree, so that no two readers of this request can see two tokens.
+ * Returns NULL, or what is wrong for a 400.
+ */
+static const char *front_find_token(struct conn *c)
+{
+	const struct http_header *x, *a;
+	const char *v;
+	size_t n;
+
+	if (http_header_unique(c->req.headers, c->req.num_headers, "X-Access-Token", &x) < 0)
+		return "More than one X-Access-Token field";
+	if (http_header_unique(c->req.headers, c->req.num_headers, "Authorization", &a) < 0)
+		return "More than one Authorization field";
+	if (x != NULL) {
+		c->token = x->value;
+		c->token_len = x->value_len;
+	}
+	/* RFC 6750 2.1: "Bearer" (any case), 1*SP, the token. */
+	if (a == NULL || a->value_len < 8 || !http_token_eq(a->value, 6, "Bearer") || a->value[6] != ' ')
+		return NULL;
+	for (v = a->value + 7, n = a->value_len - 7; n > 0 && *v == ' '; v++, n--)
+		;
+	if (x != NULL && (n != x->value_len || memcmp(v, x->value, n) != 0))
+		return "X-Access-Token and Authorization: Bearer differ";
+	c->token = v;
+	c->token_len = n;
+	return NULL;
+}
+
+/*
+ * What the head must say before anything is routed: a valid Host (RFC
+ * 9112 3.2), and no field runboxd reads given twice -- a proxy in front
+ * may have kept the other one.  Answers 400 itself and returns false.
+ */
+static bool front_check_head(struct conn *c)
 {
 	const struct http_header *h;
-	const char *v = NULL;
-	size_t n = 0;
+	const char *why = NULL;
 
-	h = http_header_find(c->req.headers, c->req.num_headers, "X-Access-Token");
-	if (h != NULL) {
-		v = h->value;
-		n = h->value_len;
-	} else if ((h = http_header_find(c->req.headers, c->req.num_headers, "Authorization")) &&
-		   h->value_len > 7 && http_token_eq(h->value, 6, "Bearer") && h->value[6] == ' ') {
-		v = h->value + 7;
-		n = h->value_len - 7;
-		while (n > 0 && *v == ' ') {
-			v++;
-			n--;
-		}
-	}
+	if (http_request_host(&c->req) < 0)
+		why = "Host field missing, repeated or invalid";
+	else if (http_header_unique(c->req.headers, c->req.num_headers, "Content-Type", &h) < 0)
+		why = "More than one Content-Type field";
+	else
+		why = front_find_token(c);
+	if (why == NULL)
+		return true;
+	front_error(c, 400, "request.malformed", why);
+	return false;
+}
+
+static void front_copy_token(const struct conn *c, struct msg_ask *ask)
+{
 	/* A token that cannot be ours is sent as absent: the agent answers 401. */
-	if (v == NULL || n == 0 || n >= sizeof(ask->token))
+	if (c->token_len == 0 || c->token_len >= sizeof(ask->token))
 		return;
-	memcpy(ask->token, v, n);
-	ask->token_len = (uint32_t)n;
+	memcpy(ask->token, c->token, c->token_len);
+	ask->token_len = (uint32_t)c->token_len;
 }
 
 /* The agent is gone or broken: the slot cannot serve; answer and let the master respawn it. */
@@ -370,6 +425,38 @@ static ssize_t front_ask(struct conn *c, uint32_t what, struct msg_ask *ask, uin
 	*fd = -1;
 	front_agent_lost(c, why);
 	return -1;
+}
+
+/*
+ * The token, before a body is asked for (100 Continue) or read: a client
+ * without the right one learns nothing about its body and cannot make the
+ * front read it.  Answers the client itself and returns false unless the
+ * agent says the token is good.
+ */
+static bool front_authorized(struct conn *c)
+{
+	int64_t deadline = c->deadline;
+	struct msg_ask ask;
+	struct msg_reply r;
+	uint32_t type;
+	ssize_t n;
+	int fd;
+
+	memset(&ask, 0, sizeof(ask));
+	front_copy_token(c, &ask);
+	if (ask.token_len == 0) {
+		front_error(c, 401, "access_token", "Missing or wrong access token");
+		return false;
+	}
+	n = front_ask(c, MSG_AUTH, &ask, &type, &fd);
+	/* Still reading the request: its deadline holds. */
+	c->deadline = deadline;
+	if (n < 0 || !front_reply(c, n, &r))
+		return false;
+	if (r.status == 204)
+		return true;
+	front_json(c, r.status, msgbuf + sizeof(r), r.body_len);
+	return false;
 }
 
 static void front_route_version(struct conn *c)
@@ -593,43 +680,75 @@ static enum run_end run_stream(struct conn *c, int sfd, const char *early, size_
 }
 
 /*
- * Validate the body: {"image": "<reference>", "payload": {...}}.  Returns
- * NULL, or the error code with its message in *msg.
+ * Validate the body, {"image": "<reference>", "payload": {...}}, in one
+ * pass.  Returns NULL, or the error code with its message in msg.
  */
 static const char *front_run_check(const struct conn *c, struct msg_ask *ask, const char **payload,
-				   size_t *plen, const char **msg)
+				   size_t *plen, char *msg, size_t msgsz)
 {
-	const char *v;
-	size_t vlen;
+	static const char *const keys[] = {"image", "payload"};
+	struct json_span v[2];
+	size_t dup = 0;
 
-	if (json_check(c->body, c->body_len) != JSON_OBJECT) {
-		*msg = "Request body must be a JSON object";
+	switch (json_object_pick(c->body, c->body_len, keys, 2, v, &dup)) {
+	case JSON_PICK_OK:
+		break;
+	case JSON_PICK_DEPTH:
+		snprintf(msg, msgsz, "Request body nests deeper than %d levels", JSON_MAX_DEPTH);
+		return "request.json";
+	case JSON_PICK_DUPLICATE:
+		snprintf(msg, msgsz, "Request body has \"%s\" more than once", keys[dup]);
+		return "request.json";
+	default:
+		snprintf(msg, msgsz, "Request body must be a JSON object");
 		return "request.json";
 	}
-	if (json_member(c->body, c->body_len, "image", &v, &vlen) != JSON_STRING ||
-	    json_string_decode(v, vlen, ask->image, sizeof(ask->image)) < 1 ||
+	if (v[0].type != JSON_STRING ||
+	    json_string_decode(v[0].p, v[0].len, ask->image, sizeof(ask->image)) < 1 ||
 	    !docker_image_ref_valid(ask->image)) {
-		*msg = "\"image\" must be a valid Docker image reference";
+		snprintf(msg, msgsz, "\"image\" must be a valid Docker image reference");
 		return "request.image";
 	}
 	ask->image_len = (uint32_t)strlen(ask->image);
-	if (json_member(c->body, c->body_len, "payload", payload, plen) != JSON_OBJECT) {
-		*msg = "\"payload\" must be a JSON object";
+	if (v[1].type != JSON_OBJECT) {
+		snprintf(msg, msgsz, "\"payload\" must be a JSON object");
 		return "request.payload";
 	}
+	*payload = v[1].p;
+	*plen = v[1].len;
 	return NULL;
 }
 
-static bool front_json_content(const struct conn *c)
+/*
+ * The body fields of a request that must have a body: its framing and
+ * how it is typed and coded.  Answers the client itself and returns false.
+ */
+static bool front_body_acceptable(struct conn *c)
 {
-	const struct http_header *h = http_header_find(c->req.headers, c->req.num_headers, "Content-Type");
-	size_t n;
+	static const char coding[] = "Content-Encoding other than identity is not supported";
+	const struct http_header *h = NULL;
+	size_t i;
 
-	if (h == NULL)
-		return true; /* docker-run's clients do not all send one */
-	for (n = 0; n < h->value_len && h->value[n] != ';' && h->value[n] != ' '; n++)
-		;
-	return http_token_eq(h->value, n, "application/json");
+	if (c->framing.kind == HTTP_BODY_NONE) {
+		front_http_error(c, 411);
+		return false;
+	}
+	/* Repeats were refused with the head; docker-run's clients do not all send one. */
+	http_header_unique(c->req.headers, c->req.num_headers, "Content-Type", &h);
+	if (h != NULL && !http_media_type_is(h->value, h->value_len, "application/json")) {
+		front_error(c, 415, "request.content_type", "Content-Type must be application/json");
+		return false;
+	}
+	for (i = 0; i < c->req.num_headers; i++) {
+		h = &c->req.headers[i];
+		if (http_token_eq(h->name, h->name_len, "Content-Encoding") &&
+		    !http_list_only(h->value, h->value_len, "identity")) {
+			front_error_extra(c, 415, "request.content_encoding", coding, sizeof(coding) - 1,
+					  "Accept-Encoding: identity\r\n");
+			return false;
+		}
+	}
+	return true;
 }
 
 /* Tell the agent the run is over: it removes the container. */
@@ -642,46 +761,31 @@ static void front_done(void)
 	}
 }
 
+/* The token was found good before the body was read (front_authorized). */
 static void front_route_run(struct conn *c)
 {
 	struct msg_ask ask;
 	struct run_stream s;
-	const char *payload, *bad, *why = NULL;
-	size_t plen;
+	const char *payload = NULL, *bad;
+	char why[FRONT_MAX_TEXT];
+	size_t plen = 0;
 	uint32_t type;
 	enum run_end e;
 	ssize_t n;
 	int sfd;
 
 	memset(&ask, 0, sizeof(ask));
-	front_copy_token(c, &ask);
-	if (ask.token_len == 0) {
-		front_error(c, 401, "access_token", "Missing or wrong access token");
+	bad = front_run_check(c, &ask, &payload, &plen, why, sizeof(why));
+	if (bad) {
+		front_error(c, 400, bad, why);
 		return;
 	}
-	bad = front_run_check(c, &ask, &payload, &plen, &why);
-	if (bad) {
-		/* Only the token goes with MSG_AUTH; a half-decoded image would be off the menu. */
-		memset(ask.image, 0, sizeof(ask.image));
-		ask.image_len = 0;
-	}
-	/* A wrong token gets 401 whatever the body: the agent judges the token first. */
-	n = front_ask(c, bad ? MSG_AUTH : MSG_RUN, &ask, &type, &sfd);
+	front_copy_token(c, &ask);
+	n = front_ask(c, MSG_RUN, &ask, &type, &sfd);
 	if (n < 0)
 		return;
-	if (type == MSG_REPLY && !bad) {
-		front_relay(c, n);
-		return;
-	}
 	if (type == MSG_REPLY) {
-		struct msg_reply r;
-
-		if (!front_reply(c, n, &r))
-			return;
-		if (r.status == 204) /* the token is good: now the body's fault */
-			front_error(c, 400, bad, why);
-		else
-			front_json(c, r.status, msgbuf + sizeof(r), r.body_len);
+		front_relay(c, n);
 		return;
 	}
 	e = run_stream(c, sfd, msgbuf, (size_t)n, payload, plen, &s);
@@ -695,24 +799,40 @@ static void front_route_run(struct conn *c)
 }
 
 static const struct route front_routes[] = {
-	{"/", "GET", front_route_root},
-	{"/version", "GET", front_route_version},
-	{"/run", "POST", front_route_run},
+	{"/", "GET", false, false, front_route_root},
+	{"/version", "GET", true, false, front_route_version},
+	{"/run", "POST", true, true, front_route_run},
 };
+
+/* The path to route by: an absolute-form target may have none, which is "/". */
+static void front_path(const struct conn *c, const char **p, size_t *n)
+{
+	*p = c->req.path_len > 0 ? c->req.path : "/";
+	*n = c->req.path_len > 0 ? c->req.path_len : 1;
+}
 
 /* Find the route; answers 404/405 itself and returns NULL. */
 static const struct route *front_route(struct conn *c)
 {
+	const char *path;
+	size_t plen;
+
+	front_path(c, &path, &plen);
 	for (size_t i = 0; i < sizeof(front_routes) / sizeof(front_routes[0]); i++) {
 		const struct route *r = &front_routes[i];
-		char allow[32];
+		bool get = strcmp(r->method, "GET") == 0;
+		char allow[FRONT_MAX_TEXT];
 
-		if (strlen(r->path) != c->req.path_len || memcmp(r->path, c->req.path, c->req.path_len) != 0)
+		if (strlen(r->path) != plen || memcmp(r->path, path, plen) != 0)
 			continue;
+		/* Method names are case-sensitive (RFC 9110 9.1). */
 		if (strlen(r->method) == c->req.method_len &&
 		    memcmp(r->method, c->req.method, c->req.method_len) == 0)
 			return r;
-		snprintf(allow, sizeof(allow), "Allow: %s\r\n", r->method);
+		/* HEAD is GET without the content (RFC 9110 9.3.2). */
+		if (get && c->no_content)
+			return r;
+		snprintf(allow, sizeof(allow), "Allow: %s%s\r\n", r->method, get ? ", HEAD" : "");
 		front_error_extra(c, 405, "method", "Method not allowed", 18, allow);
 		return NULL;
 	}
@@ -725,16 +845,25 @@ static const struct route *front_route(struct conn *c)
 static void front_note_request(struct conn *c)
 {
 	size_t i, n = c->req.method_len < HTTP_MAX_METHOD ? c->req.method_len : HTTP_MAX_METHOD;
+	const char *path;
+	size_t plen;
 
 	memcpy(c->method, c->req.method, n);
 	c->method[n] = '\0';
-	n = c->req.path_len < sizeof(c->path) - 1 ? c->req.path_len : sizeof(c->path) - 1;
+	front_path(c, &path, &plen);
+	n = plen < sizeof(c->path) - 1 ? plen : sizeof(c->path) - 1;
 	/* Paths are logged, so nothing but printable ASCII gets through. */
 	for (i = 0; i < n; i++)
-		c->path[i] = c->req.path[i] > 0x20 && c->req.path[i] < 0x7f ? c->req.path[i] : '?';
+		c->path[i] = path[i] > 0x20 && path[i] < 0x7f ? path[i] : '?';
 	c->path[n] = '\0';
 }
 
+/*
+ * The order of the answers: a malformed or ambiguous head (400, 414, 431,
+ * 501, 505, 417); the route (404, 405); the token where the route needs
+ * one, before any body is asked for or read (401); then the body (411,
+ * 415, 413, 400).
+ */
 static void front_serve(struct conn *c)
 {
 	const struct route *r;
@@ -747,23 +876,22 @@ static void front_serve(struct conn *c)
 		return;
 	}
 	front_note_request(c);
+	/* No answer to HEAD carries content, an error's neither. */
+	c->no_content = c->req.method_len == 4 && memcmp(c->req.method, "HEAD", 4) == 0;
 	if (http_request_framing(&c->req, &c->framing, &status) < 0) {
 		front_http_error(c, status);
 		return;
 	}
+	if (!front_check_head(c))
+		return;
 	r = front_route(c);
 	if (r == NULL)
 		return;
-	if (r->handle == front_route_run) {
-		if (c->framing.kind == HTTP_BODY_NONE) {
-			front_http_error(c, 411);
-			return;
-		}
-		if (!front_json_content(c)) {
-			front_error(c, 415, "request.content_type", "Content-Type must be application/json");
-			return;
-		}
-	}
+	/* A route whose handler asks the agent anyway needs no extra round trip when there is no body. */
+	if (r->token && (r->body || c->framing.kind != HTTP_BODY_NONE) && !front_authorized(c))
+		return;
+	if (r->body && !front_body_acceptable(c))
+		return;
 	status = front_read_body(c);
 	if (status != 0) {
 		if (status > 0)

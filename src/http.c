@@ -84,6 +84,116 @@ const struct http_header *http_header_find(const struct http_header *h, size_t n
 	return NULL;
 }
 
+int http_header_unique(const struct http_header *h, size_t n, const char *name,
+		       const struct http_header **found)
+{
+	size_t i;
+
+	*found = NULL;
+	for (i = 0; i < n; i++) {
+		if (!http_token_eq(h[i].name, h[i].name_len, name))
+			continue;
+		if (*found != NULL)
+			return -1;
+		*found = &h[i];
+	}
+	return 0;
+}
+
+/*
+ * Every line ends with CR LF, and the other control bytes (but HTAB) are
+ * errors anywhere in a head.  A CR just before last_len is looked at
+ * again: the byte after it may show it to be lone.
+ */
+bool http_head_may_end(const char *buf, size_t len, size_t last_len)
+{
+	size_t i;
+
+	if (last_len == 0 || len >= HTTP_MAX_HEADER_BYTES)
+		return true;
+	if (len <= last_len)
+		return false;
+	if (buf[last_len - 1] == '\r')
+		return true;
+	for (i = last_len; i < len; i++) {
+		if (((unsigned char)buf[i] < 0x20 && buf[i] != '\t') || buf[i] == 0x7f)
+			return true;
+	}
+	return false;
+}
+
+static size_t scan_token(const char *s, size_t n, size_t i)
+{
+	while (i < n && is_tchar((unsigned char)s[i]))
+		i++;
+	return i;
+}
+
+/* quoted-string at s[i] (its DQUOTE): the index past it, or 0. */
+static size_t scan_quoted(const char *s, size_t n, size_t i)
+{
+	for (i++; i < n; i++) {
+		if (s[i] == '"')
+			return i + 1;
+		if (s[i] == '\\' && ++i == n)
+			break;
+		if (!is_value_char((unsigned char)s[i]))
+			break;
+	}
+	return 0;
+}
+
+/* media-type of RFC 9110 8.3.1: type "/" subtype *( OWS ";" OWS [ parameter ] ). */
+bool http_media_type_is(const char *v, size_t n, const char *type)
+{
+	size_t i, j;
+
+	i = scan_token(v, n, 0);
+	if (i == n || v[i] != '/')
+		return false;
+	i = scan_token(v, n, i + 1);
+	if (!http_token_eq(v, i, type))
+		return false;
+	for (;;) {
+		while (i < n && is_ows((unsigned char)v[i]))
+			i++;
+		if (i == n)
+			return true;
+		if (v[i++] != ';')
+			return false;
+		while (i < n && is_ows((unsigned char)v[i]))
+			i++;
+		if (i == n || v[i] == ';')
+			continue;
+		j = scan_token(v, n, i);
+		if (j == i || j == n || v[j] != '=')
+			return false;
+		i = j + 1;
+		j = i < n && v[i] == '"' ? scan_quoted(v, n, i) : scan_token(v, n, i);
+		if (j <= i)
+			return false;
+		i = j;
+	}
+}
+
+bool http_list_only(const char *v, size_t n, const char *token)
+{
+	size_t i = 0, start, end;
+
+	while (i <= n) {
+		while (i < n && is_ows((unsigned char)v[i]))
+			i++;
+		for (start = i; i < n && v[i] != ','; i++)
+			;
+		for (end = i; end > start && is_ows((unsigned char)v[end - 1]); end--)
+			;
+		if (end > start && !http_token_eq(v + start, end - start, token))
+			return false;
+		i++;
+	}
+	return true;
+}
+
 /* CRLF at *pos; a bare LF or a lone CR is an error. */
 static int parse_crlf(const char *buf, size_t len, size_t *pos)
 {
@@ -198,15 +308,27 @@ static int parse_headers(const char *buf, size_t len, size_t *pos, struct http_h
 	return rc;
 }
 
+/*
+ * One empty line before the request line is skipped (RFC 9112 2.2): some
+ * clients send a CRLF after a previous request's body.  Only one: more is
+ * not a request.
+ */
+static int skip_empty_line(const char *buf, size_t len, size_t *pos)
+{
+	if (len > 0 && buf[0] == '\r')
+		return parse_crlf(buf, len, pos);
+	return STEP_OK;
+}
+
 /* method SP: 1*tchar, at most HTTP_MAX_METHOD of them (else 501). */
 static int parse_method(const char *buf, size_t len, size_t *pos, struct http_request *req,
 			int *status)
 {
-	size_t p;
+	size_t start = *pos, p;
 	unsigned char c;
 
 	*status = 400;
-	for (p = 0;; p++) {
+	for (p = start;; p++) {
 		if (p >= len)
 			return HTTP_INCOMPLETE;
 		c = (unsigned char)buf[p];
@@ -214,23 +336,91 @@ static int parse_method(const char *buf, size_t len, size_t *pos, struct http_re
 			break;
 		if (!is_tchar(c))
 			return HTTP_ERROR;
-		if (p == HTTP_MAX_METHOD) {
+		if (p - start == HTTP_MAX_METHOD) {
 			*status = 501;
 			return HTTP_ERROR;
 		}
 	}
-	if (p == 0)
+	if (p == start)
 		return HTTP_ERROR;
-	req->method = buf;
-	req->method_len = p;
+	req->method = buf + start;
+	req->method_len = p - start;
 	*pos = p + 1;
 	return STEP_OK;
 }
 
+/* unreserved / sub-delims of RFC 3986: what a reg-name holds besides %XX. */
+static bool is_host_char(unsigned char c)
+{
+	return is_digit(c) || is_alpha(c) || (c != 0 && strchr("-._~!$&'()*+,;=", c) != NULL);
+}
+
 /*
- * request-target SP, in origin-form ("/...") or asterisk-form ("*") only:
- * runboxd is no proxy, and refusing absolute-form leaves one way to name
- * a path.  Longer than HTTP_MAX_PATH: 414.
+ * host [":" port] (RFC 3986 3.2.2, 3.2.3): a reg-name (IPv4 addresses
+ * are one) with valid percent-escapes, or an IP-literal in brackets; no
+ * userinfo.  Empty is valid: a Host field may be.
+ */
+bool http_authority_valid(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	if (n > 0 && s[0] == '[') {
+		for (i = 1; i < n && s[i] != ']'; i++) {
+			if (!is_host_char((unsigned char)s[i]) && s[i] != ':')
+				return false;
+		}
+		if (i == n || i == 1)
+			return false;
+		i++;
+	} else {
+		for (; i < n && s[i] != ':'; i++) {
+			if (s[i] == '%' && n - i > 2 && hex_value((unsigned char)s[i + 1]) >= 0 &&
+			    hex_value((unsigned char)s[i + 2]) >= 0)
+				i += 2;
+			else if (!is_host_char((unsigned char)s[i]))
+				return false;
+		}
+	}
+	if (i == n)
+		return true;
+	if (s[i++] != ':')
+		return false;
+	for (; i < n; i++) {
+		if (!is_digit((unsigned char)s[i]))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * absolute-form (RFC 9112 3.2.2): "http://" or "https://" (any case),
+ * authority, then path and query as in origin-form.  A server must accept
+ * it; runboxd routes by the path and, as the RFC asks, ignores the
+ * authority for that.  The path is empty when none follows the authority.
+ */
+static bool parse_absolute(struct http_request *req)
+{
+	const char *t = req->target;
+	size_t n = req->target_len, i, a;
+
+	if (n > 7 && http_token_eq(t, 7, "http://"))
+		a = 7;
+	else if (n > 8 && http_token_eq(t, 8, "https://"))
+		a = 8;
+	else
+		return false;
+	for (i = a; i < n && t[i] != '/' && t[i] != '?'; i++)
+		;
+	if (!http_authority_valid(t + a, i - a) || i == a)
+		return false;
+	req->path = t + i;
+	return true;
+}
+
+/*
+ * request-target SP: origin-form ("/..."), asterisk-form ("*") or
+ * absolute-form; authority-form is CONNECT's, and runboxd is no proxy.
+ * Longer than HTTP_MAX_PATH: 414.
  */
 static int parse_target(const char *buf, size_t len, size_t *pos, struct http_request *req,
 			int *status)
@@ -246,7 +436,7 @@ static int parse_target(const char *buf, size_t len, size_t *pos, struct http_re
 		n = p - start;
 		if (c == ' ' && n > 0)
 			break;
-		if (!is_vchar(c) || (n == 0 && c != '/' && c != '*') || (n == 1 && buf[start] == '*'))
+		if (!is_vchar(c) || (n == 1 && buf[start] == '*'))
 			return HTTP_ERROR;
 		if (n == HTTP_MAX_PATH) {
 			*status = 414;
@@ -256,8 +446,10 @@ static int parse_target(const char *buf, size_t len, size_t *pos, struct http_re
 	req->target = buf + start;
 	req->target_len = p - start;
 	req->path = req->target;
-	for (req->path_len = 0; req->path_len < req->target_len; req->path_len++) {
-		if (req->target[req->path_len] == '?')
+	if (buf[start] != '/' && buf[start] != '*' && !parse_absolute(req))
+		return HTTP_ERROR;
+	for (req->path_len = 0; req->path + req->path_len < buf + p; req->path_len++) {
+		if (req->path[req->path_len] == '?')
 			break;
 	}
 	*pos = p + 1;
@@ -281,6 +473,17 @@ static int parse_request_version(const char *buf, size_t len, size_t *pos,
 	return rc;
 }
 
+int http_request_host(const struct http_request *req)
+{
+	const struct http_header *h;
+
+	if (http_header_unique(req->headers, req->num_headers, "Host", &h) < 0)
+		return -1;
+	if (h == NULL)
+		return req->minor_version >= 1 ? -1 : 0;
+	return http_authority_valid(h->value, h->value_len) ? 0 : -1;
+}
+
 int http_parse_request(const char *buf, size_t len, struct http_request *req, int *status)
 {
 	size_t pos = 0;
@@ -291,7 +494,10 @@ int http_parse_request(const char *buf, size_t len, struct http_request *req, in
 	if (clipped)
 		len = HTTP_MAX_HEADER_BYTES;
 	req->num_headers = 0;
-	rc = parse_method(buf, len, &pos, req, status);
+	*status = 400;
+	rc = skip_empty_line(buf, len, &pos);
+	if (rc == STEP_OK)
+		rc = parse_method(buf, len, &pos, req, status);
 	if (rc == STEP_OK)
 		rc = parse_target(buf, len, &pos, req, status);
 	if (rc == STEP_OK)
@@ -367,19 +573,23 @@ int http_parse_response(const char *buf, size_t len, struct http_response *res)
 
 /*
  * One Content-Length value: a list of 1*DIGIT (a sender may have merged
- * repeated fields), all equal to *out if *found.  At most 19 digits, so
- * the value always fits a uint64_t.  Returns 0 or -1.
+ * repeated fields), all equal to *out if *found.  Leading zeros are valid
+ * and not counted; at most HTTP_MAX_LENGTH_DIGITS digits more, so the
+ * value always fits a uint64_t.  Returns 0 or -1.
  */
 static int parse_content_length(const char *v, size_t n, uint64_t *out, bool *found)
 {
-	size_t i = 0, digits;
+	size_t i = 0, digits, significant;
 	uint64_t value;
 
 	for (;;) {
 		while (i < n && is_ows((unsigned char)v[i]))
 			i++;
-		for (value = 0, digits = 0; i < n && is_digit((unsigned char)v[i]); i++, digits++) {
-			if (digits == 19)
+		value = 0;
+		for (digits = significant = 0; i < n && is_digit((unsigned char)v[i]); i++, digits++) {
+			if (value == 0 && v[i] == '0')
+				continue;
+			if (significant++ == HTTP_MAX_LENGTH_DIGITS)
 				return -1;
 			value = value * 10 + (uint64_t)(v[i] - '0');
 		}
@@ -518,19 +728,29 @@ enum chunk_state {
 	CH_ERROR,
 };
 
-#define CHUNK_MAX_HEX_DIGITS 15 /* 2^60: no overflow, larger than any body */
+/*
+ * A size digit.  Digits read while the size is still zero are leading
+ * zeros: valid, but they say nothing, so after the first they count
+ * against the metadata budget rather than against the
+ * HTTP_MAX_CHUNK_DIGITS that keep the size from overflowing.
+ */
+static int chunk_size_digit(struct http_chunked *d, int v)
+{
+	if (d->remaining == 0 && d->hex_digits > 0 && ++d->trailer_bytes > HTTP_MAX_HEADER_BYTES)
+		return -1;
+	if (d->remaining >> (4 * (HTTP_MAX_CHUNK_DIGITS - 1)) != 0)
+		return -1;
+	d->hex_digits++;
+	d->remaining = d->remaining * 16 + (uint64_t)v;
+	return 0;
+}
 
 static int chunk_size_byte(struct http_chunked *d, unsigned char c)
 {
 	int v = hex_value(c);
 
-	if (v >= 0 && d->state == CH_SIZE) {
-		if (d->hex_digits == CHUNK_MAX_HEX_DIGITS)
-			return -1;
-		d->hex_digits++;
-		d->remaining = d->remaining * 16 + (uint64_t)v;
-		return 0;
-	}
+	if (v >= 0 && d->state == CH_SIZE)
+		return chunk_size_digit(d, v);
 	if (d->hex_digits == 0)
 		return -1;
 	if (c == '\r' && d->state != CH_SIZE_WS) {

@@ -9,9 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* First allocation of a growable jbuf; it doubles from there. */
-#define JBUF_GROW_FIRST 256
-
 /* What the container scanner expects next after a value or a comma. */
 enum json_next { JSON_NEXT_ERROR = -1, JSON_NEXT_DONE, JSON_NEXT_VALUE, JSON_NEXT_KEY };
 
@@ -295,9 +292,11 @@ static int json_scan_key(const unsigned char *s, size_t len, size_t *i)
 /*
  * One value, leading whitespace allowed, at s[*pos]; *pos ends just past
  * it.  Open containers live on an explicit stack of their closing bytes,
- * so hostile nesting costs JSON_MAX_DEPTH bytes and no recursion.
+ * so hostile nesting costs JSON_MAX_DEPTH bytes and no recursion.  More
+ * than max_depth open containers is invalid, with *deep set.
  */
-static enum json_type json_scan_value(const unsigned char *s, size_t len, size_t *pos)
+static enum json_type json_scan_value(const unsigned char *s, size_t len, size_t *pos,
+				      size_t max_depth, bool *deep)
 {
 	unsigned char stack[JSON_MAX_DEPTH];
 	size_t depth = 0, i = *pos;
@@ -315,8 +314,10 @@ static enum json_type json_scan_value(const unsigned char *s, size_t len, size_t
 			continue;
 		}
 		if (s[i] == '{' || s[i] == '[') {
-			if (depth == JSON_MAX_DEPTH)
+			if (depth == max_depth) {
+				*deep = true;
 				return JSON_INVALID;
+			}
 			t = s[i] == '{' ? JSON_OBJECT : JSON_ARRAY;
 			stack[depth++] = s[i] == '{' ? '}' : ']';
 			i = json_ws(s, len, i + 1);
@@ -348,92 +349,129 @@ enum json_type json_check(const char *buf, size_t len)
 	const unsigned char *s = (const unsigned char *)buf;
 	size_t i = 0;
 	enum json_type t;
+	bool deep = false;
 
 	if (buf == NULL)
 		return JSON_INVALID;
-	t = json_scan_value(s, len, &i);
+	t = json_scan_value(s, len, &i, JSON_MAX_DEPTH, &deep);
 	if (t == JSON_INVALID || json_ws(s, len, i) != len)
 		return JSON_INVALID;
 	return t;
 }
 
 /*
- * Does the string at s[*i] (its opening quote) decode to key[0..klen)?
- * 1 or 0, -1 if it is not a valid string; *i ends past it either way.
+ * The string at s[*i] (its opening quote), decoded once and compared with
+ * every one of keys[0..n) on the way: the index of the key it equals, n
+ * if none, -1 if it is not a valid string.  *i ends past it.
  */
-static int json_key_eq(const unsigned char *s, size_t len, size_t *i, const char *key,
-		       size_t klen)
+static int json_key_which(const unsigned char *s, size_t len, size_t *i, const char *const *keys,
+			  size_t n)
 {
+	size_t klen[JSON_MAX_PICK], off = 0, m, j;
+	unsigned live = 0; /* bit j: keys[j] starts with what was decoded so far */
 	unsigned char u[4];
-	size_t n, k = 0;
-	bool eq = true;
 	int r;
 
-	if (*i >= len || s[*i] != '"')
+	if (n > JSON_MAX_PICK || *i >= len || s[*i] != '"')
 		return -1;
+	for (j = 0; j < n; j++) {
+		klen[j] = strlen(keys[j]);
+		live |= 1u << j;
+	}
 	(*i)++;
-	while ((r = json_str_next(s, len, i, u, &n)) > 0) {
-		if (eq && klen - k >= n && memcmp(key + k, u, n) == 0)
-			k += n;
-		else
-			eq = false;
+	while ((r = json_str_next(s, len, i, u, &m)) > 0) {
+		for (j = 0; j < n; j++) {
+			if ((live >> j & 1) && (klen[j] - off < m || memcmp(keys[j] + off, u, m) != 0))
+				live &= ~(1u << j);
+		}
+		off += m;
 	}
 	if (r < 0)
 		return -1;
-	return eq && k == klen;
+	for (j = 0; j < n; j++) {
+		if ((live >> j & 1) && klen[j] == off)
+			return (int)j;
+	}
+	return (int)n;
 }
 
-/* One "key": value pair at s[*i]; *i ends past the value. */
-static enum json_type json_member_pair(const unsigned char *s, size_t len, size_t *i,
-				       const char *key, size_t klen, size_t *vstart, int *eq)
+/*
+ * One "key": value member at s[*i]; *i ends past the value, which goes to
+ * spans[k] if the key is keys[k].  A repeated key is refused as soon as it
+ * is read.
+ */
+static enum json_pick json_pick_member(const unsigned char *s, size_t len, size_t *i,
+				       const char *const *keys, size_t n, struct json_span *spans,
+				       size_t *dup)
 {
-	*eq = json_key_eq(s, len, i, key, klen);
+	struct json_span v;
+	bool deep = false;
+	int k;
+
+	k = json_key_which(s, len, i, keys, n);
 	*i = json_ws(s, len, *i);
-	if (*eq < 0 || *i >= len || s[*i] != ':')
-		return JSON_INVALID;
-	*vstart = *i = json_ws(s, len, *i + 1);
-	return json_scan_value(s, len, i);
+	if (k < 0 || *i >= len || s[*i] != ':')
+		return JSON_PICK_INVALID;
+	if ((size_t)k < n && spans[k].type != JSON_INVALID) {
+		*dup = (size_t)k;
+		return JSON_PICK_DUPLICATE;
+	}
+	*i = json_ws(s, len, *i + 1);
+	v.p = (const char *)s + *i;
+	/* The object itself is one level: its values get one less. */
+	v.type = json_scan_value(s, len, i, JSON_MAX_DEPTH - 1, &deep);
+	v.len = (size_t)((const char *)s + *i - v.p);
+	if (v.type == JSON_INVALID)
+		return deep ? JSON_PICK_DEPTH : JSON_PICK_INVALID;
+	if ((size_t)k < n)
+		spans[k] = v;
+	return JSON_PICK_OK;
 }
 
-enum json_type json_member(const char *buf, size_t len, const char *key, const char **val,
-			   size_t *vlen)
+enum json_pick json_object_pick(const char *buf, size_t len, const char *const *keys, size_t n,
+				struct json_span *spans, size_t *dup)
 {
 	const unsigned char *s = (const unsigned char *)buf;
-	size_t i, v, klen, vstart = 0, vend = 0;
-	enum json_type t, found = JSON_INVALID;
-	int eq;
+	enum json_pick rc;
+	size_t i, j;
 
-	if (buf == NULL || key == NULL)
-		return JSON_INVALID;
-	klen = strlen(key);
+	if (buf == NULL || n > JSON_MAX_PICK)
+		return JSON_PICK_INVALID;
+	for (j = 0; j < n; j++)
+		spans[j] = (struct json_span){NULL, 0, JSON_INVALID};
 	i = json_ws(s, len, 0);
 	if (i >= len || s[i] != '{')
-		return JSON_INVALID;
+		return JSON_PICK_INVALID;
 	i = json_ws(s, len, i + 1);
 	if (i < len && s[i] == '}')
 		goto out;
 	for (;;) {
-		t = json_member_pair(s, len, &i, key, klen, &v, &eq);
-		if (t == JSON_INVALID)
-			return JSON_INVALID;
-		if (eq) {
-			found = t;
-			vstart = v;
-			vend = i;
-		}
+		rc = json_pick_member(s, len, &i, keys, n, spans, dup);
+		if (rc != JSON_PICK_OK)
+			return rc;
 		i = json_ws(s, len, i);
 		if (i >= len || (s[i] != ',' && s[i] != '}'))
-			return JSON_INVALID;
+			return JSON_PICK_INVALID;
 		if (s[i] == '}')
 			break;
 		i = json_ws(s, len, i + 1);
 	}
 out:
-	if (json_ws(s, len, i + 1) != len || found == JSON_INVALID)
+	return json_ws(s, len, i + 1) == len ? JSON_PICK_OK : JSON_PICK_INVALID;
+}
+
+enum json_type json_member(const char *buf, size_t len, const char *key, const char **val,
+			   size_t *vlen)
+{
+	struct json_span v;
+	size_t dup;
+
+	if (key == NULL || json_object_pick(buf, len, &key, 1, &v, &dup) != JSON_PICK_OK ||
+	    v.type == JSON_INVALID)
 		return JSON_INVALID;
-	*val = buf + vstart;
-	*vlen = vend - vstart;
-	return found;
+	*val = v.p;
+	*vlen = v.len;
+	return v.type;
 }
 
 ssize_t json_string_decode(const char *raw, size_t rawlen, char *out, size_t outsz)
@@ -499,9 +537,11 @@ int json_tok_skip(const jsmntok_t *tok, int ntok, int i)
 }
 
 /*
- * Keys are compared decoded, like json_member, and the last duplicate wins
- * for the same reason.  A key jsmn let through but json_check would not
- * (jsmn does not check escapes or UTF-8) never matches.
+ * Keys are compared decoded, like json_member.  Unlike json_member the
+ * last duplicate wins, as serde has it for glot's runners: this reads
+ * payloads that runboxd passes on unchanged.  A key jsmn let through but
+ * json_check would not (jsmn does not check escapes or UTF-8) never
+ * matches.
  */
 int json_tok_member(const char *js, const jsmntok_t *tok, int ntok, int obj, const char *key)
 {
@@ -517,7 +557,7 @@ int json_tok_member(const char *js, const jsmntok_t *tok, int ntok, int obj, con
 		    k + 1 >= ntok)
 			return -1;
 		i = (size_t)tok[k].start - 1;
-		if (json_key_eq(s, (size_t)tok[k].end + 1, &i, key, strlen(key)) == 1)
+		if (json_key_which(s, (size_t)tok[k].end + 1, &i, &key, 1) == 0)
 			found = k + 1;
 		k = json_tok_skip(tok, ntok, k);
 		if (k < 0)

@@ -134,6 +134,21 @@ static const struct valid_request valid_requests[] = {
 	 {{NULL, NULL}}},
 	{"PUT /x HTTP/1.1\r\nhost: lower\r\nHOST: UPPER\r\n\r\nbody bytes", "PUT", "/x", "/x", 1, 2,
 	 {{"host", "lower"}, {"HOST", "UPPER"}}},
+	/* One empty line before the request line is skipped. */
+	{"\r\nGET /version HTTP/1.1\r\nHost: a\r\n\r\n", "GET", "/version", "/version", 1, 1,
+	 {{"Host", "a"}}},
+	{"\r\nPOST /run HTTP/1.0\r\n\r\n", "POST", "/run", "/run", 0, 0, {{NULL, NULL}}},
+	/* absolute-form: routed by its path. */
+	{"GET http://127.0.0.1/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", "GET", "http://127.0.0.1/", "/",
+	 1, 1, {{"Host", "127.0.0.1"}}},
+	{"POST HTTPS://Example.COM:8088/run?x=/y HTTP/1.1\r\n\r\n", "POST",
+	 "HTTPS://Example.COM:8088/run?x=/y", "/run", 1, 0, {{NULL, NULL}}},
+	{"GET http://[::1]:80/version HTTP/1.1\r\n\r\n", "GET", "http://[::1]:80/version", "/version",
+	 1, 0, {{NULL, NULL}}},
+	{"GET http://h HTTP/1.1\r\n\r\n", "GET", "http://h", "", 1, 0, {{NULL, NULL}}},
+	{"GET http://h?/a HTTP/1.1\r\n\r\n", "GET", "http://h?/a", "", 1, 0, {{NULL, NULL}}},
+	{"GET http://a-b.c_d~e%2A!$&'()*+,;=:/x HTTP/1.0\r\n\r\n", "GET",
+	 "http://a-b.c_d~e%2A!$&'()*+,;=:/x", "/x", 0, 0, {{NULL, NULL}}},
 };
 
 static void check_valid_request(const struct valid_request *v)
@@ -243,7 +258,18 @@ static const struct invalid_request invalid_requests[] = {
 	{S("GET  / HTTP/1.1\r\n\r\n"), 400},               /* two SP */
 	{S("GET\t/ HTTP/1.1\r\n\r\n"), 400},               /* HTAB for SP */
 	{S("GET /  HTTP/1.1\r\n\r\n"), 400},               /* two SP after target */
-	{S("GET http://h/ HTTP/1.1\r\n\r\n"), 400},        /* absolute-form */
+	{S("GET ftp://h/ HTTP/1.1\r\n\r\n"), 400},         /* absolute-form, not http */
+	{S("GET http:/h/ HTTP/1.1\r\n\r\n"), 400},
+	{S("GET http:// HTTP/1.1\r\n\r\n"), 400},          /* no authority */
+	{S("GET http:///x HTTP/1.1\r\n\r\n"), 400},
+	{S("GET http://u@h/ HTTP/1.1\r\n\r\n"), 400},      /* userinfo */
+	{S("GET http://h:8x/ HTTP/1.1\r\n\r\n"), 400},     /* bad port */
+	{S("GET http://[::1/ HTTP/1.1\r\n\r\n"), 400},     /* open IP-literal */
+	{S("GET http://[]/ HTTP/1.1\r\n\r\n"), 400},
+	{S("GET http://h%2/ HTTP/1.1\r\n\r\n"), 400},      /* short escape */
+	{S("GET http://h%zz/ HTTP/1.1\r\n\r\n"), 400},
+	{S("GET http://h\"/ HTTP/1.1\r\n\r\n"), 400},
+	{S("GET h HTTP/1.1\r\n\r\n"), 400},
 	{S("CONNECT h:443 HTTP/1.1\r\n\r\n"), 400},        /* authority-form */
 	{S("GET *x HTTP/1.1\r\n\r\n"), 400},               /* '*' is alone */
 	{S("GET /a\x01 HTTP/1.1\r\n\r\n"), 400},           /* CTL in target */
@@ -282,7 +308,10 @@ static const struct invalid_request invalid_requests[] = {
 	{S(GET "H\xc3\xa9: a\r\n\r\n"), 400},              /* obs-text in a name */
 	{S(GET "Host a\r\n\r\n"), 400},                    /* no colon */
 	{S(GET "Host\r\n\r\n"), 400},                      /* no colon */
-	{S("\r\nGET / HTTP/1.1\r\n\r\n"), 400},            /* CRLF before the line */
+	{S("\r\n\r\nGET / HTTP/1.1\r\n\r\n"), 400},        /* two empty lines first */
+	{S("\nGET / HTTP/1.1\r\n\r\n"), 400},              /* bare LF first */
+	{S("\rGET / HTTP/1.1\r\n\r\n"), 400},              /* lone CR first */
+	{S(" \r\nGET / HTTP/1.1\r\n\r\n"), 400},           /* not an empty line */
 };
 
 static void test_invalid_requests(void)
@@ -298,6 +327,225 @@ static void test_invalid_requests(void)
 		CHECKF(rc == HTTP_ERROR && status == v->status, "row %zu (%.30s): rc %d status %d", i,
 		       v->raw, rc, status);
 	}
+}
+
+struct host_case {
+	const char *raw; /* a whole head */
+	int rc;
+};
+
+static const struct host_case host_cases[] = {
+	{"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 0},
+	{"GET / HTTP/1.1\r\nhOsT: 127.0.0.1:8088\r\n\r\n", 0},
+	{"GET / HTTP/1.1\r\nHost:\r\n\r\n", 0},                    /* empty: allowed */
+	{"GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n", 0},
+	{"GET / HTTP/1.1\r\nHost: [v1.x]\r\n\r\n", 0},
+	{"GET / HTTP/1.1\r\nHost: xn--caf-dma.example\r\n\r\n", 0},
+	{"GET / HTTP/1.1\r\nHost: a%41b:\r\n\r\n", 0},              /* escape; empty port */
+	{"GET http://other/ HTTP/1.1\r\nHost: a\r\n\r\n", 0},      /* Host still required, not compared */
+	{"GET / HTTP/1.0\r\n\r\n", 0},                             /* 1.0 needs none */
+	{"GET / HTTP/1.0\r\nHost: a\r\n\r\n", 0},
+	{"GET / HTTP/1.1\r\n\r\n", -1},                            /* 1.1 needs one */
+	{"GET http://h/ HTTP/1.1\r\n\r\n", -1},
+	{"GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", -1},      /* two lines, even equal */
+	{"GET / HTTP/1.0\r\nHost: a\r\nhost: b\r\n\r\n", -1},
+	{"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", -1},
+	{"GET / HTTP/1.1\r\nHost: a,b\r\n\r\n", 0},                 /* a sub-delim: valid reg-name */
+	{"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", -1},
+	{"GET / HTTP/1.1\r\nHost: u@a\r\n\r\n", -1},
+	{"GET / HTTP/1.1\r\nHost: a:b\r\n\r\n", -1},
+	{"GET / HTTP/1.1\r\nHost: a:1:2\r\n\r\n", -1},
+	{"GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", -1},
+	{"GET / HTTP/1.1\r\nHost: [::1]x\r\n\r\n", -1},
+	{"GET / HTTP/1.1\r\nHost: a%4\r\n\r\n", -1},
+	{"GET / HTTP/1.1\r\nHost: caf\xc3\xa9\r\n\r\n", -1},
+	{"GET / HTTP/1.0\r\nHost: \"a\"\r\n\r\n", -1},
+};
+
+static void test_host(void)
+{
+	struct http_request req;
+	size_t i, n;
+	int rc, status;
+
+	for (i = 0; i < sizeof(host_cases) / sizeof(host_cases[0]); i++) {
+		n = strlen(host_cases[i].raw);
+		rc = parse_req(host_cases[i].raw, n, &req, &status);
+		CHECKF(rc == (int)n, "host row %zu does not parse: %d", i, rc);
+		if (rc != (int)n)
+			continue;
+		CHECKF(http_request_host(&req) == host_cases[i].rc, "host row %zu", i);
+	}
+	CHECK(http_authority_valid(guarded("", 0), 0));
+	CHECK(http_authority_valid(guarded(S("h:")), 2));
+	CHECK(!http_authority_valid(guarded(S("%")), 1));
+	CHECK(!http_authority_valid(guarded(S("%4")), 2));
+	CHECK(!http_authority_valid(guarded(S("[")), 1));
+	CHECK(http_authority_valid(guarded(S(":")), 1)); /* empty host and port */
+}
+
+struct text_case {
+	const char *v;
+	bool want;
+};
+
+static const struct text_case media_cases[] = {
+	{"application/json", true},
+	{"Application/JSON", true},
+	{"application/json; charset=utf-8", true},
+	{"application/json\t; charset=utf-8", true},
+	{"application/json;charset=utf-8", true},
+	{"application/json ;\tcharset=\"utf-8\"", true},
+	{"application/json; a=\"q \\\" s\"; b=c", true},
+	{"application/json;", true},
+	{"application/json; ;a=b", true},
+	{"application/json x", false},
+	{"application/jsonx", false},
+	{"application/json+x", false},
+	{"application/x-json", false},
+	{"text/plain", false},
+	{"application/", false},
+	{"/json", false},
+	{"application json", false},
+	{"application/json; charset", false},
+	{"application/json; charset=", false},
+	{"application/json; =utf-8", false},
+	{"application/json; a=\"open", false},
+	{"application/json; a=\"esc\\", false},
+	{"application/json; a=b c", false},
+	{"application/json, text/plain", false},
+	{"", false},
+};
+
+static const struct text_case identity_cases[] = {
+	{"identity", true},
+	{"IDENTITY", true},
+	{"", true},
+	{" , identity ,\t", true},
+	{"identity, identity", true},
+	{"gzip", false},
+	{"identity, gzip", false},
+	{"identity;q=1", false},
+	{"identityx", false},
+	{"x-identity", false},
+};
+
+static void test_field_values(void)
+{
+	size_t i, n;
+	const char *v;
+
+	for (i = 0; i < sizeof(media_cases) / sizeof(media_cases[0]); i++) {
+		n = strlen(media_cases[i].v);
+		v = guarded(media_cases[i].v, n);
+		CHECKF(http_media_type_is(v, n, "application/json") == media_cases[i].want,
+		       "media type [%s]", media_cases[i].v);
+	}
+	for (i = 0; i < sizeof(identity_cases) / sizeof(identity_cases[0]); i++) {
+		n = strlen(identity_cases[i].v);
+		v = guarded(identity_cases[i].v, n);
+		CHECKF(http_list_only(v, n, "identity") == identity_cases[i].want, "coding list [%s]",
+		       identity_cases[i].v);
+	}
+}
+
+static void test_unique(void)
+{
+	static const struct http_header h[] = {
+		{"Host", 4, "a", 1},
+		{"X-Access-Token", 14, "t", 1},
+		{"x-access-token", 14, "t", 1},
+		{"Authorization", 13, "Bearer t", 8},
+	};
+	const struct http_header *f = &h[0];
+
+	CHECK(http_header_unique(h, 4, "host", &f) == 0 && f == &h[0]);
+	CHECK(http_header_unique(h, 4, "Authorization", &f) == 0 && f == &h[3]);
+	CHECK(http_header_unique(h, 4, "Content-Type", &f) == 0 && f == NULL);
+	CHECK(http_header_unique(h, 4, "X-Access-Token", &f) == -1);
+	CHECK(http_header_unique(h, 2, "X-Access-Token", &f) == 0 && f == &h[1]);
+	CHECK(http_header_unique(h, 0, "Host", &f) == 0 && f == NULL);
+}
+
+/*
+ * The front's reading loop: bytes arrive in pieces, and the head is parsed
+ * again only when http_head_may_end says so.  It must end exactly as one
+ * parse of the whole input would, with at most a parse per line (plus the
+ * first read and the limit) however the bytes are cut.
+ */
+static int feed_head(const char *raw, size_t n, size_t piece, int *status, size_t *parses)
+{
+	struct http_request req;
+	size_t len = 0, parsed = 0;
+	int rc = HTTP_INCOMPLETE;
+
+	*parses = 0;
+	while (len < n) {
+		len = len + piece < n ? len + piece : n;
+		if (!http_head_may_end(raw, len, parsed))
+			continue;
+		(*parses)++;
+		rc = parse_req(raw, len, &req, status);
+		if (rc != HTTP_INCOMPLETE)
+			return rc;
+		parsed = len;
+	}
+	return rc;
+}
+
+/* Control bytes: each makes at most two parses (a CR: its own, and the byte after it). */
+static size_t count_ctl(const char *s, size_t n)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++)
+		k += ((unsigned char)s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7f;
+	return k;
+}
+
+static void check_feed(const char *raw, size_t n)
+{
+	struct http_request req;
+	size_t piece, parses;
+	int want, want_status = 0, rc, status = 0;
+
+	want = parse_req(raw, n, &req, &want_status);
+	for (piece = 1; piece <= 64; piece = piece * 2 + 1) {
+		rc = feed_head(raw, n, piece, &status, &parses);
+		if (want == HTTP_ERROR)
+			CHECKF(rc == HTTP_ERROR && status == want_status,
+			       "fed %.30s... in %zu-byte pieces: rc %d status %d", raw, piece, rc, status);
+		else
+			CHECKF(rc == want, "fed %.30s... in %zu-byte pieces: rc %d, want %d", raw, piece, rc,
+			       want);
+		CHECKF(parses <= 2 * count_ctl(raw, n) + 2, "fed %.30s...: %zu parses", raw, parses);
+	}
+}
+
+static void test_head_may_end(void)
+{
+	size_t i, n;
+
+	CHECK(http_head_may_end(guarded(S("G")), 1, 0));
+	CHECK(!http_head_may_end(guarded(S("GET / HT")), 8, 3));
+	CHECK(http_head_may_end(guarded(S("GET /\n")), 6, 3));
+	CHECK(!http_head_may_end(guarded(S("GET /\nX")), 7, 6));
+	CHECK(http_head_may_end(guarded(S("GET /\rX")), 7, 6));  /* a lone CR shows */
+	CHECK(http_head_may_end(guarded(S("GET /\0")), 6, 5));
+	CHECK(http_head_may_end(guarded(S("GET /\x7f")), 6, 5));
+	CHECK(!http_head_may_end(guarded(S("GET /\t\x80\xff")), 8, 5));
+	CHECK(!http_head_may_end(guarded(S("GET /")), 5, 5));
+	for (i = 0; i < sizeof(valid_requests) / sizeof(valid_requests[0]); i++)
+		check_feed(valid_requests[i].raw, head_length(valid_requests[i].raw));
+	for (i = 0; i < sizeof(invalid_requests) / sizeof(invalid_requests[0]); i++)
+		check_feed(invalid_requests[i].raw, invalid_requests[i].len);
+	/* The limit: one long line is parsed again once it reaches it. */
+	n = build_head(GET, 1, HTTP_MAX_HEADER_BYTES, 0);
+	check_feed(big, n);
+	n = build_target(HTTP_MAX_HEADER_BYTES);
+	check_feed(big, n);
+	n = build_head(GET, HTTP_MAX_HEADERS + 1, 3, 0);
+	check_feed(big, n);
 }
 
 struct framing_case {
@@ -324,7 +572,13 @@ static const struct framing_case framing_cases[] = {
 	{POST "Content-Length: 5,\r\n\r\n", -1, 400, 0, 0, false},
 	{POST "Content-Length: ,5\r\n\r\n", -1, 400, 0, 0, false},
 	{POST "Content-Length: 18446744073709551615\r\n\r\n", -1, 400, 0, 0, false},
-	{POST "Content-Length: 00000000000000000001\r\n\r\n", -1, 400, 0, 0, false},
+	{POST "Content-Length: 00000000000000000001\r\n\r\n", 0, 0, HTTP_BODY_LENGTH, 1, false},
+	{POST "Content-Length: 0000000000000000000000000000009999999999999999999\r\n\r\n", 0, 0,
+	 HTTP_BODY_LENGTH, UINT64_C(9999999999999999999), false},
+	{POST "Content-Length: 00\r\n\r\n", 0, 0, HTTP_BODY_LENGTH, 0, false},
+	{POST "Content-Length: 05, 5\r\nContent-Length: 005\r\n\r\n", 0, 0, HTTP_BODY_LENGTH, 5, false},
+	{POST "Content-Length: 10000000000000000000\r\n\r\n", -1, 400, 0, 0, false},
+	{POST "Content-Length: 0010000000000000000000\r\n\r\n", -1, 400, 0, 0, false},
 	{POST "Content-Length: 99999999999999999999999\r\n\r\n", -1, 400, 0, 0, false},
 	{POST "Content-Length: -1\r\n\r\n", -1, 400, 0, 0, false},
 	{POST "Content-Length: +1\r\n\r\n", -1, 400, 0, 0, false},
@@ -503,7 +757,12 @@ static const struct chunked_case chunked_cases[] = {
 	{S("-5\r\nhello\r\n0\r\n\r\n"), ERR},
 	{S("0x5\r\nhello\r\n0\r\n\r\n"), ERR},
 	{S(";a\r\nhello\r\n0\r\n\r\n"), ERR},
-	{S("0000000000000005\r\nhello\r\n0\r\n\r\n"), ERR},  /* 16 digits */
+	{S("0000000000000005\r\nhello\r\n0\r\n\r\n"), 0, S("hello"), ""}, /* leading zeros */
+	{S("00000000000000000000000000000005\r\nhello\r\n00000000000000000000\r\n\r\n"), 0,
+	 S("hello"), ""},
+	{S("00000000000000000000fffffffffffffff\r\nab"), HTTP_INCOMPLETE, S(""), ""}, /* 15 digits */
+	{S("1000000000000000\r\nhello\r\n0\r\n\r\n"), ERR},   /* 16 digits */
+	{S("000001000000000000000\r\nhello\r\n0\r\n\r\n"), ERR},
 	{S("ffffffffffffffffff\r\nhello\r\n0\r\n\r\n"), ERR},
 	{S("5\r\nhelloX\r\n0\r\n\r\n"), ERR},                /* no CRLF after data */
 	{S("5\r\nhello\rX0\r\n\r\n"), ERR},
@@ -578,6 +837,16 @@ static void test_chunked_generated(void)
 	memcpy(chunk_in, "0\r\n\r\n", 5);
 	len = 5;
 	CHECK(http_chunked_decode(&d, chunk_in, &len) == HTTP_ERROR);
+	/* A size counts as soon as its digits arrive: a caller can refuse it before the line ends. */
+	memset(&d, 0, sizeof(d));
+	memcpy(chunk_in, "00210", 5);
+	len = 5;
+	CHECK(http_chunked_decode(&d, chunk_in, &len) == HTTP_INCOMPLETE && len == 0 &&
+	      d.remaining == 0x210);
+	memcpy(chunk_in, "0\r\nab", 5);
+	len = 5;
+	CHECK(http_chunked_decode(&d, chunk_in, &len) == HTTP_INCOMPLETE && len == 2 &&
+	      d.remaining == 0x2100 - 2);
 	/* Nothing new: still incomplete. */
 	memset(&d, 0, sizeof(d));
 	len = 0;
@@ -605,6 +874,22 @@ static void test_chunked(void)
 				bad++;
 		}
 		CHECKF(bad == 0, "chunked row %zu: %zu prefixes not incomplete", i, bad);
+	}
+	/* Decoded bytes plus remaining never overstate the body, byte by byte. */
+	for (i = 0; i < sizeof(chunked_cases) / sizeof(chunked_cases[0]); i++) {
+		const struct chunked_case *c = &chunked_cases[i];
+		struct http_chunked d;
+		size_t k, len, decoded = 0, bad = 0;
+		ssize_t rc = HTTP_INCOMPLETE;
+
+		memset(&d, 0, sizeof(d));
+		for (k = 0; c->rc >= 0 && k < c->len && rc == HTTP_INCOMPLETE; k++) {
+			len = 1;
+			rc = http_chunked_decode(&d, guarded(c->in + k, 1), &len);
+			decoded += len;
+			bad += decoded + d.remaining > c->out_len;
+		}
+		CHECKF(bad == 0, "chunked row %zu: %zu bytes overstate the body", i, bad);
 	}
 	test_chunked_generated();
 }
@@ -765,6 +1050,10 @@ int main(void)
 		check_valid_request(&valid_requests[i]);
 	test_limits();
 	test_invalid_requests();
+	test_host();
+	test_field_values();
+	test_unique();
+	test_head_may_end();
 	test_request_framing();
 	test_chunked();
 	test_responses();

@@ -273,8 +273,10 @@ static void test_member(void)
 	member_is("{\"x\":\"\\\"image\\\":1\"}", "image", JSON_INVALID, NULL);
 	member_is("{\"\\u0069mage\":\"y\"}", "image", JSON_STRING, "\"y\"");
 	member_is("{\"\\u0069\\u006D\\u0061ge\":1}", "image", JSON_NUMBER, "1");
-	member_is("{\"a\":1,\"a\":2}", "a", JSON_NUMBER, "2");
-	member_is("{\"a\":1,\"\\u0061\":[3],\"b\":4}", "a", JSON_ARRAY, "[3]");
+	/* a key given twice is never resolved to one of them */
+	member_is("{\"a\":1,\"a\":2}", "a", JSON_INVALID, NULL);
+	member_is("{\"a\":1,\"\\u0061\":[3],\"b\":4}", "a", JSON_INVALID, NULL);
+	member_is("{\"a\":1,\"\\u0061\":[3],\"b\":4}", "b", JSON_NUMBER, "4");
 	member_is("{}", "a", JSON_INVALID, NULL);
 	member_is("{\"b\":1}", "a", JSON_INVALID, NULL);
 	member_is("{\"a\":1}", "ab", JSON_INVALID, NULL);
@@ -317,6 +319,119 @@ static void test_member_truncations(void)
 	CHECK(json_member(guarded(doc, sizeof doc - 1), sizeof doc - 1, "k", &v, &vn) ==
 	      JSON_STRING);
 	CHECK(vn == 5 && memcmp(v, "\"v\\\"\"", 5) == 0);
+}
+
+struct pick_case {
+	const char *s;
+	enum json_pick rc;
+	size_t dup;
+	const char *image, *payload; /* raw values; NULL: absent */
+};
+
+static const struct pick_case pick_cases[] = {
+	{"{\"image\":\"x\",\"payload\":{}}", JSON_PICK_OK, 0, "\"x\"", "{}"},
+	{" {\n\"payload\" : {\"a\":[1]} ,\t\"image\":\"r/s:1\" } ", JSON_PICK_OK, 0, "\"r/s:1\"",
+	 "{\"a\":[1]}"},
+	{"{\"\\u0069mage\":1,\"pay\\u006coad\":null}", JSON_PICK_OK, 0, "1", "null"},
+	{"{\"payload\":{\"image\":1,\"image\":2},\"image\":\"x\"}", JSON_PICK_OK, 0, "\"x\"",
+	 "{\"image\":1,\"image\":2}"},
+	{"{\"x\":1,\"x\":2,\"image\":[]}", JSON_PICK_OK, 0, "[]", NULL}, /* other keys: not ours */
+	{"{\"images\":1,\"imag\":2,\"\":3}", JSON_PICK_OK, 0, NULL, NULL},
+	{"{}", JSON_PICK_OK, 0, NULL, NULL},
+	{"{\"image\":\"a\",\"image\":\"a\"}", JSON_PICK_DUPLICATE, 0, NULL, NULL},
+	{"{\"payload\":{},\"image\":\"a\",\"p\\u0061yload\":{}}", JSON_PICK_DUPLICATE, 1, NULL, NULL},
+	{"{\"image\":1,\"image\":2,", JSON_PICK_DUPLICATE, 0, NULL, NULL}, /* first problem decides */
+	{"{\"image\":1,,\"image\":1,\"image\":2}", JSON_PICK_INVALID, 0, NULL, NULL},
+	{"{\"image\":1,\"image\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",
+	 JSON_PICK_DUPLICATE, 0, NULL, NULL},
+	{"", JSON_PICK_INVALID, 0, NULL, NULL},
+	{"[{\"image\":1}]", JSON_PICK_INVALID, 0, NULL, NULL},
+	{"\"image\"", JSON_PICK_INVALID, 0, NULL, NULL},
+	{"{\"image\":1", JSON_PICK_INVALID, 0, NULL, NULL},
+	{"{\"image\":1,}", JSON_PICK_INVALID, 0, NULL, NULL},
+	{"{\"image\":1} {}", JSON_PICK_INVALID, 0, NULL, NULL},
+	{"{\"image\" 1}", JSON_PICK_INVALID, 0, NULL, NULL},
+	{"{image:1}", JSON_PICK_INVALID, 0, NULL, NULL},
+	{"{\"im\\age\":1}", JSON_PICK_INVALID, 0, NULL, NULL},
+	{"{\"image\":\"\\ud800\"}", JSON_PICK_INVALID, 0, NULL, NULL},
+	{"{\"image\":01}", JSON_PICK_INVALID, 0, NULL, NULL},
+};
+
+static enum json_pick pick_g(const char *s, size_t n, struct json_span *v, size_t *dup)
+{
+	static const char *const keys[] = {"image", "payload"};
+
+	return json_object_pick(guarded(s, n), n, keys, 2, v, dup);
+}
+
+static bool span_is(const struct json_span *v, const char *want)
+{
+	if (want == NULL)
+		return v->type == JSON_INVALID;
+	return v->type != JSON_INVALID && v->len == strlen(want) && memcmp(v->p, want, v->len) == 0 &&
+	       json_check(v->p, v->len) == v->type;
+}
+
+/* Every prefix of a valid object is invalid, never a pick from half of it. */
+static void check_pick_prefixes(const char *s, size_t n)
+{
+	struct json_span v[2];
+	size_t k, dup, bad = 0;
+
+	while (n > 0 && strchr(" \t\n\r", s[n - 1]) != NULL)
+		n--;
+	for (k = 0; k < n; k++)
+		bad += pick_g(s, k, v, &dup) == JSON_PICK_OK;
+	CHECKF(bad == 0, "%zu prefixes of %s picked", bad, s);
+}
+
+static void test_pick(void)
+{
+	static const char *const many[JSON_MAX_PICK + 1] = {"a", "b", "c", "d", "e", "f", "g", "h", "i"};
+	static char buf[4096];
+	struct json_span v[JSON_MAX_PICK + 1];
+	size_t i, n, dup;
+	enum json_pick rc;
+
+	for (i = 0; i < sizeof pick_cases / sizeof pick_cases[0]; i++) {
+		const struct pick_case *c = &pick_cases[i];
+
+		n = strlen(c->s);
+		dup = 99;
+		rc = pick_g(c->s, n, v, &dup);
+		CHECKF(rc == c->rc, "pick #%zu %s: %d", i, c->s, rc);
+		if (rc == JSON_PICK_DUPLICATE)
+			CHECKF(dup == c->dup, "pick #%zu: duplicate %zu", i, dup);
+		if (rc != JSON_PICK_OK)
+			continue;
+		CHECKF(span_is(&v[0], c->image) && span_is(&v[1], c->payload), "pick #%zu: spans", i);
+		CHECKF(json_check(c->s, n) == JSON_OBJECT, "pick #%zu: json_check disagrees", i);
+		check_pick_prefixes(c->s, n);
+	}
+	/* Depth: the object is one level, as json_check counts it. */
+	n = (size_t)snprintf(buf, sizeof buf, "{\"payload\":");
+	n += nest(buf + n, JSON_MAX_DEPTH - 1, true);
+	buf[n++] = '}';
+	CHECK(pick_g(buf, n, v, &dup) == JSON_PICK_OK && v[1].type == JSON_OBJECT);
+	CHECK(json_check(buf, n) == JSON_OBJECT);
+	n = (size_t)snprintf(buf, sizeof buf, "{\"payload\":");
+	n += nest(buf + n, JSON_MAX_DEPTH, false);
+	buf[n++] = '}';
+	CHECK(pick_g(buf, n, v, &dup) == JSON_PICK_DEPTH);
+	CHECK(json_check(buf, n) == JSON_INVALID);
+	n = (size_t)snprintf(buf, sizeof buf, "{\"x\":");
+	memset(buf + n, '[', 1000);
+	CHECK(pick_g(buf, n + 1000, v, &dup) == JSON_PICK_DEPTH);
+	memset(buf, '[', 1000);
+	CHECK(pick_g(buf, 1000, v, &dup) == JSON_PICK_INVALID); /* not an object to begin with */
+	/* Up to JSON_MAX_PICK keys at once. */
+	n = (size_t)snprintf(buf, sizeof buf, "{\"h\":8,\"a\":1,\"c\":3}");
+	CHECK(json_object_pick(guarded(buf, n), n, many, JSON_MAX_PICK, v, &dup) == JSON_PICK_OK);
+	CHECK(span_is(&v[0], "1") && span_is(&v[1], NULL) && span_is(&v[2], "3") &&
+	      span_is(&v[7], "8"));
+	CHECK(json_object_pick(guarded(buf, n), n, many, JSON_MAX_PICK + 1, v, &dup) ==
+	      JSON_PICK_INVALID);
+	CHECK(json_object_pick(NULL, 0, many, 1, v, &dup) == JSON_PICK_INVALID);
 }
 
 static ssize_t decode_g(const char *raw, size_t n, char *out, size_t outsz)
@@ -747,6 +862,7 @@ int main(void)
 	test_check_depth();
 	test_member();
 	test_member_truncations();
+	test_pick();
 	test_decode();
 	test_tok();
 	test_jbuf_escapes();
