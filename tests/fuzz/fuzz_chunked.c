@@ -2,7 +2,8 @@
  * libFuzzer target: the chunked decoder.  The first byte picks a split
  * point in the rest; decoding at once and in those two pieces must agree
  * on the result, the decoded bytes and the bytes after the body.  Short
- * inputs are also fed one byte at a time.  Each piece lives in a heap
+ * inputs are also fed one byte at a time.  Whenever the body turns out
+ * complete, the decoded bytes plus remaining never said it was longer.  Each piece lives in a heap
  * block of exactly its length, so ASan catches a read or write past it.
  */
 #include <stdint.h>
@@ -20,6 +21,7 @@ struct outcome {
 	ssize_t rc;
 	char *out, *rest;
 	size_t out_len, rest_len;
+	uint64_t claimed; /* the most decoded + remaining said the body holds */
 };
 
 /*
@@ -35,6 +37,7 @@ static void decode(const char *in, size_t n, size_t first, size_t piece, struct 
 	memset(&d, 0, sizeof(d));
 	o->rc = HTTP_INCOMPLETE;
 	o->out_len = o->rest_len = 0;
+	o->claimed = 0;
 	o->out = malloc(n + 1);
 	o->rest = malloc(n + 1);
 	if (o->out == NULL || o->rest == NULL)
@@ -53,6 +56,8 @@ static void decode(const char *in, size_t n, size_t first, size_t piece, struct 
 			abort();
 		memcpy(o->out + o->out_len, p, len);
 		o->out_len += len;
+		if (o->out_len + d.remaining > o->claimed)
+			o->claimed = o->out_len + d.remaining;
 		start += plen;
 		if (o->rc >= 0) {
 			memcpy(o->rest, p + len, (size_t)o->rc);
@@ -100,9 +105,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Decoding never adds bytes. */
 	if (whole.out_len + whole.rest_len > n)
 		abort();
+	/* decoded + remaining never overstates a body that turns out complete. */
+	if (whole.rc >= 0 && (whole.claimed > whole.out_len || halves.claimed > whole.out_len))
+		abort();
 	if (n <= FUZZ_BYTEWISE_MAX) {
 		decode(in, n, 1, 1, &bytes);
 		same(&whole, &bytes);
+		if (whole.rc >= 0 && bytes.claimed > whole.out_len)
+			abort();
 		release(&bytes);
 	}
 	release(&whole);

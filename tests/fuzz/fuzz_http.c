@@ -3,7 +3,9 @@
  * valid start line (so that the fuzzer spends its time on header fields).
  * Asserts only what http.h promises: a successful parse consumed a valid
  * head, so the head alone parses the same, every strict prefix of it is
- * HTTP_INCOMPLETE, and errors carry one of the documented statuses.  Every
+ * HTTP_INCOMPLETE, and errors carry one of the documented statuses; when
+ * http_head_may_end says a longer input cannot hold the end of a head,
+ * it does not.  Every
  * buffer handed to a parser is a heap block of exactly its length, so
  * ASan catches a read past len.
  */
@@ -100,6 +102,46 @@ static void same_headers(const char *b1, const struct http_header *h1, const cha
 	}
 }
 
+/* The field-value helpers on every value: they read only inside it. */
+static void fuzz_fields(const struct http_request *req)
+{
+	const struct http_header *h;
+	size_t i;
+	int rc;
+
+	rc = http_request_host(req);
+	if (rc != 0 && rc != -1)
+		abort();
+	for (i = 0; i < req->num_headers; i++) {
+		h = &req->headers[i];
+		(void)http_media_type_is(h->value, h->value_len, "application/json");
+		(void)http_list_only(h->value, h->value_len, "identity");
+		(void)http_authority_valid(h->value, h->value_len);
+		if (http_header_unique(req->headers, req->num_headers, "Host", &h) == 0 && h != NULL &&
+		    !http_token_eq(h->name, h->name_len, "Host"))
+			abort();
+	}
+}
+
+/*
+ * The front's shortcut: after an incomplete parse of buf[0..k), a false
+ * http_head_may_end means the head cannot have ended by size.
+ */
+static void fuzz_may_end(const char *buf, size_t size, size_t k)
+{
+	struct http_request req;
+	int status = 0;
+	char *p;
+
+	if (k == 0 || k > size)
+		return;
+	p = copy(buf, k, "", 0);
+	if (http_parse_request(p, k, &req, &status) == HTTP_INCOMPLETE &&
+	    !http_head_may_end(buf, size, k) && http_parse_request(buf, size, &req, &status) > 0)
+		abort();
+	free(p);
+}
+
 static void fuzz_request(const char *buf, size_t size)
 {
 	static struct http_request req, again;
@@ -122,6 +164,7 @@ static void fuzz_request(const char *buf, size_t size)
 	    (req.minor_version != 0 && req.minor_version != 1))
 		abort();
 	check_headers(req.headers, req.num_headers);
+	fuzz_fields(&req);
 
 	head = copy(buf, (size_t)rc, "", 0);
 	if (http_parse_request(head, (size_t)rc, &again, &status) != rc ||
@@ -177,10 +220,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	buf = copy(data, size, "", 0);
 	fuzz_request(buf, size);
 	fuzz_response(buf, size);
+	fuzz_may_end(buf, size, size > 0 ? (size_t)data[0] * size / 256 + 1 : 0);
 	free(buf);
 
 	buf = copy(req_line, sizeof(req_line) - 1, data, size);
 	fuzz_request(buf, sizeof(req_line) - 1 + size);
+	fuzz_may_end(buf, sizeof(req_line) - 1 + size, sizeof(req_line) - 1 + size / 2);
 	free(buf);
 
 	buf = copy(status_line, sizeof(status_line) - 1, data, size);

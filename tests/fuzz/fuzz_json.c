@@ -1,8 +1,11 @@
 /*
  * libFuzzer target for json.c.  Properties, on any input bytes:
- *  - json_check and json_member never read out of bounds;
- *  - a member json_member finds in a valid object is itself valid JSON of
- *    the type it reports, and is the one jsmn's tokens lead to;
+ *  - json_check, json_object_pick and json_member never read out of bounds;
+ *  - json_object_pick picks from exactly the objects json_check accepts,
+ *    but those with a repeated key; reports depth only where json_check
+ *    fails;
+ *  - a member it finds is the one json_member finds, is itself valid JSON
+ *    of the type it reports, and is the one jsmn's tokens lead to;
  *  - whatever json_check accepts, strict jsmn parses too;
  *  - jbuf_str of the bytes is always a valid JSON string, and decodes back
  *    to them when they were valid UTF-8 without NUL;
@@ -60,21 +63,21 @@ static int fuzz_jsmn(const char *js, size_t n, jsmntok_t **tokp)
 	return r;
 }
 
-static void fuzz_member(const char *buf, size_t size, const char *key, enum json_type root,
-			const jsmntok_t *tok, int ntok)
+/* One key's span from json_object_pick against json_member and jsmn's tokens. */
+static void fuzz_span(const char *buf, size_t size, const char *key, const struct json_span *sp,
+		      const jsmntok_t *tok, int ntok)
 {
 	const char *v = NULL;
 	size_t vn = 0;
 	enum json_type t = json_member(buf, size, key, &v, &vn);
-	int ti;
+	int ti = json_tok_member(buf, tok, ntok, 0, key);
 
-	if (root != JSON_OBJECT)
-		return;
-	ti = json_tok_member(buf, tok, ntok, 0, key);
+	FUZZ_ASSERT(t == sp->type);
 	if (t == JSON_INVALID) {
 		FUZZ_ASSERT(ti == -1);
 		return;
 	}
+	FUZZ_ASSERT(v == sp->p && vn == sp->len);
 	FUZZ_ASSERT(v >= buf && vn <= size && (size_t)(v - buf) <= size - vn);
 	FUZZ_ASSERT(json_check(v, vn) == t);
 	FUZZ_ASSERT(ti > 0);
@@ -84,14 +87,40 @@ static void fuzz_member(const char *buf, size_t size, const char *key, enum json
 		FUZZ_ASSERT(tok[ti].start == v - buf && tok[ti].end == v - buf + (long)vn);
 }
 
-static void fuzz_validators(const char *buf, size_t size)
+/*
+ * json_object_pick agrees with json_check: it picks only from what
+ * json_check calls an object, refuses every such object only for a
+ * repeated key, and reports depth only where json_check fails.
+ */
+static void fuzz_pick(const char *buf, size_t size, enum json_type root, const jsmntok_t *tok,
+		      int ntok)
 {
 	static const char *const keys[] = { "a", "image", "", "Id" };
+	struct json_span sp[4];
+	size_t i, dup = 99;
+	enum json_pick rc = json_object_pick(buf, size, keys, 4, sp, &dup);
+
+	FUZZ_ASSERT(rc != JSON_PICK_OK || root == JSON_OBJECT);
+	FUZZ_ASSERT(root != JSON_OBJECT || rc == JSON_PICK_OK || rc == JSON_PICK_DUPLICATE);
+	FUZZ_ASSERT(rc != JSON_PICK_DEPTH || root == JSON_INVALID);
+	if (rc == JSON_PICK_DUPLICATE) {
+		FUZZ_ASSERT(dup < 4);
+		if (root == JSON_OBJECT)
+			FUZZ_ASSERT(json_tok_member(buf, tok, ntok, 0, keys[dup]) > 0);
+		return;
+	}
+	if (rc != JSON_PICK_OK)
+		return;
+	for (i = 0; i < 4; i++)
+		fuzz_span(buf, size, keys[i], &sp[i], tok, ntok);
+}
+
+static void fuzz_validators(const char *buf, size_t size)
+{
 	enum json_type root = json_check(buf, size);
 	jsmntok_t *tok = NULL;
 	char *copy = malloc(size + 1);
 	int ntok = 0;
-	size_t i;
 
 	FUZZ_ASSERT(copy != NULL);
 	memcpy(copy, buf, size);
@@ -102,8 +131,7 @@ static void fuzz_validators(const char *buf, size_t size)
 		FUZZ_ASSERT(root != JSON_OBJECT || tok[0].type == JSMN_OBJECT);
 		FUZZ_ASSERT(json_tok_skip(tok, ntok, 0) == ntok);
 	}
-	for (i = 0; i < sizeof keys / sizeof keys[0]; i++)
-		fuzz_member(buf, size, keys[i], root, tok, ntok);
+	fuzz_pick(buf, size, root, tok, ntok);
 	free(tok);
 	free(copy);
 }
