@@ -32,7 +32,7 @@
 /* One client connection and what the log line says about it. */
 struct conn {
 	int fd;
-	char peer[64];
+	char peer[INET6_ADDRSTRLEN + sizeof(":65535")];
 	int64_t started;
 	int64_t deadline; /* for reading the request and writing the answer */
 	int status;
@@ -449,14 +449,15 @@ static bool front_authorized(struct conn *c)
 		return false;
 	}
 	n = front_ask(c, MSG_AUTH, &ask, &type, &fd);
-	/* Still reading the request: its deadline holds. */
-	c->deadline = deadline;
 	if (n < 0 || !front_reply(c, n, &r))
 		return false;
-	if (r.status == 204)
-		return true;
-	front_json(c, r.status, msgbuf + sizeof(r), r.body_len);
-	return false;
+	if (r.status != 204) {
+		front_json(c, r.status, msgbuf + sizeof(r), r.body_len);
+		return false;
+	}
+	/* The request is still being read: its own deadline holds, not an answer's. */
+	c->deadline = deadline;
+	return true;
 }
 
 static void front_route_version(struct conn *c)
