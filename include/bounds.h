@@ -11,8 +11,8 @@
 #define HTTP_MAX_HEADER_BYTES 16384     /* request line + headers, more -> 431 */
 #define HTTP_MAX_METHOD 16
 #define HTTP_MAX_PATH 2048              /* longer request target -> 414/431 */
-#define HTTP_MAX_LENGTH_DIGITS 19       /* Content-Length digits after leading zeros: fits a uint64_t */
-#define HTTP_MAX_CHUNK_DIGITS 15        /* chunk-size hex digits after leading zeros: 2^60, no overflow */
+#define HTTP_MAX_LENGTH_DIGITS 19       /* Content-Length digits past leading zeros: fits 64 bits */
+#define HTTP_MAX_CHUNK_DIGITS 15        /* chunk-size hex digits past leading zeros: < 2^60 */
 
 /* Defaults of the request limits that are configurable. */
 #define DEFAULT_REQUEST_MAX_BODY (2u * 1024 * 1024)  /* SERVER_MAX_REQUEST_BYTES */
@@ -27,7 +27,8 @@
 
 /* Front: answers and the log line. */
 #define FRONT_RESPONSE_HEAD 512         /* status line and fields of an answer */
-#define FRONT_ERROR_BODY (FRONT_STDERR_KEEP * 6 + 1024) /* a JSON error: the stderr kept, each byte escaped to at most 6 */
+/* A JSON error: the stderr kept, each byte escaped to at most 6, and the rest. */
+#define FRONT_ERROR_BODY (FRONT_STDERR_KEEP * 6 + 1024)
 #define FRONT_LOG_PATH 128              /* request path bytes in the log line */
 #define FRONT_MAX_TEXT 128              /* a message or header line the front composes */
 
@@ -38,10 +39,10 @@
 #define AGENT_RETRY_MS 2000             /* an idle agent retries a failed removal this often */
 
 /* JSON. */
-#define JSON_MAX_DEPTH 64               /* nesting accepted by json_check */
+#define JSON_MAX_DEPTH 64               /* nesting accepted in JSON we validate (more -> 400) */
 #define JSON_MAX_TOKENS 1024            /* jsmn tokens for Docker replies */
 #define JSON_MAX_PICK 8                 /* members json_object_pick looks for at once */
-#define JBUF_GROW_FIRST 256             /* first allocation of a growable jbuf; it doubles from there */
+#define JBUF_GROW_FIRST 256             /* first allocation of a growable jbuf; then doubled */
 
 /* Configuration. */
 #define CONFIG_MAX_STR 256              /* any string variable */

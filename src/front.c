@@ -312,7 +312,8 @@ static const char *front_find_token(struct conn *c)
 		c->token_len = x->value_len;
 	}
 	/* RFC 6750 2.1: "Bearer" (any case), 1*SP, the token. */
-	if (a == NULL || a->value_len < 8 || !http_token_eq(a->value, 6, "Bearer") || a->value[6] != ' ')
+	if (a == NULL || a->value_len < 8 || !http_token_eq(a->value, 6, "Bearer") ||
+	    a->value[6] != ' ')
 		return NULL;
 	for (v = a->value + 7, n = a->value_len - 7; n > 0 && *v == ' '; v++, n--)
 		;
