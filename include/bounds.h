@@ -39,7 +39,7 @@
 #define AGENT_RETRY_MS 2000             /* an idle agent retries a failed removal this often */
 
 /* JSON. */
-#define JSON_MAX_DEPTH 64               /* nesting accepted in JSON we validate (more -> 400) */
+#define JSON_MAX_DEPTH 64               /* nesting json_check and json_object_pick accept */
 #define JSON_MAX_TOKENS 1024            /* jsmn tokens for Docker replies */
 #define JSON_MAX_PICK 8                 /* members json_object_pick looks for at once */
 #define JBUF_GROW_FIRST 256             /* first allocation of a growable jbuf; then doubled */
