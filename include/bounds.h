@@ -47,6 +47,7 @@
 /* Configuration. */
 #define CONFIG_MAX_STR 256              /* any string variable */
 #define CONFIG_MAX_TOKEN 512            /* API_ACCESS_TOKEN */
+#define CONFIG_MIN_TOKEN 16             /* shorter API_ACCESS_TOKENs are refused */
 #define CONFIG_MAX_LIST 32              /* entries of a space-separated list */
 #define CONFIG_MAX_PATH 108             /* sun_path of a unix socket */
 #define CONFIG_MAX_LINE 4096            /* one line of the -c file */

@@ -19,7 +19,7 @@ fi
 export DOCKER_HOST=unix://$sock
 packaging/images/build.sh "$BUILD/runbox-runner" runbox/sh >&2
 
-token=${API_ACCESS_TOKEN:-$(head -c 24 /dev/urandom | base64 | tr -d '/+=')}
+token=${API_ACCESS_TOKEN:-$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')}
 cat <<MSG
 
 runboxd is starting on http://127.0.0.1:$PORT (Docker: $sock)

@@ -30,7 +30,7 @@ enum config_type {
 	CT_I64,
 	CT_BOOL,     /* exactly "true" or "false", as docker-run */
 	CT_STR,      /* fits, no control characters */
-	CT_TOKEN,    /* non-empty printable ASCII, no spaces; never echoed */
+	CT_TOKEN,    /* printable ASCII, no spaces; never echoed; config_finish refuses weak ones */
 	CT_SOCKET,   /* absolute path that fits sun_path */
 	CT_DIR,      /* absolute path or empty */
 	CT_CAPS,     /* space-separated capability names */
@@ -283,12 +283,9 @@ static int check_text(const struct config_var *v, const char *s, size_t size, ch
 	return 0;
 }
 
+/* Empty is accepted here, so the environment can fill in the shipped file's empty value. */
 static int check_token(const struct config_var *v, const char *s, char *err, size_t errsz)
 {
-	if (*s == '\0') {
-		errf(err, errsz, "%s: value is empty", v->name);
-		return -1;
-	}
 	for (; *s; s++)
 		if (*s <= ' ' || *s > '~') {
 			errf(err, errsz, "%s: value must be printable ASCII without spaces", v->name);
@@ -661,6 +658,29 @@ static int check_swap(const struct config *c, char *err, size_t errsz)
 	return 0;
 }
 
+/*
+ * An install nobody configured must not serve with a token anyone can
+ * guess: the shipped file's empty value, a placeholder ("change-me..."),
+ * or anything short.  The message never quotes the value.
+ */
+static int check_token_secret(const struct config *c, char *err, size_t errsz)
+{
+	const char *name = field_name(offsetof(struct config, access_token));
+	size_t len = strlen(c->access_token);
+
+	if (len == 0)
+		errf(err, errsz, "%s: value is empty: set a random secret, e.g. `openssl rand -hex 32`",
+		     name);
+	else if (strcasestr(c->access_token, "change-me"))
+		errf(err, errsz, "%s: value is a placeholder (contains \"change-me\"): set a random secret",
+		     name);
+	else if (len < CONFIG_MIN_TOKEN)
+		errf(err, errsz, "%s: value is too short (%zu bytes, min %d)", name, len, CONFIG_MIN_TOKEN);
+	else
+		return 0;
+	return -1;
+}
+
 int config_finish(struct config *c, char *err, size_t errsz)
 {
 	size_t i;
@@ -674,7 +694,7 @@ int config_finish(struct config *c, char *err, size_t errsz)
 		     errsz) < 0 ||
 	    check_le(c, offsetof(struct config, nproc_soft), offsetof(struct config, nproc_hard), err,
 		     errsz) < 0 ||
-	    check_swap(c, err, errsz) < 0)
+	    check_swap(c, err, errsz) < 0 || check_token_secret(c, err, errsz) < 0)
 		return -1;
 	if (c->instance[0] == '\0')
 		snprintf(c->instance, sizeof c->instance, "%s:%u", c->listen_addr, c->listen_port);

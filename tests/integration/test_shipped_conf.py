@@ -1,7 +1,9 @@
 """The shipped conf/runboxd.env works as `make run` uses it: the file as it
-is, with only the socket, port and token given in the environment."""
+is, with only the socket, port and token given in the environment; without a
+token (it ships none) or with a weak one, runboxd refuses to start."""
 
 import os
+import secrets
 import signal
 import subprocess
 import tempfile
@@ -13,12 +15,26 @@ R = Results("shipped_conf")
 
 def main():
     port = free_port()
-    token = "shipped-conf-token"
+    conf = os.path.join(ROOT, "conf", "runboxd.env")
+    base_env = {"PATH": os.environ.get("PATH", ""), "DOCKER_UNIX_SOCKET_PATH": DOCKER_SOCK,
+                "SERVER_LISTEN_PORT": str(port)}
+    for weak, why in ((None, "value is empty"), ("change-me-to-a-long-random-secret", "placeholder"),
+                      ("short-token", "too short")):
+        env = dict(base_env)
+        if weak is not None:
+            env["API_ACCESS_TOKEN"] = weak
+        p = subprocess.run([BIN, "-c", conf], env=env, capture_output=True, timeout=30)
+        err = p.stderr.decode("utf-8", "replace")
+        R.check(p.returncode == 78 and "API_ACCESS_TOKEN: " in err and why in err
+                and (weak is None or weak not in err),
+                "refuses to start with %s token (78, names the variable)" % (weak and "a weak" or "no"),
+                "%d %s" % (p.returncode, err))
+    token = secrets.token_hex(32)
     env = {"PATH": os.environ.get("PATH", ""), "API_ACCESS_TOKEN": token,
            "DOCKER_UNIX_SOCKET_PATH": DOCKER_SOCK, "SERVER_LISTEN_PORT": str(port),
            "RUNBOXD_INSTANCE": "shipped-%d" % port}
     log = tempfile.TemporaryFile()
-    p = subprocess.Popen([BIN, "-c", os.path.join(ROOT, "conf", "runboxd.env")], env=env,
+    p = subprocess.Popen([BIN, "-c", conf], env=env,
                          stdout=log, stderr=log)
     s = Runboxd()  # only its client side is used, pointed at our server
     s.port, s.token, s.proc = port, token, p
