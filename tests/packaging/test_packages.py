@@ -179,6 +179,25 @@ def conf_value(path, key):
     return val
 
 
+def check_roles(srv, root, users):
+    """Started as root from the package, each front runs as runboxd-front in
+    the empty chroot and each agent as runboxd, with the chroot's groups."""
+    kids = srv.wait_children(2 * 4, timeout=30)  # the shipped SERVER_WORKER_THREADS=4
+    fronts = {t: p for t, p in kids.items() if "front" in t}
+    agents = {t: p for t, p in kids.items() if "agent" in t}
+
+    def uid_of(pid):
+        with open("/proc/%d/status" % pid) as f:
+            return int(re.search(r"^Uid:\s+(\d+)", f.read(), re.M).group(1))
+
+    R.check(len(fronts) == 4 and all(uid_of(p) == users["runboxd-front"][0] for p in fronts.values()),
+            "the installed server's fronts run as runboxd-front", kids)
+    R.check(all(os.readlink("/proc/%d/root" % p) == os.path.join(root, "var/lib/runboxd/empty")
+                for p in fronts.values()), "... chrooted to /var/lib/runboxd/empty")
+    R.check(len(agents) == 4 and all(uid_of(p) == users["runboxd"][0] for p in agents.values()),
+            "the agents run as runboxd", kids)
+
+
 def test_deb(deb):
     work = tempfile.mkdtemp(prefix="rbd-pkgtest-", dir="/var/tmp")
     root = os.path.join(work, "root")
@@ -246,6 +265,9 @@ def test_deb(deb):
         srv.proc = subprocess.Popen(["chroot", root, "/usr/sbin/runboxd", "-c", "/etc/runboxd/runboxd.env"],
                                     env=env, stdin=subprocess.DEVNULL, stdout=srv.logf, stderr=srv.logf)
         srv.wait_ready(timeout=60)
+        rc, usage = in_root(root, "/usr/sbin/runboxd", "-h", check=False)
+        if "SERVER_FRONT_USER" in usage:  # a runboxd that drops privileges (its sandbox)
+            check_roles(srv, root, users)
         st, _, body = srv.request("GET", "/")
         R.check(st == 200 and json.loads(body).get("name") == "runboxd", "GET / answers", body)
         st, _, body = srv.request("GET", "/version", headers=srv.auth())
