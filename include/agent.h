@@ -2,16 +2,29 @@
 #ifndef RUNBOXD_AGENT_H
 #define RUNBOXD_AGENT_H
 
+#include <stdint.h>
+
 #include "config.h"
 
-/* Answer front_fd's messages until it closes.  Never returns. */
-_Noreturn void agent_main(struct config *cfg, unsigned slot, int front_fd);
+/*
+ * Answer front_fd's messages until it closes, or the master dies (life_fd
+ * hangs up) and no run is in progress.  Never returns.
+ */
+_Noreturn void agent_main(struct config *cfg, unsigned slot, int front_fd, int life_fd);
+
+/* Which containers of the instance a live process may still own. */
+struct agent_owners {
+	const int64_t *since; /* per slot: containers created (Docker's Created, unix s) before are not */
+	unsigned n;           /* slots in since; containers of higher slots have no owner */
+	int64_t max_age;      /* seconds; an older container outlived any run */
+};
 
 /*
- * Remove every container of this instance, then exit (1 if some could not
- * be).  The master runs it before the first slots start and after the last
- * ones stopped, when no run can be live.
+ * Remove the containers of this instance that owners says nobody owns
+ * (owners NULL: every one), then exit (1 if some could not be).  The
+ * master runs it, in a child, at start, periodically, and after the last
+ * slots stopped.
  */
-_Noreturn void agent_janitor(struct config *cfg);
+_Noreturn void agent_janitor(struct config *cfg, const struct agent_owners *owners);
 
 #endif

@@ -32,11 +32,16 @@
 #define FRONT_LOG_PATH 128              /* request path bytes in the log line */
 #define FRONT_MAX_TEXT 128              /* a message or header line the front composes */
 
+/* Any worker. */
+#define IO_POLL_MAX 4                   /* descriptors one io_poll waits on, besides the master's life pipe */
+
 /* Agent. */
 #define AGENT_SWEEP_MAX 256             /* leftover containers removed per sweep */
 #define AGENT_SWEEP_INLINE 2            /* ... and by a busy agent before a run */
 #define AGENT_JANITOR_ROUNDS 8          /* sweeps of the instance at master start and stop */
 #define AGENT_RETRY_MS 2000             /* an idle agent retries a failed removal this often */
+#define AGENT_EARLY_MAX (MSG_MAX / 2)   /* attach stream bytes Docker sent with its upgrade reply */
+#define AGENT_RUN_SLACK_MS 2000         /* past RUN_MAX_EXECUTION_TIME the agent removes a run's container itself */
 
 /* JSON. */
 #define JSON_MAX_DEPTH 64               /* nesting json_check and json_object_pick accept */
@@ -71,6 +76,9 @@
 #define AGENT_MAX_CALLS 8               /* Docker calls behind one answer: a short sweep, create, attach, start, remove */
 
 /* Master. */
+#define MASTER_BACKLOG 1024             /* listen(2) queue */
+#define MASTER_JANITOR_PERIOD_MS 5000   /* the sweep for containers no live slot owns */
+#define MASTER_JANITOR_SLACK_SEC 5      /* beyond a run's longest possible life, a container is a leftover */
 #define MASTER_RESPAWN_BACKOFF_MIN_MS 100
 #define MASTER_RESPAWN_BACKOFF_MAX_MS 10000
 #define MASTER_CRASH_BUDGET 10          /* crashes of one slot ...   */

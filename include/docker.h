@@ -95,11 +95,13 @@ int docker_container_remove(const struct docker_ctx *ctx, const char *id, struct
 
 /*
  * Ids of all containers (running or not) carrying label instance=value and,
- * if slot >= 0, slot=<slot>.  Calls fn for each; returns the count or < 0.
+ * if slot >= 0, slot=<slot>.  Calls fn for each with its slot label and
+ * creation time (unix seconds, -1 if Docker gave none); returns the count
+ * or < 0.
  */
 int docker_containers_labelled(const struct docker_ctx *ctx, const char *instance, int slot,
-			       void (*fn)(const char *id, unsigned slot, void *arg), void *arg,
-			       struct docker_error *err);
+			       void (*fn)(const char *id, unsigned slot, int64_t created, void *arg),
+			       void *arg, struct docker_error *err);
 
 /* Attach stream frames: 8-byte header, stream 0 stdin, 1 stdout, 2 stderr. */
 enum docker_stream { DOCKER_STDIN = 0, DOCKER_STDOUT = 1, DOCKER_STDERR = 2 };

@@ -4,7 +4,12 @@
 
 #include "config.h"
 
-/* Serve connections from listen_fd, one at a time, asking agent_fd. Never returns. */
-_Noreturn void front_main(struct config *cfg, unsigned slot, int listen_fd, int agent_fd);
+/*
+ * Serve connections from listen_fd, one at a time, asking agent_fd.
+ * life_fd hangs up when the master dies; one byte goes to ready_fd after
+ * the first connection served.  Never returns.
+ */
+_Noreturn void front_main(struct config *cfg, unsigned slot, int listen_fd, int agent_fd,
+			  int life_fd, int ready_fd);
 
 #endif

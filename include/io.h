@@ -2,6 +2,7 @@
 #ifndef RUNBOXD_IO_H
 #define RUNBOXD_IO_H
 
+#include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -13,6 +14,21 @@ int64_t io_now_ms(void);
 int io_left_ms(int64_t deadline);
 
 int io_set_nonblock(int fd);
+
+/*
+ * Every wait of this process (io_poll and all that uses it) also watches
+ * fd: the first time it is readable or hangs up, fn runs and the watch is
+ * dropped.  A worker watches its master's life pipe this way, so that it
+ * learns of the master's death wherever it waits.  fd < 0: no watch.
+ */
+void io_watch(int fd, void (*fn)(void));
+
+/*
+ * poll(2) over p[0..n-1] (n <= IO_POLL_MAX) plus the watched fd, which is
+ * handled here and never counted: returns what poll would for p alone,
+ * waiting out timeout_ms (-1: forever) if only the watch fired.
+ */
+int io_poll(struct pollfd *p, unsigned n, int timeout_ms);
 
 /*
  * Write all of buf before deadline (CLOCK_MONOTONIC ms).  Returns 0, or -1

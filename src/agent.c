@@ -11,10 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
 #include "docker.h"
+#include "io.h"
 #include "json.h"
 #include "log.h"
 #include "msg.h"
@@ -27,6 +29,15 @@ static struct docker_ctx dctx;
 static char token[CONFIG_MAX_TOKEN]; /* zero-padded copy for the constant-time compare */
 static size_t token_len;
 static char active[DOCKER_MAX_ID];   /* the container of the run in progress, "" if none */
+/*
+ * Where the slot is: which messages the front may send depends on it.
+ * EXPIRED: the run outlived its deadline and we removed its container; the
+ * front still owes us its DONE.
+ */
+enum agent_state { AGENT_IDLE = 1 << 0, AGENT_RUNNING = 1 << 1, AGENT_EXPIRED = 1 << 2 };
+static enum agent_state state = AGENT_IDLE;
+static int64_t run_deadline;         /* AGENT_RUNNING: remove the container at this time */
+static bool orphan;                  /* the master is gone: end with the run in progress */
 static bool sweep_due;               /* a removal or a listing failed: sweep again when idle */
 static char msgbuf[MSG_MAX];
 static char replybuf[MSG_REPLY_MAX_BODY];
@@ -101,23 +112,52 @@ static void agent_remove(const char *id)
 
 static void agent_finish_run(void)
 {
-	if (active[0] == '\0')
-		return;
+	if (active[0] != '\0')
+		agent_remove(active);
+	active[0] = '\0';
+	state = AGENT_IDLE;
+}
+
+/*
+ * The front did not end its run in time: it is broken or compromised, and
+ * either way it cannot keep a container alive past what a client could.
+ */
+static void agent_expire(void)
+{
+	log_warnx("front %u did not end its run in %us; removing container %.12s", agent_slot,
+		  cfg->run_max_time, active);
 	agent_remove(active);
 	active[0] = '\0';
+	state = AGENT_EXPIRED;
 }
 
 struct sweep {
 	char ids[AGENT_SWEEP_MAX][DOCKER_MAX_ID];
 	unsigned n;
 	bool full; /* more were listed than one sweep takes */
+	/* the janitor's choice; NULL: every container listed goes */
+	const struct agent_owners *owners;
+	int64_t now;  /* CLOCK_REALTIME seconds, as Docker's Created */
 };
 
-static void agent_sweep_collect(const char *id, unsigned slot, void *arg)
+/* Does no live process of the slot own a container created then? */
+static bool agent_unowned(const struct sweep *s, unsigned slot, int64_t created)
+{
+	const struct agent_owners *o = s->owners;
+
+	if (o == NULL)
+		return true;
+	if (s->now - created > o->max_age)
+		return true; /* older than any run can be */
+	return slot >= o->n || created < o->since[slot];
+}
+
+static void agent_sweep_collect(const char *id, unsigned slot, int64_t created, void *arg)
 {
 	struct sweep *s = arg;
 
-	(void)slot;
+	if (!agent_unowned(s, slot, created))
+		return;
 	if (s->n >= AGENT_SWEEP_MAX) {
 		s->full = true;
 		return;
@@ -127,18 +167,23 @@ static void agent_sweep_collect(const char *id, unsigned slot, void *arg)
 
 /*
  * Remove up to max containers labelled with our instance and slot (or, for
- * slot < 0, the whole instance).  Whatever cannot be done now -- Docker
- * unreachable, more left than max -- is retried by setting sweep_due.
+ * slot < 0, the whole instance, less what owners says is live).  Whatever
+ * cannot be done now -- Docker unreachable, more left than max -- is
+ * retried by setting sweep_due.
  */
-static void agent_sweep_some(int slot, unsigned max)
+static void agent_sweep_owned(int slot, unsigned max, const struct agent_owners *owners)
 {
 	static struct sweep s;
 	struct docker_error err;
+	struct timespec ts;
 	int rc;
 
 	sweep_due = false;
 	s.n = 0;
 	s.full = false;
+	s.owners = owners;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	s.now = ts.tv_sec;
 	rc = docker_containers_labelled(&dctx, cfg->instance, slot, agent_sweep_collect, &s, &err);
 	if (rc < 0) {
 		log_warnx("%s: cannot list leftover containers: %s", __func__, err.message);
@@ -151,6 +196,11 @@ static void agent_sweep_some(int slot, unsigned max)
 		log_info("removing leftover container %.12s", s.ids[i]);
 		agent_remove(s.ids[i]);
 	}
+}
+
+static void agent_sweep_some(int slot, unsigned max)
+{
+	agent_sweep_owned(slot, max, NULL);
 }
 
 /*
@@ -205,7 +255,7 @@ static void agent_version(const struct msg_ask *ask)
 static void agent_run(const struct msg_ask *ask)
 {
 	struct docker_error err;
-	char early[MSG_MAX / 2];
+	char early[AGENT_EARLY_MAX];
 	size_t early_len = 0;
 	int rc, fd = -1;
 
@@ -250,42 +300,69 @@ static void agent_run(const struct msg_ask *ask)
 	if (msg_send(front_fd, MSG_ATTACHED, early, early_len, NULL, 0, fd) < 0) {
 		log_warn("%s: passing the stream to front %u", __func__, agent_slot);
 		agent_finish_run();
+	} else {
+		/* The front's own deadline starts a little later than ours, so it ends first. */
+		state = AGENT_RUNNING;
+		run_deadline = io_now_ms() + (int64_t)cfg->run_max_time * 1000 + AGENT_RUN_SLACK_MS;
 	}
 	close(fd);
 }
 
-static bool agent_ask_ok(const void *body, ssize_t n, struct msg_ask *ask)
+static void agent_done(const struct msg_ask *ask)
 {
-	if (n != (ssize_t)sizeof(*ask))
+	(void)ask;
+	agent_finish_run();
+}
+
+static bool agent_ask_ok(const void *body, size_t n, struct msg_ask *ask)
+{
+	if (n != sizeof(*ask))
 		return false;
 	memcpy(ask, body, sizeof(*ask));
 	return ask->token_len < sizeof(ask->token) && ask->token[ask->token_len] == '\0' &&
 	       ask->image_len < sizeof(ask->image) && ask->image[ask->image_len] == '\0';
 }
 
+/*
+ * The menu: what the front may send, in which state, at what size.  No
+ * message from the front carries a descriptor.  Anything else ends the slot.
+ */
+struct agent_handler {
+	uint32_t type;
+	unsigned states; /* enum agent_state bits in which it may come */
+	size_t min, max; /* body size */
+	bool ask;        /* the body is a struct msg_ask, checked before the handler */
+	void (*handle)(const struct msg_ask *ask);
+};
+
+static const struct agent_handler agent_menu[] = {
+	{MSG_AUTH, AGENT_IDLE, sizeof(struct msg_ask), sizeof(struct msg_ask), true, agent_auth},
+	{MSG_VERSION, AGENT_IDLE, sizeof(struct msg_ask), sizeof(struct msg_ask), true, agent_version},
+	{MSG_RUN, AGENT_IDLE, sizeof(struct msg_ask), sizeof(struct msg_ask), true, agent_run},
+	{MSG_DONE, AGENT_RUNNING | AGENT_EXPIRED, 0, 0, false, agent_done},
+};
+
 /* One message from the front; false when the slot must end. */
 static bool agent_dispatch(uint32_t type, ssize_t n, int fd)
 {
+	const struct agent_handler *h = NULL;
 	struct msg_ask ask;
-	bool ok = true;
+	bool ok = false;
 
-	if (fd >= 0) {
+	for (size_t i = 0; i < sizeof(agent_menu) / sizeof(agent_menu[0]); i++)
+		if (agent_menu[i].type == type)
+			h = &agent_menu[i];
+	if (fd >= 0)
 		close(fd);
-		ok = false;
-	} else if (type == MSG_AUTH && active[0] == '\0' && agent_ask_ok(msgbuf, n, &ask)) {
-		agent_auth(&ask);
-	} else if (type == MSG_VERSION && active[0] == '\0' && agent_ask_ok(msgbuf, n, &ask)) {
-		agent_version(&ask);
-	} else if (type == MSG_RUN && active[0] == '\0' && agent_ask_ok(msgbuf, n, &ask)) {
-		agent_run(&ask);
-	} else if (type == MSG_DONE && n == 0 && active[0] != '\0') {
-		agent_finish_run();
-	} else {
-		ok = false;
-	}
-	if (!ok)
-		log_errorx("front %u sent message type %u (%zd bytes) off the menu; ending the slot",
-			   agent_slot, type, n);
+	else if (h != NULL && (h->states & state) && n >= 0 && (size_t)n >= h->min &&
+		 (size_t)n <= h->max && (!h->ask || agent_ask_ok(msgbuf, (size_t)n, &ask)))
+		ok = true;
+	if (ok)
+		h->handle(h->ask ? &ask : NULL);
+	else
+		log_errorx("front %u sent message type %u (%zd bytes%s) off the menu in state %u; "
+			   "ending the slot", agent_slot, type, n, fd >= 0 ? ", with a descriptor" : "",
+			   (unsigned)state);
 	explicit_bzero(&ask, sizeof(ask));
 	return ok;
 }
@@ -297,7 +374,7 @@ static void agent_setup(void)
 	 * signal to the whole process group (Ctrl-C) cannot cut a run short;
 	 * the master SIGKILLs one that lingers.
 	 */
-	proc_worker_signals(SIG_IGN);
+	proc_worker_signals(false);
 
 	token_len = strlen(cfg->access_token);
 	memcpy(token, cfg->access_token, token_len);
@@ -306,23 +383,45 @@ static void agent_setup(void)
 	dctx.write_timeout_ms = (int)cfg->docker_write_timeout * 1000;
 }
 
-void agent_janitor(struct config *c)
+void agent_janitor(struct config *c, const struct agent_owners *owners)
 {
+	unsigned rounds = owners ? 1 : AGENT_JANITOR_ROUNDS;
+
 	cfg = c;
 	log_set_role("janitor");
 	proctitle_set("runboxd: janitor");
 	agent_setup();
-	for (unsigned round = 0; round < AGENT_JANITOR_ROUNDS; round++) {
-		agent_sweep_some(-1, AGENT_SWEEP_MAX);
+	for (unsigned round = 0; round < rounds; round++) {
+		agent_sweep_owned(-1, AGENT_SWEEP_MAX, owners);
 		if (!sweep_due)
 			break;
 	}
 	_exit(sweep_due ? 1 : 0);
 }
 
-void agent_main(struct config *c, unsigned slot, int ffd)
+/*
+ * The master is gone: nobody would remove what we leave.  An idle agent
+ * ends now; one with a run ends it when the front says done, goes, or
+ * runs out of time.
+ */
+static void agent_orphaned(void)
 {
-	sigset_t none;
+	log_warnx("agent %u: master gone; ending after the run in progress", agent_slot);
+	orphan = true;
+}
+
+/* How long to wait for the front: until the run's deadline or the next sweep. */
+static int agent_wait_ms(void)
+{
+	if (state == AGENT_RUNNING)
+		return io_left_ms(run_deadline);
+	if (sweep_due && state == AGENT_IDLE)
+		return AGENT_RETRY_MS;
+	return -1;
+}
+
+void agent_main(struct config *c, unsigned slot, int ffd, int life_fd)
+{
 	int status = 0;
 
 	cfg = c;
@@ -331,25 +430,22 @@ void agent_main(struct config *c, unsigned slot, int ffd)
 	log_set_role("agent");
 	proctitle_set("runboxd: agent %u", slot);
 	agent_setup();
+	io_watch(life_fd, agent_orphaned);
 	agent_sweep();
-	sigemptyset(&none);
 	for (;;) {
 		struct pollfd p = {.fd = front_fd, .events = POLLIN};
 		uint32_t type = 0;
 		ssize_t n;
 		int fd, r;
 
-		/* The slot's own containers are leftovers only while no run is active. */
-		if (sweep_due && active[0] == '\0') {
-			struct timespec ts = {.tv_sec = AGENT_RETRY_MS / 1000,
-					      .tv_nsec = AGENT_RETRY_MS % 1000 * 1000000L};
-
-			r = ppoll(&p, 1, &ts, &none);
-			if (r == 0)
-				agent_sweep();
-		} else {
-			r = ppoll(&p, 1, NULL, &none);
-		}
+		if (orphan && state != AGENT_RUNNING)
+			break;
+		r = io_poll(&p, 1, agent_wait_ms());
+		if (r == 0 && state == AGENT_RUNNING && io_left_ms(run_deadline) == 0)
+			agent_expire();
+		else if (r == 0 && state == AGENT_IDLE && sweep_due)
+			/* The slot's own containers are leftovers only while no run is active. */
+			agent_sweep();
 		if (r <= 0)
 			continue;
 		n = msg_recv(front_fd, &type, msgbuf, sizeof(msgbuf), &fd, 0);
@@ -367,7 +463,7 @@ void agent_main(struct config *c, unsigned slot, int ffd)
 			break;
 		}
 	}
-	/* The front is gone (or broken): its run, if any, is over now. */
+	/* The front is gone (or broken), or the master is: the run, if any, is over now. */
 	agent_finish_run();
 	_exit(status);
 }

@@ -951,6 +951,22 @@ static int docker_tok_str(const char *js, const jsmntok_t *tok, int ntok, int ob
  * One entry of the list: its id and slot, if it really is ours (the filter
  * was Docker's; this checks again before anyone removes it).
  */
+/* Docker's "Created" (unix seconds), or -1 if absent or not a plain number. */
+static int64_t docker_list_created(const char *js, const jsmntok_t *tok, int ntok, int obj)
+{
+	int v = json_tok_member(js, tok, ntok, obj, "Created");
+	int64_t acc = 0;
+
+	if (v < 0 || tok[v].type != JSMN_PRIMITIVE || tok[v].end - tok[v].start > 18)
+		return -1;
+	for (int i = tok[v].start; i < tok[v].end; i++) {
+		if (js[i] < '0' || js[i] > '9')
+			return -1;
+		acc = acc * 10 + (js[i] - '0');
+	}
+	return tok[v].end > tok[v].start ? acc : -1;
+}
+
 static int docker_list_entry(const char *js, const jsmntok_t *tok, int ntok, int obj,
                              const char *instance, int slot, char *id, unsigned *slotv)
 {
@@ -972,7 +988,8 @@ static int docker_list_entry(const char *js, const jsmntok_t *tok, int ntok, int
 }
 
 static int docker_list_parse(const char *js, size_t len, const char *instance, int slot,
-                             void (*fn)(const char *id, unsigned slot, void *arg), void *arg)
+                             void (*fn)(const char *id, unsigned slot, int64_t created, void *arg),
+                             void *arg)
 {
 	jsmntok_t *tok = NULL;
 	jsmn_parser p;
@@ -999,7 +1016,7 @@ static int docker_list_parse(const char *js, size_t len, const char *instance, i
 			goto out;
 		}
 		if (docker_list_entry(js, tok, ntok, i, instance, slot, id, &slotv) == 0) {
-			fn(id, slotv, arg);
+			fn(id, slotv, docker_list_created(js, tok, ntok, i), arg);
 			count++;
 		}
 		i = json_tok_skip(tok, ntok, i);
@@ -1010,8 +1027,8 @@ out:
 }
 
 int docker_containers_labelled(const struct docker_ctx *ctx, const char *instance, int slot,
-                               void (*fn)(const char *id, unsigned slot, void *arg), void *arg,
-                               struct docker_error *err)
+                               void (*fn)(const char *id, unsigned slot, int64_t created, void *arg),
+                               void *arg, struct docker_error *err)
 {
 	char path[HTTP_MAX_PATH + 1];
 	char *body;

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -53,11 +54,14 @@ struct conn {
 	size_t body_len;
 };
 
-static volatile sig_atomic_t front_stop;
+static bool front_stop;
 
 static struct config *cfg;
 static unsigned front_slot;
 static int agent_fd = -1;
+static int listen_sock = -1;
+static int stop_fd = -1;  /* signalfd: SIGTERM/SIGINT */
+static int ready_fd = -1; /* one byte to the master once we have served */
 static char *reqbuf;      /* head + body of the current request */
 static size_t reqbuf_cap;
 static char *outbuf;      /* a runner's stdout, RUN_MAX_OUTPUT_SIZE bytes */
@@ -65,12 +69,6 @@ static char *errbuf;      /* the first FRONT_STDERR_KEEP bytes of its stderr */
 static char *jsonbuf;     /* error bodies */
 static char *stderrmsg;   /* the coderunner.stderr message before escaping */
 static char msgbuf[MSG_MAX];
-
-static void front_on_signal(int sig)
-{
-	(void)sig;
-	front_stop = 1;
-}
 
 /* ---- answers ---- */
 
@@ -360,7 +358,7 @@ static void front_agent_lost(struct conn *c, const char *what)
 {
 	log_errorx("%s: agent %u %s", __func__, front_slot, what);
 	front_error(c, 503, "agent.unavailable", "The worker slot is restarting; retry");
-	front_stop = 1;
+	front_stop = true;
 }
 
 static int front_agent_wait_ms(void)
@@ -591,7 +589,7 @@ static enum run_end run_pump(struct conn *c, int sfd, const char *early, size_t 
 
 		if (left == 0)
 			return RUN_TIMEOUT;
-		r = poll(p, 2, left);
+		r = io_poll(p, 2, left);
 		if (r < 0 && errno != EINTR)
 			return RUN_READ_ERROR;
 		if (r <= 0)
@@ -759,7 +757,7 @@ static void front_done(void)
 	if (msg_send(agent_fd, MSG_DONE, NULL, 0, NULL, 0, -1) < 0) {
 		log_errorx("%s: agent %u gone before the run was over; its successor removes the container",
 			   __func__, front_slot);
-		front_stop = 1;
+		front_stop = true;
 	}
 }
 
@@ -941,7 +939,7 @@ static void front_connection(int fd, const struct sockaddr_storage *ss)
 
 static void front_setup(void)
 {
-	proc_worker_signals(front_on_signal);
+	stop_fd = proc_worker_signals(true);
 
 	reqbuf_cap = HTTP_MAX_HEADER_BYTES + cfg->max_request_bytes + FRONT_CHUNK_SLACK;
 	reqbuf = malloc(reqbuf_cap);
@@ -955,34 +953,77 @@ static void front_setup(void)
 		      __func__);
 }
 
-void front_main(struct config *c, unsigned slot, int listen_fd, int afd)
+/*
+ * The master is gone (its life pipe hung up), seen in whatever wait we
+ * were in.  Nobody can respawn or reload us, and a new master cannot bind
+ * while we hold the listen socket: close it now, finish only the
+ * connection we have.
+ */
+static void front_orphaned(void)
 {
-	sigset_t none;
+	log_warnx("front %u: master gone; closing the listen socket, finishing what was accepted",
+		  front_slot);
+	if (listen_sock >= 0)
+		close(listen_sock);
+	listen_sock = -1;
+	front_stop = true;
+}
 
+static void front_take_stop(void)
+{
+	struct signalfd_siginfo si;
+
+	if (read(stop_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		log_debug("front %u: signal %u; stopping", front_slot, si.ssi_signo);
+	front_stop = true;
+}
+
+/* The master counts a slot that has served as healthy: no backoff when it dies. */
+static void front_served(void)
+{
+	if (ready_fd < 0)
+		return;
+	if (write(ready_fd, "s", 1) != 1)
+		log_debug("%s: write: %s", __func__, strerror(errno));
+	close(ready_fd);
+	ready_fd = -1;
+}
+
+void front_main(struct config *c, unsigned slot, int lfd, int afd, int life_fd, int rfd)
+{
 	cfg = c;
 	front_slot = slot;
 	agent_fd = afd;
+	listen_sock = lfd;
+	ready_fd = rfd;
 	config_forget_token(cfg);
 	log_set_role("front");
 	proctitle_set("runboxd: front %u", slot);
 	front_setup();
-	sigemptyset(&none);
+	io_watch(life_fd, front_orphaned);
 	log_debug("front %u ready", slot);
 	while (!front_stop) {
-		struct pollfd p[2] = {{.fd = listen_fd, .events = POLLIN}, {.fd = agent_fd, .events = 0}};
+		/* The stop signal is looked at first, whatever else is ready. */
+		struct pollfd p[3] = {{.fd = stop_fd, .events = POLLIN},
+				      {.fd = agent_fd, .events = 0},
+				      {.fd = listen_sock, .events = POLLIN}};
 		struct sockaddr_storage ss = {0};
 		socklen_t sl = sizeof(ss);
 		int fd;
 
-		if (ppoll(p, 2, NULL, &none) < 0)
-			continue; /* EINTR: look at the flag */
+		if (io_poll(p, 3, -1) <= 0 || front_stop)
+			continue; /* EINTR, or the master's death was seen: look at the flag */
+		if (p[0].revents & POLLIN) {
+			front_take_stop();
+			break;
+		}
 		if (p[1].revents & (POLLHUP | POLLERR)) {
 			log_warnx("front %u: agent gone, leaving", slot);
 			break;
 		}
-		if (!(p[0].revents & POLLIN))
+		if (!(p[2].revents & POLLIN))
 			continue;
-		fd = accept4(listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		fd = accept4(listen_sock, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			/* Another front took it, or the client already left. */
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
@@ -990,6 +1031,7 @@ void front_main(struct config *c, unsigned slot, int listen_fd, int afd)
 			continue;
 		}
 		front_connection(fd, &ss);
+		front_served();
 	}
 	_exit(0);
 }

@@ -3,10 +3,12 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "bounds.h"
 #include "io.h"
 
 #define IO_LINGER_MAX_MS 1000
@@ -38,6 +40,46 @@ int io_set_nonblock(int fd)
 	return fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
+static int io_watch_fd = -1;
+static void (*io_watch_fn)(void);
+
+void io_watch(int fd, void (*fn)(void))
+{
+	io_watch_fd = fd;
+	io_watch_fn = fn;
+}
+
+int io_poll(struct pollfd *p, unsigned n, int timeout_ms)
+{
+	struct pollfd all[IO_POLL_MAX + 1];
+	int64_t deadline = timeout_ms < 0 ? -1 : io_now_ms() + timeout_ms;
+	int r;
+
+	if (n > IO_POLL_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (;;) {
+		int w = io_watch_fd;
+		unsigned k = n;
+
+		memcpy(all, p, n * sizeof(*p));
+		if (w >= 0)
+			all[k++] = (struct pollfd){.fd = w, .events = POLLIN};
+		r = poll(all, k, deadline < 0 ? -1 : io_left_ms(deadline));
+		if (r <= 0)
+			return r;
+		memcpy(p, all, n * sizeof(*p));
+		if (w < 0 || all[n].revents == 0)
+			return r;
+		/* It fires once: a hung-up pipe would wake every wait from now on. */
+		io_watch_fd = -1;
+		io_watch_fn();
+		if (r > 1)
+			return r - 1;
+	}
+}
+
 static int io_wait(int fd, short events, int64_t deadline)
 {
 	struct pollfd p = {.fd = fd, .events = events};
@@ -50,7 +92,7 @@ static int io_wait(int fd, short events, int64_t deadline)
 			errno = ETIMEDOUT;
 			return -1;
 		}
-		r = poll(&p, 1, left);
+		r = io_poll(&p, 1, left);
 		if (r > 0)
 			return 0;
 		if (r < 0 && errno != EINTR)

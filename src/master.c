@@ -1,12 +1,17 @@
 /*
  * The master: binds the listen socket, forks a front and an agent per slot
- * and then only waits.  It reaps and respawns (backoff, a crash budget, and
+ * and then only waits.  It reaps and respawns (at once a slot that had
+ * served; backoff and a crash budget for one that dies before it serves;
  * exit status 2 meaning "do not respawn me in a loop"), drains on SIGTERM,
- * and on SIGHUP re-reads the configuration and rolls the slots one by one.
+ * on SIGHUP re-reads the configuration and rolls the slots one by one, and
+ * has a janitor child sweep for containers nobody owns.  Every child holds
+ * the read end of the life pipe, whose write end only the master holds:
+ * it hangs up in every child's poll set the moment the master dies.
  * Signal handlers only set flags; everything happens in the loop.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -26,13 +31,13 @@
 #include "proc.h"
 #include "master.h"
 
-#define MASTER_BACKLOG 1024
-#define MASTER_STABLE_MS 10000 /* a slot up this long has its backoff reset */
-
 enum role { ROLE_FRONT, ROLE_AGENT };
 
 struct slot {
 	pid_t pid[2];          /* front, agent; 0 when not running */
+	int ready_fd;          /* the front writes a byte here once it has served; -1 */
+	bool served;           /* ... and it did: a death now is not a crash loop */
+	int64_t started_real;  /* CLOCK_REALTIME s of the spawn: Docker's clock for Created */
 	unsigned gen;          /* configuration generation it runs */
 	bool retiring;         /* told to stop for a reload */
 	bool crashed;          /* the last exit of one of its processes was a crash */
@@ -43,6 +48,19 @@ struct slot {
 	int64_t respawn_at;
 	int64_t kill_at;       /* SIGKILL what is left of it at this time (0: no) */
 	unsigned backoff_ms;
+};
+
+/*
+ * The survivor of a slot whose other process died: the slot is respawned
+ * without waiting for it, and it is told to go (a front finishes its
+ * connection first, an agent removes its container) and killed if it
+ * lingers.
+ */
+struct stray {
+	pid_t pid;
+	unsigned slot;
+	enum role role;
+	int64_t kill_at;
 };
 
 static volatile sig_atomic_t got_term, got_hup;
@@ -61,6 +79,11 @@ static bool fronts_killed;     /* the drain deadline passed once already */
 static int64_t drain_deadline;
 static bool rolling;
 static struct slot slots[CONFIG_MAX_WORKERS];
+static struct stray strays[2 * CONFIG_MAX_WORKERS];
+static unsigned nstrays;
+static int life_pipe[2] = {-1, -1};
+static pid_t janitor_pid;       /* the periodic sweep in progress, 0 if none */
+static int64_t janitor_at;      /* next periodic sweep; while one runs: when to kill it */
 
 static const char *const role_name[] = {"front", "agent"};
 
@@ -110,6 +133,11 @@ static void master_child_setup(pid_t parent)
 	/* A socket the master is giving up must close with the last old front. */
 	if (prev_listen_fd >= 0)
 		close(prev_listen_fd);
+	/* Only the master may hold the life pipe open, or its death goes unseen. */
+	close(life_pipe[1]);
+	for (unsigned k = 0; k < CONFIG_MAX_WORKERS; k++)
+		if (slots[k].ready_fd >= 0)
+			close(slots[k].ready_fd);
 }
 
 /* A front must not carry the token, not even in the saved environment. */
@@ -125,11 +153,19 @@ static void master_wipe_env_token(void)
 static void master_spawn(unsigned i)
 {
 	struct slot *s = &slots[i];
-	int sv[2];
+	struct timespec now;
+	int sv[2], ready[2];
 	pid_t pid;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		log_error("%s: socketpair for slot %u", __func__, i);
+		s->respawn_at = io_now_ms() + MASTER_RESPAWN_BACKOFF_MAX_MS;
+		return;
+	}
+	if (pipe2(ready, O_CLOEXEC | O_NONBLOCK) < 0) {
+		log_error("%s: pipe2 for slot %u", __func__, i);
+		close(sv[0]);
+		close(sv[1]);
 		s->respawn_at = io_now_ms() + MASTER_RESPAWN_BACKOFF_MAX_MS;
 		return;
 	}
@@ -138,7 +174,9 @@ static void master_spawn(unsigned i)
 		master_child_setup(master_pid);
 		close(listen_fd);
 		close(sv[0]);
-		agent_main(cur, i, sv[1]);
+		close(ready[0]);
+		close(ready[1]);
+		agent_main(cur, i, sv[1], life_pipe[0]);
 	}
 	s->pid[ROLE_AGENT] = pid > 0 ? pid : 0;
 	if (pid > 0)
@@ -146,14 +184,20 @@ static void master_spawn(unsigned i)
 	if (pid == 0) {
 		master_child_setup(master_pid);
 		close(sv[1]);
+		close(ready[0]);
 		master_wipe_env_token();
-		front_main(cur, i, listen_fd, sv[0]);
+		front_main(cur, i, listen_fd, sv[0], life_pipe[0], ready[1]);
 	}
 	close(sv[0]);
 	close(sv[1]);
+	close(ready[1]);
+	s->ready_fd = ready[0];
+	s->served = false;
 	s->gen = gen;
 	s->retiring = false;
 	s->crashed = false;
+	clock_gettime(CLOCK_REALTIME, &now);
+	s->started_real = now.tv_sec;
 	if (pid < 0) {
 		/* Counted as a crash, so the respawn backs off instead of looping. */
 		log_error("%s: fork for slot %u", __func__, i);
@@ -217,31 +261,45 @@ static void master_revert(unsigned i)
 }
 
 /*
- * Remove every container of this instance, in a child (the master never
- * talks to Docker), when no run can be live: before the first slots start
- * (the last master was killed) and after the last ones stopped.
+ * A janitor: a child that removes the containers of this instance that
+ * owners says nobody owns (NULL: all of them).  The master never talks to
+ * Docker itself.
  */
-static void master_janitor(const char *when)
+static pid_t master_janitor_fork(const struct agent_owners *owners)
 {
-	int64_t limit = ((int64_t)cur->docker_read_timeout + cur->docker_write_timeout) * 2000 + 5000;
-	int64_t deadline = io_now_ms() + limit;
-	struct timespec tick = {.tv_sec = 0, .tv_nsec = 20 * 1000000L};
-	pid_t pid = fork(), w;
-	int st = 0;
+	pid_t pid = fork();
 
-	if (pid < 0) {
+	if (pid < 0)
 		log_error("%s: fork", __func__);
-		return;
-	}
 	if (pid == 0) {
 		master_child_setup(master_pid);
 		if (listen_fd >= 0)
 			close(listen_fd);
-		agent_janitor(cur);
+		agent_janitor(cur, owners);
 	}
+	return pid;
+}
+
+/* The longest a janitor may take: a few Docker calls for each round of its sweep. */
+static int64_t master_janitor_limit_ms(void)
+{
+	return ((int64_t)cur->docker_read_timeout + cur->docker_write_timeout) * 2000 + 5000;
+}
+
+/* Remove every container of this instance, when no run can be live: after the last slots stopped. */
+static void master_janitor_last(void)
+{
+	int64_t limit = master_janitor_limit_ms();
+	int64_t deadline = io_now_ms() + limit;
+	struct timespec tick = {.tv_sec = 0, .tv_nsec = 20 * 1000000L};
+	pid_t pid = master_janitor_fork(NULL), w;
+	int st = 0;
+
+	if (pid < 0)
+		return;
 	while ((w = waitpid(pid, &st, WNOHANG)) == 0 || (w < 0 && errno == EINTR)) {
 		if (io_now_ms() >= deadline) {
-			log_warnx("janitor (%s) did not finish in %lldms; killing it", when, (long long)limit);
+			log_warnx("janitor did not finish in %lldms; killing it", (long long)limit);
 			kill(pid, SIGKILL);
 			waitpid(pid, &st, 0);
 			return;
@@ -249,7 +307,112 @@ static void master_janitor(const char *when)
 		nanosleep(&tick, NULL);
 	}
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		log_warnx("janitor (%s) could not remove every leftover container", when);
+		log_warnx("janitor could not remove every leftover container");
+}
+
+static bool master_stray_of(unsigned slot)
+{
+	for (unsigned k = 0; k < nstrays; k++)
+		if (strays[k].slot == slot)
+			return true;
+	return false;
+}
+
+/*
+ * The periodic sweep, in a child the loop reaps: containers of slots with
+ * no live process, containers a slot's live pair cannot have made (older
+ * than its spawn, when no survivor of the previous pair is left), and any
+ * older than the longest a run can last.  The first one, right after the
+ * first slots are forked, removes what a killed master left behind.
+ */
+static void master_janitor_tick(int64_t now)
+{
+	static int64_t since[CONFIG_MAX_WORKERS];
+	int64_t per_call = ((int64_t)cur->docker_read_timeout + cur->docker_write_timeout) * 1000;
+	struct agent_owners owners = {.since = since, .n = CONFIG_MAX_WORKERS};
+
+	if (janitor_pid > 0) {
+		if (now >= janitor_at) {
+			log_warnx("janitor (pid %ld) is stuck; killing it", (long)janitor_pid);
+			kill(janitor_pid, SIGKILL);
+			janitor_at = now + 1000;
+		}
+		return;
+	}
+	if (now < janitor_at || draining)
+		return;
+	/* Create, attach and start may each take a Docker call's time before the run's own. */
+	owners.max_age = cur->run_max_time + (3 * per_call + AGENT_RUN_SLACK_MS) / 1000 +
+			 MASTER_JANITOR_SLACK_SEC;
+	for (unsigned i = 0; i < CONFIG_MAX_WORKERS; i++) {
+		const struct slot *s = &slots[i];
+
+		if (s->pid[0] == 0 && s->pid[1] == 0)
+			since[i] = INT64_MAX;
+		else if (master_stray_of(i))
+			since[i] = INT64_MIN;
+		else
+			since[i] = s->started_real - 1; /* Created is in whole seconds */
+	}
+	janitor_pid = master_janitor_fork(&owners);
+	if (janitor_pid < 0)
+		janitor_pid = 0;
+	janitor_at = now + (janitor_pid > 0 ? master_janitor_limit_ms() : MASTER_JANITOR_PERIOD_MS);
+}
+
+static void master_janitor_reaped(int st)
+{
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		log_warnx("janitor could not remove every leftover container; trying again in %dms",
+			  MASTER_JANITOR_PERIOD_MS);
+	janitor_pid = 0;
+	janitor_at = io_now_ms() + MASTER_JANITOR_PERIOD_MS;
+}
+
+/* Survivors of broken pairs: told to go, killed if they linger. */
+static void master_stray_add(unsigned i, enum role r, pid_t pid)
+{
+	kill(pid, SIGTERM);
+	if (nstrays == sizeof(strays) / sizeof(strays[0])) {
+		kill(pid, SIGKILL);
+		return;
+	}
+	strays[nstrays++] = (struct stray){
+		.pid = pid,
+		.slot = i,
+		.role = r,
+		.kill_at = io_now_ms() + (int64_t)cur->shutdown_timeout * 1000,
+	};
+}
+
+static bool master_stray_reaped(pid_t pid)
+{
+	for (unsigned k = 0; k < nstrays; k++) {
+		if (strays[k].pid != pid)
+			continue;
+		log_debug("%s %u (pid %ld) of a broken pair is gone", role_name[strays[k].role],
+			  strays[k].slot, (long)pid);
+		strays[k] = strays[--nstrays];
+		return true;
+	}
+	return false;
+}
+
+/* Has the slot's front said it served?  Reads the byte if it is there. */
+static void master_read_ready(struct slot *s)
+{
+	char b;
+	ssize_t n;
+
+	if (s->ready_fd < 0)
+		return;
+	n = read(s->ready_fd, &b, 1);
+	if (n == 1)
+		s->served = true;
+	if (n >= 0) {
+		close(s->ready_fd);
+		s->ready_fd = -1;
+	}
 }
 
 static bool master_find(pid_t pid, unsigned *slot, enum role *role)
@@ -296,8 +459,6 @@ static void master_count_crash(unsigned i)
 	struct slot *s = &slots[i];
 	int64_t now = io_now_ms();
 
-	if (now - s->started > MASTER_STABLE_MS)
-		s->backoff_ms = 0;
 	if (now - s->window_start > (int64_t)MASTER_CRASH_WINDOW_SEC * 1000) {
 		s->window_start = now;
 		s->crashes = 0;
@@ -317,10 +478,15 @@ static void master_reaped(pid_t pid, int st)
 	enum role r;
 	struct slot *s;
 
-	if (!master_find(pid, &i, &r))
+	if (pid == janitor_pid) {
+		master_janitor_reaped(st);
+		return;
+	}
+	if (master_stray_reaped(pid) || !master_find(pid, &i, &r))
 		return;
 	s = &slots[i];
 	s->pid[r] = 0;
+	master_read_ready(s);
 	if (master_log_exit(i, r, pid, st))
 		s->crashed = true;
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 2) {
@@ -329,20 +495,38 @@ static void master_reaped(pid_t pid, int st)
 		if (rolling && prev != NULL && s->gen == gen)
 			master_revert(i);
 	}
-	/* A slot is a pair: its survivor is told to go, and killed if it lingers. */
-	if (s->pid[!r] > 0 && s->kill_at == 0) {
+	/*
+	 * A slot is a pair.  Its survivor is told to go, and killed if it
+	 * lingers; unless we are stopping the slot anyway, the slot does not
+	 * wait for it to be respawned.
+	 */
+	if (s->pid[!r] > 0 && !s->retiring && !draining && !s->disabled) {
+		master_stray_add(i, (enum role)!r, s->pid[!r]);
+		s->pid[!r] = 0;
+	} else if (s->pid[!r] > 0 && s->kill_at == 0) {
 		kill(s->pid[!r], SIGTERM);
 		s->kill_at = io_now_ms() + (int64_t)cur->shutdown_timeout * 1000;
 	}
 	if (s->pid[0] || s->pid[1])
 		return;
+	if (s->ready_fd >= 0) {
+		close(s->ready_fd);
+		s->ready_fd = -1;
+	}
 	s->kill_at = 0;
 	s->respawn_at = io_now_ms();
-	if (s->crashed && !draining) {
-		master_count_crash(i);
-		s->respawn_at += s->backoff_ms;
-		log_info("slot %u will be respawned in %ums", i, s->backoff_ms);
+	if (!s->crashed || draining)
+		return;
+	/* Backoff is for a crash loop: a slot that dies before it serves. */
+	if (s->served) {
+		s->backoff_ms = 0;
+		s->crashes = 0;
+		log_info("slot %u had served; respawning it now", i);
+		return;
 	}
+	master_count_crash(i);
+	s->respawn_at += s->backoff_ms;
+	log_info("slot %u died before serving; respawning it in %ums", i, s->backoff_ms);
 }
 
 static void master_reap(void)
@@ -359,7 +543,7 @@ static bool master_children_left(void)
 	for (unsigned i = 0; i < CONFIG_MAX_WORKERS; i++)
 		if (slots[i].pid[0] || slots[i].pid[1])
 			return true;
-	return false;
+	return nstrays > 0 || janitor_pid > 0;
 }
 
 static void master_signal_all(int role, int sig)
@@ -368,6 +552,9 @@ static void master_signal_all(int role, int sig)
 		for (int r = 0; r < 2; r++)
 			if (slots[i].pid[r] > 0 && (role < 0 || role == r))
 				kill(slots[i].pid[r], sig);
+	for (unsigned k = 0; k < nstrays; k++)
+		if (role < 0 || role == (int)strays[k].role)
+			kill(strays[k].pid, sig);
 }
 
 static void master_start_drain(void)
@@ -379,6 +566,9 @@ static void master_start_drain(void)
 	master_signal_all(ROLE_FRONT, SIGTERM);
 	close(listen_fd);
 	listen_fd = -1;
+	/* The last sweep, once every slot is gone, removes everything anyway. */
+	if (janitor_pid > 0)
+		kill(janitor_pid, SIGKILL);
 }
 
 /*
@@ -399,6 +589,8 @@ static void master_drain_timeout(void)
 	}
 	log_warnx("agents did not finish; killing them");
 	master_signal_all(-1, SIGKILL);
+	if (janitor_pid > 0)
+		kill(janitor_pid, SIGKILL);
 	drain_deadline = io_now_ms() + 1000;
 }
 
@@ -503,6 +695,18 @@ static int master_timers(void)
 {
 	int64_t now = io_now_ms(), next = now + 60000;
 
+	for (unsigned k = 0; k < nstrays; k++) {
+		struct stray *t = &strays[k];
+
+		if (now >= t->kill_at) {
+			log_warnx("%s %u (pid %ld) of a broken pair did not stop in time; killing it",
+				  role_name[t->role], t->slot, (long)t->pid);
+			kill(t->pid, SIGKILL);
+			t->kill_at = now + 1000;
+		}
+		next = t->kill_at < next ? t->kill_at : next;
+	}
+
 	for (unsigned i = 0; i < CONFIG_MAX_WORKERS; i++) {
 		struct slot *s = &slots[i];
 		bool running = s->pid[0] || s->pid[1];
@@ -527,7 +731,32 @@ static int master_timers(void)
 			next = s->respawn_at;
 		}
 	}
+	master_janitor_tick(now);
+	if (!draining && janitor_at < next)
+		next = janitor_at;
 	return (int)(next > now ? next - now : 0);
+}
+
+/* The fronts that have not yet said they served. */
+static nfds_t master_ready_fds(struct pollfd *p)
+{
+	nfds_t n = 0;
+
+	for (unsigned i = 0; i < CONFIG_MAX_WORKERS; i++)
+		if (slots[i].ready_fd >= 0)
+			p[n++] = (struct pollfd){.fd = slots[i].ready_fd, .events = POLLIN};
+	return n;
+}
+
+static void master_take_ready(const struct pollfd *p, nfds_t n)
+{
+	for (nfds_t k = 0; k < n; k++) {
+		if (p[k].revents == 0)
+			continue;
+		for (unsigned i = 0; i < CONFIG_MAX_WORKERS; i++)
+			if (slots[i].ready_fd == p[k].fd)
+				master_read_ready(&slots[i]);
+	}
 }
 
 static bool master_all_disabled(void)
@@ -585,9 +814,17 @@ int master_run(struct config *cfg, const char *file, char **envp)
 	log_info("runboxd starting: listening on %s:%u with %u slots, instance %s", cur->listen_addr,
 		 cur->listen_port, cur->worker_threads, cur->instance);
 	master_advise(cur);
-	master_janitor("start");
+	/* Never written: its only news is its hang-up, when the master dies. */
+	if (pipe2(life_pipe, O_CLOEXEC) < 0) {
+		log_error("%s: pipe2", __func__);
+		return 1;
+	}
+	for (unsigned i = 0; i < CONFIG_MAX_WORKERS; i++)
+		slots[i].ready_fd = -1;
 	for (;;) {
+		static struct pollfd ready[CONFIG_MAX_WORKERS];
 		struct timespec ts;
+		nfds_t nready;
 		int ms;
 
 		master_reap();
@@ -619,9 +856,11 @@ int master_run(struct config *cfg, const char *file, char **envp)
 			ms = MASTER_ROLL_SETTLE_MS / 10;
 		ts.tv_sec = ms / 1000;
 		ts.tv_nsec = (long)(ms % 1000) * 1000000;
-		ppoll(NULL, 0, &ts, &waitmask);
+		nready = master_ready_fds(ready);
+		if (ppoll(ready, nready, &ts, &waitmask) > 0)
+			master_take_ready(ready, nready);
 	}
-	master_janitor("stop");
+	master_janitor_last();
 	log_info("runboxd stopped");
 	return status;
 }

@@ -10,6 +10,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "msg.h"
 
 int msg_send(int sock, uint32_t type, const void *a, size_t alen, const void *b, size_t blen,
@@ -62,7 +63,7 @@ static int msg_wait(int sock, int timeout_ms)
 	int r;
 
 	do
-		r = poll(&p, 1, timeout_ms);
+		r = io_poll(&p, 1, timeout_ms);
 	while (r < 0 && errno == EINTR);
 	if (r == 0)
 		errno = ETIMEDOUT;

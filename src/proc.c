@@ -8,32 +8,43 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 
+#include "log.h"
 #include "proc.h"
 
-void proc_worker_signals(void (*on_stop)(int))
+int proc_worker_signals(bool stop_fd)
 {
 	struct sigaction sa;
-	sigset_t block;
+	sigset_t stop;
+	int fd = -1;
 
-	/*
-	 * The master forks with these signals blocked, so one sent before the
-	 * handlers are in place stays pending instead of being lost.
-	 */
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	if (!stop_fd) {
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
+	}
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGCHLD, &sa, NULL);
-	/* A stop request only gets in where the worker waits (ppoll's mask). */
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigprocmask(SIG_SETMASK, &block, NULL);
+	/*
+	 * The master forks with these blocked, so one sent before now is still
+	 * pending and the signalfd reports it.  They stay blocked: a handler's
+	 * flag is only looked at when a wait returns, and a wait on a socket
+	 * that is always readable returns without ever delivering the signal.
+	 */
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	sigprocmask(SIG_SETMASK, &stop, NULL);
+	if (stop_fd) {
+		fd = signalfd(-1, &stop, SFD_NONBLOCK | SFD_CLOEXEC);
+		if (fd < 0)
+			fatal(1, "%s: signalfd", __func__);
+	}
+	return fd;
 }
 
 /*

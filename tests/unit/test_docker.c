@@ -910,15 +910,17 @@ struct seen {
 	unsigned n;
 	char ids[4][DOCKER_MAX_ID];
 	unsigned slots[4];
+	int64_t created[4];
 };
 
-static void on_container(const char *id, unsigned slot, void *arg)
+static void on_container(const char *id, unsigned slot, int64_t created, void *arg)
 {
 	struct seen *s = arg;
 
 	if (s->n < 4) {
 		snprintf(s->ids[s->n], DOCKER_MAX_ID, "%s", id);
 		s->slots[s->n] = slot;
+		s->created[s->n] = created;
 	}
 	s->n++;
 }
@@ -934,8 +936,8 @@ static void test_containers_labelled(void)
 
 	snprintf(list, sizeof(list),
 	         "[{\"Id\":\"%s\",\"Names\":[\"/a\"],\"Labels\":{\"io.runboxd.instance\":\"i 1\","
-	         "\"io.runboxd.slot\":\"2\"},\"State\":\"running\"},"
-	         "{\"Id\":\"0123456789ab0123456789ab\",\"Labels\":{\"io.runboxd.instance\":\"i 1\","
+	         "\"io.runboxd.slot\":\"2\"},\"State\":\"running\",\"Created\":1700000123},"
+	         "{\"Id\":\"0123456789ab0123456789ab\",\"Created\":\"1\",\"Labels\":{\"io.runboxd.instance\":\"i 1\","
 	         "\"io.runboxd.slot\":\"12\"}},"
 	         "{\"Id\":\"aaaaaaaaaaaa\",\"Labels\":{\"io.runboxd.instance\":\"i 1\","
 	         "\"io.runboxd.slot\":\"-1\"}},"
@@ -954,6 +956,8 @@ static void test_containers_labelled(void)
 	CHECKF(rc == 2 && s.n == 2, "%d", rc);
 	CHECK(strcmp(s.ids[0], ID64) == 0 && s.slots[0] == 2);
 	CHECK(strcmp(s.ids[1], "0123456789ab0123456789ab") == 0 && s.slots[1] == 12);
+	CHECKF(s.created[0] == 1700000123 && s.created[1] == -1, "%lld %lld", (long long)s.created[0],
+	       (long long)s.created[1]);
 	snprintf(want, sizeof(want),
 	         "GET /v1.41/containers/json?all=1&limit=%d&filters=%%7B%%22label%%22%%3A%%5B%%22"
 	         "io.runboxd.instance%%3Di%%201%%22%%5D%%7D HTTP/1.1\r\nHost: docker\r\n",
