@@ -2,15 +2,18 @@
 #ifndef RUNBOXD_AGENT_H
 #define RUNBOXD_AGENT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "config.h"
 
 /*
  * Answer front_fd's messages until it closes, or the master dies (life_fd
- * hangs up) and no run is in progress.  Never returns.
+ * hangs up) and no run is in progress.  sweep_first: remove what the
+ * slot's earlier processes left before answering.  Never returns.
  */
-_Noreturn void agent_main(struct config *cfg, unsigned slot, int front_fd, int life_fd);
+_Noreturn void agent_main(struct config *cfg, unsigned slot, int front_fd, int life_fd,
+			  bool sweep_first);
 
 /* Which containers of the instance a live process may still own. */
 struct agent_owners {

@@ -6,8 +6,8 @@
 
 /*
  * Serve connections from listen_fd, one at a time, asking agent_fd.
- * life_fd hangs up when the master dies; one byte goes to ready_fd after
- * the first connection served.  Never returns.
+ * life_fd hangs up when the master dies; one byte goes to ready_fd when
+ * the first connection is accepted.  Never returns.
  */
 _Noreturn void front_main(struct config *cfg, unsigned slot, int listen_fd, int agent_fd,
 			  int life_fd, int ready_fd);

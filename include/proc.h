@@ -12,11 +12,11 @@ void proctitle_init(int argc, char **argv);
 void proctitle_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
- * A front's or agent's signals.  SIGTERM and SIGINT stay blocked: with
- * stop_fd they are read from the returned signalfd, which the worker polls
- * with its sockets; without (agent) they are ignored and -1 is returned.
+ * A front's or agent's signals, read from the returned signalfd, which the
+ * worker polls with its sockets: SIGTERM and SIGINT for a front (stop),
+ * SIGUSR1 for an agent (sweep); an agent ignores SIGTERM and SIGINT.
  * SIGPIPE and SIGHUP are ignored.
  */
-int proc_worker_signals(bool stop_fd);
+int proc_worker_signals(bool front);
 
 #endif

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -38,6 +39,7 @@ enum agent_state { AGENT_IDLE = 1 << 0, AGENT_RUNNING = 1 << 1, AGENT_EXPIRED = 
 static enum agent_state state = AGENT_IDLE;
 static int64_t run_deadline;         /* AGENT_RUNNING: remove the container at this time */
 static bool orphan;                  /* the master is gone: end with the run in progress */
+static int sig_fd = -1;              /* signalfd: SIGUSR1, the master asking for a sweep */
 static bool sweep_due;               /* a removal or a listing failed: sweep again when idle */
 static char msgbuf[MSG_MAX];
 static char replybuf[MSG_REPLY_MAX_BODY];
@@ -312,6 +314,21 @@ static void agent_done(const struct msg_ask *ask)
 {
 	(void)ask;
 	agent_finish_run();
+	/* The client has its answer: a good time for what the master asked for. */
+	if (sweep_due)
+		agent_sweep();
+}
+
+/*
+ * The master asks for a sweep when the last process of an earlier pair of
+ * this slot is gone: what it left is nobody's now.
+ */
+static void agent_take_signal(void)
+{
+	struct signalfd_siginfo si;
+
+	while (read(sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		sweep_due = true;
 }
 
 static bool agent_ask_ok(const void *body, size_t n, struct msg_ask *ask)
@@ -374,7 +391,7 @@ static void agent_setup(void)
 	 * signal to the whole process group (Ctrl-C) cannot cut a run short;
 	 * the master SIGKILLs one that lingers.
 	 */
-	proc_worker_signals(false);
+	sig_fd = proc_worker_signals(false);
 
 	token_len = strlen(cfg->access_token);
 	memcpy(token, cfg->access_token, token_len);
@@ -420,7 +437,7 @@ static int agent_wait_ms(void)
 	return -1;
 }
 
-void agent_main(struct config *c, unsigned slot, int ffd, int life_fd)
+void agent_main(struct config *c, unsigned slot, int ffd, int life_fd, bool sweep_first)
 {
 	int status = 0;
 
@@ -431,22 +448,31 @@ void agent_main(struct config *c, unsigned slot, int ffd, int life_fd)
 	proctitle_set("runboxd: agent %u", slot);
 	agent_setup();
 	io_watch(life_fd, agent_orphaned);
-	agent_sweep();
+	/*
+	 * What the slot's earlier pair left, unless a process of it still
+	 * lives: a front finishing its run, or an agent removing its container.
+	 */
+	if (sweep_first)
+		agent_sweep();
 	for (;;) {
-		struct pollfd p = {.fd = front_fd, .events = POLLIN};
+		struct pollfd p[2] = {{.fd = front_fd, .events = POLLIN}, {.fd = sig_fd, .events = POLLIN}};
 		uint32_t type = 0;
 		ssize_t n;
 		int fd, r;
 
 		if (orphan && state != AGENT_RUNNING)
 			break;
-		r = io_poll(&p, 1, agent_wait_ms());
+		r = io_poll(p, 2, agent_wait_ms());
+		if (r < 0)
+			continue;
+		if (p[1].revents & POLLIN)
+			agent_take_signal();
 		if (r == 0 && state == AGENT_RUNNING && io_left_ms(run_deadline) == 0)
 			agent_expire();
-		else if (r == 0 && state == AGENT_IDLE && sweep_due)
-			/* The slot's own containers are leftovers only while no run is active. */
+		/* The slot's own containers are leftovers only while no run is active. */
+		if (state == AGENT_IDLE && sweep_due && p[0].revents == 0 && (r == 0 || p[1].revents))
 			agent_sweep();
-		if (r <= 0)
+		if (p[0].revents == 0)
 			continue;
 		n = msg_recv(front_fd, &type, msgbuf, sizeof(msgbuf), &fd, 0);
 		if (n < 0) {

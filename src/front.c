@@ -978,7 +978,10 @@ static void front_take_stop(void)
 	front_stop = true;
 }
 
-/* The master counts a slot that has served as healthy: no backoff when it dies. */
+/*
+ * The master counts a slot that has taken a connection as serving: when it
+ * dies it is respawned at once, not backed off as a crash loop.
+ */
 static void front_served(void)
 {
 	if (ready_fd < 0)
@@ -1030,8 +1033,8 @@ void front_main(struct config *c, unsigned slot, int lfd, int afd, int life_fd, 
 				log_warn("%s: accept4", __func__);
 			continue;
 		}
-		front_connection(fd, &ss);
 		front_served();
+		front_connection(fd, &ss);
 	}
 	_exit(0);
 }

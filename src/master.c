@@ -35,7 +35,7 @@ enum role { ROLE_FRONT, ROLE_AGENT };
 
 struct slot {
 	pid_t pid[2];          /* front, agent; 0 when not running */
-	int ready_fd;          /* the front writes a byte here once it has served; -1 */
+	int ready_fd;          /* the front writes a byte here once it took a connection; -1 */
 	bool served;           /* ... and it did: a death now is not a crash loop */
 	int64_t started_real;  /* CLOCK_REALTIME s of the spawn: Docker's clock for Created */
 	unsigned gen;          /* configuration generation it runs */
@@ -86,6 +86,14 @@ static pid_t janitor_pid;       /* the periodic sweep in progress, 0 if none */
 static int64_t janitor_at;      /* next periodic sweep; while one runs: when to kill it */
 
 static const char *const role_name[] = {"front", "agent"};
+
+static bool master_stray_of(unsigned slot)
+{
+	for (unsigned k = 0; k < nstrays; k++)
+		if (strays[k].slot == slot)
+			return true;
+	return false;
+}
 
 static void master_on_signal(int sig)
 {
@@ -155,6 +163,8 @@ static void master_spawn(unsigned i)
 	struct slot *s = &slots[i];
 	struct timespec now;
 	int sv[2], ready[2];
+	/* A survivor of the slot's last pair still owns what it left; it is swept after it goes. */
+	bool sweep_later = master_stray_of(i);
 	pid_t pid;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -176,7 +186,7 @@ static void master_spawn(unsigned i)
 		close(sv[0]);
 		close(ready[0]);
 		close(ready[1]);
-		agent_main(cur, i, sv[1], life_pipe[0]);
+		agent_main(cur, i, sv[1], life_pipe[0], !sweep_later);
 	}
 	s->pid[ROLE_AGENT] = pid > 0 ? pid : 0;
 	if (pid > 0)
@@ -310,14 +320,6 @@ static void master_janitor_last(void)
 		log_warnx("janitor could not remove every leftover container");
 }
 
-static bool master_stray_of(unsigned slot)
-{
-	for (unsigned k = 0; k < nstrays; k++)
-		if (strays[k].slot == slot)
-			return true;
-	return false;
-}
-
 /*
  * The periodic sweep, in a child the loop reaps: containers of slots with
  * no live process, containers a slot's live pair cannot have made (older
@@ -385,14 +387,23 @@ static void master_stray_add(unsigned i, enum role r, pid_t pid)
 	};
 }
 
+/*
+ * A survivor of a broken pair is gone.  Once the last of a slot's is, what
+ * they left (the run of a front whose agent died, the container of an
+ * agent killed before it removed it) is nobody's: the slot's agent sweeps.
+ */
 static bool master_stray_reaped(pid_t pid)
 {
 	for (unsigned k = 0; k < nstrays; k++) {
+		unsigned i = strays[k].slot;
+
 		if (strays[k].pid != pid)
 			continue;
-		log_debug("%s %u (pid %ld) of a broken pair is gone", role_name[strays[k].role],
-			  strays[k].slot, (long)pid);
+		log_debug("%s %u (pid %ld) of a broken pair is gone", role_name[strays[k].role], i,
+			  (long)pid);
 		strays[k] = strays[--nstrays];
+		if (!master_stray_of(i) && slots[i].pid[ROLE_AGENT] > 0)
+			kill(slots[i].pid[ROLE_AGENT], SIGUSR1);
 		return true;
 	}
 	return false;
@@ -477,6 +488,7 @@ static void master_reaped(pid_t pid, int st)
 	unsigned i;
 	enum role r;
 	struct slot *s;
+	bool crash;
 
 	if (pid == janitor_pid) {
 		master_janitor_reaped(st);
@@ -487,8 +499,12 @@ static void master_reaped(pid_t pid, int st)
 	s = &slots[i];
 	s->pid[r] = 0;
 	master_read_ready(s);
-	if (master_log_exit(i, r, pid, st))
+	crash = master_log_exit(i, r, pid, st);
+	if (crash)
 		s->crashed = true;
+	/* A sandbox violation comes back with every request: a crash loop however it served. */
+	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS)
+		s->served = false;
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 2) {
 		log_errorx("slot %u: %s failed fatally (status 2); not respawning it", i, role_name[r]);
 		s->disabled = true;
@@ -496,11 +512,13 @@ static void master_reaped(pid_t pid, int st)
 			master_revert(i);
 	}
 	/*
-	 * A slot is a pair.  Its survivor is told to go, and killed if it
-	 * lingers; unless we are stopping the slot anyway, the slot does not
-	 * wait for it to be respawned.
+	 * A slot is a pair.  When one of it crashed, its survivor is told to
+	 * go and killed if it lingers, and unless we are stopping the slot
+	 * anyway the slot does not wait for it to be respawned.  One that
+	 * exited cleanly did so because its partner is stopping or dying:
+	 * that one's exit, due any moment, says how to respawn.
 	 */
-	if (s->pid[!r] > 0 && !s->retiring && !draining && !s->disabled) {
+	if (s->pid[!r] > 0 && crash && !s->retiring && !draining && !s->disabled) {
 		master_stray_add(i, (enum role)!r, s->pid[!r]);
 		s->pid[!r] = 0;
 	} else if (s->pid[!r] > 0 && s->kill_at == 0) {
@@ -785,11 +803,14 @@ static void master_signals(sigset_t *waitmask)
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGHUP);
 	sigaddset(&block, SIGCHLD);
+	/* Never ours to take; blocked so that an agent forked with it blocked finds it in its signalfd. */
+	sigaddset(&block, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &block, waitmask);
 	sigdelset(waitmask, SIGTERM);
 	sigdelset(waitmask, SIGINT);
 	sigdelset(waitmask, SIGHUP);
 	sigdelset(waitmask, SIGCHLD);
+	sigaddset(waitmask, SIGUSR1);
 }
 
 int master_run(struct config *cfg, const char *file, char **envp)

@@ -13,17 +13,17 @@
 #include "log.h"
 #include "proc.h"
 
-int proc_worker_signals(bool stop_fd)
+int proc_worker_signals(bool front)
 {
 	struct sigaction sa;
-	sigset_t stop;
-	int fd = -1;
+	sigset_t mask;
+	int fd;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	if (!stop_fd) {
+	if (!front) {
 		sigaction(SIGTERM, &sa, NULL);
 		sigaction(SIGINT, &sa, NULL);
 	}
@@ -35,15 +35,17 @@ int proc_worker_signals(bool stop_fd)
 	 * flag is only looked at when a wait returns, and a wait on a socket
 	 * that is always readable returns without ever delivering the signal.
 	 */
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGTERM);
-	sigaddset(&stop, SIGINT);
-	sigprocmask(SIG_SETMASK, &stop, NULL);
-	if (stop_fd) {
-		fd = signalfd(-1, &stop, SFD_NONBLOCK | SFD_CLOEXEC);
-		if (fd < 0)
-			fatal(1, "%s: signalfd", __func__);
+	sigemptyset(&mask);
+	if (front) {
+		sigaddset(&mask, SIGTERM);
+		sigaddset(&mask, SIGINT);
+	} else {
+		sigaddset(&mask, SIGUSR1);
 	}
+	sigprocmask(SIG_SETMASK, &mask, NULL);
+	fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd < 0)
+		fatal(1, "%s: signalfd", __func__);
 	return fd;
 }
 

@@ -250,8 +250,30 @@ def test_kills(s):
         R.check(kids.get("runboxd: %s 0" % role) not in (None, victim) and len(kids) == 4,
                 "%s 0 respawned" % role, kids)
     R.check("crashed" in s.log() and "respawning slot 0" in s.log(), "crash and respawn are logged")
-    R.check("slot 0 will be respawned in 100ms" in s.log() and "slot 0 will be respawned in 200ms" in s.log(),
-            "respawn backoff doubles on repeated crashes", s.log()[-2000:])
+    R.check("slot 0 had served; respawning it now" in s.log(),
+            "a slot that had served is respawned at once", s.log()[-2000:])
+    # With no request in between, a respawned slot never serves: killing it
+    # again and again is a crash loop, and the backoff doubles.
+    victim = s.wait_children(4).get("runboxd: front 0")
+    os.kill(victim, signal.SIGKILL)
+    for _ in range(2):
+        end = time.time() + 10
+        new = None
+        while time.time() < end:
+            new = s.children().get("runboxd: front 0")
+            if new and new != victim:
+                break
+            time.sleep(0.02)
+        victim = new
+        if victim:
+            os.kill(victim, signal.SIGKILL)
+    end = time.time() + 10
+    while time.time() < end and "respawning it in 200ms" not in s.log():
+        time.sleep(0.05)
+    R.check("slot 0 died before serving; respawning it in 100ms" in s.log() and
+            "slot 0 died before serving; respawning it in 200ms" in s.log(),
+            "respawn backoff doubles while a slot dies before serving", s.log()[-2000:])
+    s.wait_children(4)
     R.check(serve_ok(s) == 5, "respawned slot serves")
 
 
