@@ -25,8 +25,8 @@ void io_watch(int fd, void (*fn)(void));
 
 /*
  * poll(2) over p[0..n-1] (n <= IO_POLL_MAX) plus the watched fd, which is
- * handled here and never counted: returns what poll would for p alone,
- * waiting out timeout_ms (-1: forever) if only the watch fired.
+ * handled here and never counted: returns what poll would for p alone, or
+ * -1 with EINTR when only the watch fired, as if a signal had come.
  */
 int io_poll(struct pollfd *p, unsigned n, int timeout_ms);
 

@@ -52,32 +52,31 @@ void io_watch(int fd, void (*fn)(void))
 int io_poll(struct pollfd *p, unsigned n, int timeout_ms)
 {
 	struct pollfd all[IO_POLL_MAX + 1];
-	int64_t deadline = timeout_ms < 0 ? -1 : io_now_ms() + timeout_ms;
+	int w = io_watch_fd;
+	unsigned k = n;
 	int r;
 
 	if (n > IO_POLL_MAX) {
 		errno = EINVAL;
 		return -1;
 	}
-	for (;;) {
-		int w = io_watch_fd;
-		unsigned k = n;
-
-		memcpy(all, p, n * sizeof(*p));
-		if (w >= 0)
-			all[k++] = (struct pollfd){.fd = w, .events = POLLIN};
-		r = poll(all, k, deadline < 0 ? -1 : io_left_ms(deadline));
-		if (r <= 0)
-			return r;
-		memcpy(p, all, n * sizeof(*p));
-		if (w < 0 || all[n].revents == 0)
-			return r;
-		/* It fires once: a hung-up pipe would wake every wait from now on. */
-		io_watch_fd = -1;
-		io_watch_fn();
-		if (r > 1)
-			return r - 1;
-	}
+	memcpy(all, p, n * sizeof(*p));
+	if (w >= 0)
+		all[k++] = (struct pollfd){.fd = w, .events = POLLIN};
+	r = poll(all, k, timeout_ms);
+	if (r <= 0)
+		return r;
+	memcpy(p, all, n * sizeof(*p));
+	if (w < 0 || all[n].revents == 0)
+		return r;
+	/* It fires once: a hung-up pipe would wake every wait from now on. */
+	io_watch_fd = -1;
+	io_watch_fn();
+	if (r > 1)
+		return r - 1;
+	/* Like a signal: the caller looks at its flags and waits again if it must. */
+	errno = EINTR;
+	return -1;
 }
 
 static int io_wait(int fd, short events, int64_t deadline)
