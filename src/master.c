@@ -324,8 +324,8 @@ static void master_janitor_last(void)
  * The periodic sweep, in a child the loop reaps: containers of slots with
  * no live process, containers a slot's live pair cannot have made (older
  * than its spawn, when no survivor of the previous pair is left), and any
- * older than the longest a run can last.  The first one, right after the
- * first slots are forked, removes what a killed master left behind.
+ * older than the longest a run can last.  The first one removes what a
+ * killed master left behind in slots this configuration does not run.
  */
 static void master_janitor_tick(int64_t now)
 {
@@ -842,6 +842,8 @@ int master_run(struct config *cfg, const char *file, char **envp)
 	}
 	for (unsigned i = 0; i < CONFIG_MAX_WORKERS; i++)
 		slots[i].ready_fd = -1;
+	/* The new agents sweep their own slots first; the janitor comes for the rest. */
+	janitor_at = io_now_ms() + MASTER_JANITOR_PERIOD_MS;
 	for (;;) {
 		static struct pollfd ready[CONFIG_MAX_WORKERS];
 		struct timespec ts;
