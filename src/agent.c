@@ -147,11 +147,13 @@ static bool agent_unowned(const struct sweep *s, unsigned slot, int64_t created)
 {
 	const struct agent_owners *o = s->owners;
 
-	if (o == NULL)
+	if (o == NULL || slot >= o->n)
 		return true;
+	if (created < 0)
+		return false; /* Docker did not say: not ours to judge */
 	if (s->now - created > o->max_age)
 		return true; /* older than any run can be */
-	return slot >= o->n || created < o->since[slot];
+	return created < o->since[slot];
 }
 
 static void agent_sweep_collect(const char *id, unsigned slot, int64_t created, void *arg)

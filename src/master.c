@@ -163,8 +163,13 @@ static void master_spawn(unsigned i)
 	struct slot *s = &slots[i];
 	struct timespec now;
 	int sv[2], ready[2];
-	/* A survivor of the slot's last pair still owns what it left; it is swept after it goes. */
-	bool sweep_later = master_stray_of(i);
+	/*
+	 * A survivor of the slot's last pair still owns what it left; it is
+	 * swept after it goes.  At a master's start, the processes of one that
+	 * was killed may still be finishing their runs: the janitor sweeps
+	 * once those runs are over.
+	 */
+	bool sweep_later = master_stray_of(i) || s->started == 0;
 	pid_t pid;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -325,13 +330,14 @@ static void master_janitor_last(void)
  * no live process, containers a slot's live pair cannot have made (older
  * than its spawn, when no survivor of the previous pair is left), and any
  * older than the longest a run can last.  The first one removes what a
- * killed master left behind in slots this configuration does not run.
+ * killed master left behind, once its orphans' runs are over.
  */
 static void master_janitor_tick(int64_t now)
 {
 	static int64_t since[CONFIG_MAX_WORKERS];
 	int64_t per_call = ((int64_t)cur->docker_read_timeout + cur->docker_write_timeout) * 1000;
 	struct agent_owners owners = {.since = since, .n = CONFIG_MAX_WORKERS};
+	struct timespec real;
 
 	if (janitor_pid > 0) {
 		if (now >= janitor_at) {
@@ -346,15 +352,17 @@ static void master_janitor_tick(int64_t now)
 	/* Create, attach and start may each take a Docker call's time before the run's own. */
 	owners.max_age = cur->run_max_time + (3 * per_call + AGENT_RUN_SLACK_MS) / 1000 +
 			 MASTER_JANITOR_SLACK_SEC;
+	clock_gettime(CLOCK_REALTIME, &real);
 	for (unsigned i = 0; i < CONFIG_MAX_WORKERS; i++) {
 		const struct slot *s = &slots[i];
 
+		/* Created is in whole seconds: a second's margin on each side. */
 		if (s->pid[0] == 0 && s->pid[1] == 0)
-			since[i] = INT64_MAX;
+			since[i] = real.tv_sec - 1; /* it may be respawned while the janitor lists */
 		else if (master_stray_of(i))
 			since[i] = INT64_MIN;
 		else
-			since[i] = s->started_real - 1; /* Created is in whole seconds */
+			since[i] = s->started_real - 1;
 	}
 	janitor_pid = master_janitor_fork(&owners);
 	if (janitor_pid < 0)
@@ -842,8 +850,13 @@ int master_run(struct config *cfg, const char *file, char **envp)
 	}
 	for (unsigned i = 0; i < CONFIG_MAX_WORKERS; i++)
 		slots[i].ready_fd = -1;
-	/* The new agents sweep their own slots first; the janitor comes for the rest. */
-	janitor_at = io_now_ms() + MASTER_JANITOR_PERIOD_MS;
+	/*
+	 * What a killed master left: its orphans finish their runs (each
+	 * agent ends its own by its deadline), then the janitor removes what
+	 * is left.
+	 */
+	janitor_at = io_now_ms() + (int64_t)cur->run_max_time * 1000 + AGENT_RUN_SLACK_MS +
+		     MASTER_JANITOR_SLACK_SEC * 1000;
 	for (;;) {
 		static struct pollfd ready[CONFIG_MAX_WORKERS];
 		struct timespec ts;
