@@ -356,13 +356,18 @@ static void master_janitor_tick(int64_t now)
 	for (unsigned i = 0; i < CONFIG_MAX_WORKERS; i++) {
 		const struct slot *s = &slots[i];
 
-		/* Created is in whole seconds: a second's margin on each side. */
+		/*
+		 * Created is the second, rounded down, on the clock we read: a
+		 * container made at or after a time is never older than its
+		 * second.  A slot down now may be respawned while the janitor
+		 * lists, so what is younger than a second is left to next time.
+		 */
 		if (s->pid[0] == 0 && s->pid[1] == 0)
-			since[i] = real.tv_sec - 1; /* it may be respawned while the janitor lists */
+			since[i] = real.tv_sec - 1;
 		else if (master_stray_of(i))
 			since[i] = INT64_MIN;
 		else
-			since[i] = s->started_real - 1;
+			since[i] = s->started_real;
 	}
 	janitor_pid = master_janitor_fork(&owners);
 	if (janitor_pid < 0)
