@@ -61,7 +61,7 @@ static unsigned front_slot;
 static int agent_fd = -1;
 static int listen_sock = -1;
 static int stop_fd = -1;  /* signalfd: SIGTERM/SIGINT */
-static int ready_fd = -1; /* one byte to the master once we have served */
+static int ready_fd = -1; /* one byte to the master at the first connection taken */
 static char *reqbuf;      /* head + body of the current request */
 static size_t reqbuf_cap;
 static char *outbuf;      /* a runner's stdout, RUN_MAX_OUTPUT_SIZE bytes */
