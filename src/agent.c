@@ -40,6 +40,7 @@ static enum agent_state state = AGENT_IDLE;
 static int64_t run_deadline;         /* AGENT_RUNNING: remove the container at this time */
 static bool orphan;                  /* the master is gone: end with the run in progress */
 static int sig_fd = -1;              /* signalfd: SIGUSR1, the master asking for a sweep */
+static int life_fd = -1;             /* hangs up when the master dies */
 static bool sweep_due;               /* a removal or a listing failed: sweep again when idle */
 static char msgbuf[MSG_MAX];
 static char replybuf[MSG_REPLY_MAX_BODY];
@@ -439,13 +440,14 @@ static int agent_wait_ms(void)
 	return -1;
 }
 
-void agent_main(struct config *c, unsigned slot, int ffd, int life_fd, bool sweep_first)
+void agent_main(struct config *c, unsigned slot, int ffd, int life, bool sweep_first)
 {
 	int status = 0;
 
 	cfg = c;
 	agent_slot = slot;
 	front_fd = ffd;
+	life_fd = life;
 	log_set_role("agent");
 	proctitle_set("runboxd: agent %u", slot);
 	agent_setup();

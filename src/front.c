@@ -62,6 +62,7 @@ static int agent_fd = -1;
 static int listen_sock = -1;
 static int stop_fd = -1;  /* signalfd: SIGTERM/SIGINT */
 static int ready_fd = -1; /* one byte to the master at the first connection taken */
+static int life_fd = -1;  /* hangs up when the master dies */
 static char *reqbuf;      /* head + body of the current request */
 static size_t reqbuf_cap;
 static char *outbuf;      /* a runner's stdout, RUN_MAX_OUTPUT_SIZE bytes */
@@ -992,13 +993,14 @@ static void front_served(void)
 	ready_fd = -1;
 }
 
-void front_main(struct config *c, unsigned slot, int lfd, int afd, int life_fd, int rfd)
+void front_main(struct config *c, unsigned slot, int lfd, int afd, int life, int rfd)
 {
 	cfg = c;
 	front_slot = slot;
 	agent_fd = afd;
 	listen_sock = lfd;
 	ready_fd = rfd;
+	life_fd = life;
 	config_forget_token(cfg);
 	log_set_role("front");
 	proctitle_set("runboxd: front %u", slot);
