@@ -60,19 +60,42 @@
 #define CONFIG_MAX_SECONDS 86400        /* any timeout variable: a day; ms fit an int */
 #define CONFIG_MAX_OUTPUT (1024ull * 1024 * 1024) /* RUN_MAX_OUTPUT_SIZE: each front mallocs it */
 
-/* Docker client (agent). */
-#define DOCKER_API_VERSION "v1.41"      /* Docker Engine 20.10 and later */
-#define DOCKER_MAX_RESPONSE (1024u * 1024)  /* a Docker reply body */
+/* HTTP client on Docker's socket (dhttp, agent). */
 #define DOCKER_MAX_RESPONSE_HEAD 16384  /* status line + headers of a reply */
-#define DOCKER_MAX_ID 128               /* container id */
+#define DHTTP_REQUEST_HEAD_MAX (HTTP_MAX_PATH + 512) /* request line + headers we send */
+#define DHTTP_READ_CHUNK 4096           /* reply body bytes read at a time */
+#define DHTTP_CONNECT_RETRY_MS 10       /* a full listen backlog is retried this often */
+#define DHTTP_MAX_MESSAGE 1024          /* a failure's message */
+
+/* Docker API calls (agent). */
+#define DOCKER_API_VERSION "v1.41"      /* Docker Engine 20.10 and later */
+#define DOCKER_MAX_PATH (HTTP_MAX_PATH + 16) /* a call's path with its version prefix */
+#define DOCKER_MAX_RESPONSE (1024u * 1024)  /* a Docker reply body */
+#define DOCKER_MAX_ID 128               /* container id buffer */
+#define DOCKER_ID_MIN 12                /* a container id Docker hands out: 12 (short) ... */
+#define DOCKER_ID_MAX 64                /* ... to 64 hex digits */
 #define DOCKER_MAX_REQUEST_BODY 16384   /* container create JSON */
-#define DOCKER_MAX_IMAGE_REF 255        /* image reference length */
-#define DOCKER_FRAME_HEADER 8
 #define DOCKER_MAX_REPLY 65536u         /* create/start/version/error reply bodies (stack) */
 #define DOCKER_LIST_LIMIT 256           /* containers per list reply: fits DOCKER_MAX_RESPONSE */
+#define DOCKER_MAX_MESSAGE DHTTP_MAX_MESSAGE /* Docker's "message", or ours */
+#define DOCKER_QUOTE_MAX 200            /* a plain-text error body is quoted up to this */
+
+/* Image references (front and agent): distribution's grammar's limits. */
+#define DOCKER_MAX_IMAGE_REF 255        /* image reference length */
+#define IMAGEREF_MAX_TAG 128            /* a tag */
+#define IMAGEREF_DIGEST_PREFIX "sha256:" /* the only digest algorithm accepted */
+#define IMAGEREF_DIGEST_HEX 64          /* ... and its length in hex digits */
+
+/* Docker's attach stream frames (front). */
+#define FRAME_HEADER 8                  /* stream type, 3 zero bytes, big-endian length */
+
+/* Deadline-bounded I/O. */
+#define IO_LINGER_MAX_MS 1000           /* a closing connection is drained this long ... */
+#define IO_LINGER_MAX_BYTES (256 * 1024) /* ... or for this many bytes */
 
 /* Front <-> agent messages. */
 #define MSG_MAX (64u * 1024)
+#define MSG_MAX_FDS 4                   /* descriptors taken from one packet; more is MSG_CTRUNC */
 #define AGENT_MAX_CALLS 8               /* Docker calls behind one answer: a short sweep, create, attach, start, remove */
 
 /* Master. */

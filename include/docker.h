@@ -1,8 +1,8 @@
 /*
- * Docker Engine API client: raw HTTP/1.1 over the unix socket, one
- * connection per call, every read and write under the configured timeouts.
- * Never prints, never exits: returns a DOCKER_E* code and, where Docker
- * explained itself, its message.
+ * Docker Engine API calls over dhttp (HTTP/1.1 on the unix socket, one
+ * connection per call, every read and write under the configured
+ * timeouts).  Never prints, never exits: returns a DOCKER_E* code and,
+ * where Docker explained itself, its message.
  */
 #ifndef RUNBOXD_DOCKER_H
 #define RUNBOXD_DOCKER_H
@@ -13,14 +13,15 @@
 
 #include "bounds.h"
 #include "config.h"
+#include "dhttp.h"
 #include "json.h"
 
 enum docker_err {
-	DOCKER_OK = 0,
-	DOCKER_ECONNECT = -1, /* socket missing / refused / permission */
-	DOCKER_EIO = -2,      /* write or read failed, or timed out */
-	DOCKER_EPROTO = -3,   /* reply is not HTTP, bad framing, bad JSON, too big */
-	DOCKER_ESTATUS = -4,  /* Docker answered with an error status */
+	DOCKER_OK = DHTTP_OK,
+	DOCKER_ECONNECT = DHTTP_ECONNECT, /* socket missing / refused / permission */
+	DOCKER_EIO = DHTTP_EIO,           /* write or read failed, or timed out */
+	DOCKER_EPROTO = DHTTP_EPROTO,     /* reply is not HTTP, bad framing, bad JSON, too big */
+	DOCKER_ESTATUS = -4,              /* Docker answered with an error status */
 };
 
 struct docker_ctx {
@@ -29,26 +30,11 @@ struct docker_ctx {
 	int write_timeout_ms;
 };
 
-#define DOCKER_MAX_MESSAGE 1024
-
 /* Outcome of a call that failed: HTTP status (0 if none) and Docker's "message". */
 struct docker_error {
 	int status;
 	char message[DOCKER_MAX_MESSAGE];
 };
-
-/* Connect to the socket, non-blocking connect bounded by write_timeout_ms. -1 and errno on failure. */
-int docker_connect(const struct docker_ctx *ctx);
-
-/*
- * One request/response.  body may be NULL.  The reply body is stored
- * (dechunked) in out[0..*outlen) (out has outsz bytes, NUL-terminated when
- * room).  Returns DOCKER_OK with *status set for any HTTP status, or a
- * negative DOCKER_E*.
- */
-int docker_call(const struct docker_ctx *ctx, const char *method, const char *path,
-		const char *body, size_t body_len, int *status, char *out, size_t outsz,
-		size_t *outlen);
 
 /*
  * GET /version, answered as docker-run does:
@@ -102,14 +88,5 @@ int docker_container_remove(const struct docker_ctx *ctx, const char *id, struct
 int docker_containers_labelled(const struct docker_ctx *ctx, const char *instance, int slot,
 			       void (*fn)(const char *id, unsigned slot, int64_t created, void *arg),
 			       void *arg, struct docker_error *err);
-
-/* Attach stream frames: 8-byte header, stream 0 stdin, 1 stdout, 2 stderr. */
-enum docker_stream { DOCKER_STDIN = 0, DOCKER_STDOUT = 1, DOCKER_STDERR = 2 };
-/* Parse a frame header; -1 if the stream byte is not 0-2 or bytes 1-3 are not zero. */
-int docker_frame_header(const unsigned char h[DOCKER_FRAME_HEADER], enum docker_stream *stream,
-			uint32_t *len);
-
-/* Is s a syntactically valid Docker image reference (distribution's grammar, <= 255 bytes)? */
-int docker_image_ref_valid(const char *s);
 
 #endif

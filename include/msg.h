@@ -54,7 +54,9 @@ int msg_send(int sock, uint32_t type, const void *a, size_t alen, const void *b,
  * timeout_ms (-1: forever).  Returns the body length (>= 0) with *type
  * and, when one came with it, *fd set (else -1); 0-length EOF is reported
  * as -1 with errno ECONNRESET; timeout as -1 with ETIMEDOUT; a truncated
- * or malformed packet as -1 with EBADMSG.
+ * or malformed packet, an unknown type, a body of the wrong size for its
+ * type, or a descriptor missing (MSG_ATTACHED) or not expected (any other)
+ * as -1 with EBADMSG, any descriptor that came with it closed.
  */
 ssize_t msg_recv(int sock, uint32_t *type, void *buf, size_t bufsz, int *fd, int timeout_ms);
 

@@ -17,6 +17,7 @@
 
 #include "agent.h"
 #include "docker.h"
+#include "imageref.h"
 #include "io.h"
 #include "json.h"
 #include "log.h"
@@ -268,7 +269,7 @@ static void agent_run(const struct msg_ask *ask)
 		agent_error(401, "access_token", "Missing or wrong access token");
 		return;
 	}
-	if (!docker_image_ref_valid(ask->image)) {
+	if (!imageref_valid(ask->image)) {
 		agent_error(400, "request.image", "\"image\" must be a valid Docker image reference");
 		return;
 	}

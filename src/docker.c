@@ -1,70 +1,25 @@
 /*
- * Docker Engine API client.  Every call opens its own connection to the
- * unix socket, sends one request with "Connection: close" and reads the
- * reply under one deadline per direction, each fixed once per call: connect
- * and send within write_timeout_ms of the call's start, the whole reply
- * (head and body) within read_timeout_ms of the request being sent.  A
- * daemon that trickles a byte at a time, or paces head and body, cannot
- * hold the agent longer than the two timeouts together.  The fd
- * is blocking (the caller of attach gets it that way); the I/O here uses
- * MSG_DONTWAIT and poll() instead, and MSG_NOSIGNAL so that a daemon that
- * goes away is an error, not a SIGPIPE.
+ * Docker Engine API calls, on the HTTP client of dhttp.c: every path is
+ * sent under the API version prefix, every reply checked for the status
+ * the call expects and parsed with the JSON helpers.  Never prints, never
+ * exits: failures leave as a DOCKER_E* code with the reason in a
+ * struct docker_error.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "dhttp.h"
 #include "docker.h"
-#include "io.h"
 #include "http.h"
 #include "json.h"
 
-#define DOCKER_REQUEST_HEAD_MAX (HTTP_MAX_PATH + 512)
-#define DOCKER_READ_CHUNK 4096
-#define DOCKER_MAX_TAG 128
-#define DOCKER_DIGEST_PREFIX "sha256:"
-#define DOCKER_DIGEST_HEX 64
-#define DOCKER_ID_MIN 12
-#define DOCKER_ID_MAX 64
-/* A plain-text error body is quoted in the message up to this many bytes. */
-#define DOCKER_QUOTE_MAX 200
-
-/* A reply head read from the socket; res points into head. */
-struct docker_reply {
-	char head[DOCKER_MAX_RESPONSE_HEAD];
-	size_t head_len; /* bytes received into head */
-	size_t head_end; /* bytes of it that are the head; the rest is body */
-	struct http_response res;
-	int64_t deadline; /* the whole reply, head and body, is read by then */
-};
-
 static int docker_fail(struct docker_error *err, int code, int status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-
-/*
- * err->message reaches logs and clients: no control byte may pass (CR/LF
- * would forge log lines or headers, ESC drive a terminal).  Bytes >= 0x80
- * stay when they are known UTF-8 (a decoded JSON string), else they go too.
- */
-static void docker_scrub(char *s, int keep_utf8)
-{
-	unsigned char c;
-
-	for (; *s != '\0'; s++) {
-		c = (unsigned char)*s;
-		if (c < ' ' || c == 0x7f || (c > 0x7f && !keep_utf8))
-			*s = '?';
-	}
-}
 
 /* Fill err and return code: the one way failures leave this file. */
 static int docker_fail(struct docker_error *err, int code, int status, const char *fmt, ...)
@@ -75,364 +30,53 @@ static int docker_fail(struct docker_error *err, int code, int status, const cha
 	va_start(ap, fmt);
 	(void)vsnprintf(err->message, sizeof(err->message), fmt, ap);
 	va_end(ap);
-	docker_scrub(err->message, 1);
+	dhttp_scrub(err->message, 1);
 	return code;
 }
 
-static int64_t docker_deadline(int timeout_ms)
+/* A transport failure as this module's: the codes are the same numbers. */
+static int docker_from_dhttp(struct docker_error *err, int rc, const struct dhttp_error *h)
 {
-	return io_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	err->status = h->status;
+	(void)snprintf(err->message, sizeof(err->message), "%s", h->message);
+	return rc;
 }
 
-/* Wait for events on fd until deadline: 1 ready, 0 timed out, -1 poll failed (errno). */
-static int docker_wait(int fd, short events, int64_t deadline)
+static void docker_http_ctx(const struct docker_ctx *ctx, struct dhttp_ctx *h)
 {
-	struct pollfd p = {.fd = fd, .events = events};
-	int r;
-
-	for (;;) {
-		r = poll(&p, 1, io_left_ms(deadline));
-		if (r > 0)
-			return 1;
-		if (r == 0)
-			return 0;
-		if (errno != EINTR)
-			return -1;
-	}
+	h->socket_path = ctx->socket_path;
+	h->read_timeout_ms = ctx->read_timeout_ms;
+	h->write_timeout_ms = ctx->write_timeout_ms;
 }
 
-/*
- * Unix sockets never answer EINPROGRESS: a full backlog is EAGAIN, and the
- * socket stays unconnected, so the connect is retried until the deadline.
- */
-static int docker_connect_wait(int fd, const struct sockaddr_un *sa, int64_t deadline)
+/* path under the API version prefix; -1 if it does not fit. */
+static int docker_path(char *out, size_t outsz, const char *path)
 {
-	socklen_t sl = sizeof(int);
-	int soerr = 0;
+	int n = snprintf(out, outsz, "/" DOCKER_API_VERSION "%s", path);
 
-	for (;;) {
-		if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0)
-			return 0;
-		if (errno == EAGAIN) {
-			if (io_now_ms() >= deadline) {
-				errno = ETIMEDOUT;
-				return -1;
-			}
-			poll(NULL, 0, 10);
-			continue;
-		}
-		if (errno != EINPROGRESS && errno != EINTR)
-			return -1;
-		switch (docker_wait(fd, POLLOUT, deadline)) {
-		case 0:
-			errno = ETIMEDOUT;
-			return -1;
-		case -1:
-			return -1;
-		}
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
-			return -1;
-		if (soerr != 0) {
-			errno = soerr;
-			return -1;
-		}
-		return 0;
-	}
+	return n < 0 || (size_t)n >= outsz ? -1 : 0;
 }
 
-/* docker_connect against a deadline the caller fixed. */
-static int docker_connect_by(const struct docker_ctx *ctx, int64_t deadline)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	size_t n = strnlen(ctx->socket_path, sizeof(sa.sun_path));
-	int fd, saved;
-
-	if (n == 0 || n >= sizeof(sa.sun_path)) {
-		errno = n == 0 ? ENOENT : ENAMETOOLONG;
-		return -1;
-	}
-	memcpy(sa.sun_path, ctx->socket_path, n);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -1;
-	if (docker_connect_wait(fd, &sa, deadline) < 0 || fcntl(fd, F_SETFL, 0) < 0) {
-		saved = errno;
-		close(fd);
-		errno = saved;
-		return -1;
-	}
-	return fd;
-}
-
-int docker_connect(const struct docker_ctx *ctx)
-{
-	return docker_connect_by(ctx, docker_deadline(ctx->write_timeout_ms));
-}
-
-static int docker_send_all(int fd, const char *p, size_t n, int64_t deadline,
-                           struct docker_error *err)
-{
-	ssize_t w;
-	int r;
-
-	while (n > 0) {
-		w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (w > 0) {
-			p += w;
-			n -= (size_t)w;
-			continue;
-		}
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-			return docker_fail(err, DOCKER_EIO, 0, "cannot write to Docker: %s",
-			                   strerror(errno));
-		r = docker_wait(fd, POLLOUT, deadline);
-		if (r == 0)
-			return docker_fail(err, DOCKER_EIO, 0, "timed out writing to Docker");
-		if (r < 0)
-			return docker_fail(err, DOCKER_EIO, 0, "poll: %s", strerror(errno));
-	}
-	return DOCKER_OK;
-}
-
-/* Bytes read (> 0), 0 at EOF, or DOCKER_EIO. */
-static ssize_t docker_recv(int fd, char *buf, size_t n, int64_t deadline, struct docker_error *err)
-{
-	ssize_t r;
-	int w;
-
-	for (;;) {
-		r = recv(fd, buf, n, MSG_DONTWAIT);
-		if (r >= 0)
-			return r;
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return docker_fail(err, DOCKER_EIO, 0, "cannot read from Docker: %s",
-			                   strerror(errno));
-		w = docker_wait(fd, POLLIN, deadline);
-		if (w == 0)
-			return docker_fail(err, DOCKER_EIO, 0, "timed out reading from Docker");
-		if (w < 0)
-			return docker_fail(err, DOCKER_EIO, 0, "poll: %s", strerror(errno));
-	}
-}
-
-/* The request line and headers; extra ends the header block. */
-static int docker_request_head(char *buf, size_t sz, const char *method, const char *path,
-                               const char *body, size_t body_len, const char *extra)
-{
-	char clen[96] = "";
-	size_t i;
-	int n;
-
-	if (method[0] == '\0' || strlen(method) > HTTP_MAX_METHOD || path[0] != '/' ||
-	    strlen(path) > HTTP_MAX_PATH)
-		return -1;
-	for (i = 0; method[i]; i++)
-		if (method[i] < 'A' || method[i] > 'Z')
-			return -1;
-	for (i = 0; path[i]; i++)
-		if ((unsigned char)path[i] <= ' ' || (unsigned char)path[i] >= 0x7f)
-			return -1;
-	if (body != NULL)
-		(void)snprintf(clen, sizeof(clen),
-		               "Content-Type: application/json\r\nContent-Length: %zu\r\n",
-		               body_len);
-	n = snprintf(buf, sz,
-	             "%s /" DOCKER_API_VERSION "%s HTTP/1.1\r\nHost: docker\r\n"
-	             "User-Agent: runboxd\r\n%s%s\r\n",
-	             method, path, clen, extra);
-	return n < 0 || (size_t)n >= sz ? -1 : n;
-}
-
-/* Parse once a line has ended: a bad status line fails at once, not at the deadline. */
-static int docker_read_head(int fd, struct docker_reply *rep, struct docker_error *err)
-{
-	ssize_t n;
-	int r;
-
-	rep->head_len = 0;
-	for (;;) {
-		if (rep->head_len == sizeof(rep->head))
-			return docker_fail(err, DOCKER_EPROTO, 0,
-			                   "reply head from Docker is over %d bytes",
-			                   DOCKER_MAX_RESPONSE_HEAD);
-		n = docker_recv(fd, rep->head + rep->head_len, sizeof(rep->head) - rep->head_len,
-		                rep->deadline, err);
-		if (n < 0)
-			return (int)n;
-		if (n == 0)
-			return docker_fail(err, DOCKER_EPROTO, 0,
-			                   "Docker closed the connection before replying");
-		rep->head_len += (size_t)n;
-		if (memchr(rep->head + rep->head_len - (size_t)n, '\n', (size_t)n) == NULL)
-			continue;
-		r = http_parse_response(rep->head, rep->head_len, &rep->res);
-		if (r > 0) {
-			rep->head_end = (size_t)r;
-			return DOCKER_OK;
-		}
-		if (r != HTTP_INCOMPLETE)
-			return docker_fail(err, DOCKER_EPROTO, 0,
-			                   "malformed reply head from Docker");
-	}
-}
-
-/*
- * Connect, send the request, read the reply head; *fd stays open for the
- * body, which is read by the same rep->deadline.
- */
-static int docker_exchange(const struct docker_ctx *ctx, const char *method, const char *path,
-                           const char *body, size_t body_len, const char *extra,
-                           struct docker_reply *rep, int *fd, struct docker_error *err)
-{
-	char head[DOCKER_REQUEST_HEAD_MAX];
-	int64_t deadline;
-	int n, rc;
-
-	*fd = -1;
-	rep->head_len = rep->head_end = 0;
-	rep->res.status = 0;
-	rep->deadline = 0;
-	n = docker_request_head(head, sizeof(head), method, path, body, body_len, extra);
-	if (n < 0)
-		return docker_fail(err, DOCKER_EPROTO, 0, "bad request to Docker: %s %.64s", method,
-		                   path);
-	deadline = docker_deadline(ctx->write_timeout_ms);
-	*fd = docker_connect_by(ctx, deadline);
-	if (*fd < 0)
-		return docker_fail(err, DOCKER_ECONNECT, 0, "cannot connect to %s: %s",
-		                   ctx->socket_path, strerror(errno));
-	rc = docker_send_all(*fd, head, (size_t)n, deadline, err);
-	if (rc == DOCKER_OK && body != NULL)
-		rc = docker_send_all(*fd, body, body_len, deadline, err);
-	if (rc != DOCKER_OK)
-		return rc;
-	rep->deadline = docker_deadline(ctx->read_timeout_ms);
-	return docker_read_head(*fd, rep, err);
-}
-
-/* Decoded body bytes accumulate here; more than fits is a protocol error. */
-struct docker_body {
-	char *out;
-	size_t outsz;
-	size_t len;
-};
-
-static int docker_body_put(struct docker_body *b, const char *p, size_t n, struct docker_error *err)
-{
-	if (n > b->outsz - b->len)
-		return docker_fail(err, DOCKER_EPROTO, 0, "reply from Docker is over %zu bytes",
-		                   b->outsz);
-	if (n > 0)
-		memcpy(b->out + b->len, p, n);
-	b->len += n;
-	return DOCKER_OK;
-}
-
-/*
- * Feed p[0..n) by framing.  Returns 1 when the body is complete, 0 when
- * more is needed, or a DOCKER_E*.  p is decoded in place when chunked.
- */
-static int docker_body_feed(struct docker_body *b, const struct http_framing *f,
-                            struct http_chunked *ch, char *p, size_t n, struct docker_error *err)
-{
-	ssize_t r;
-	size_t want;
-	int rc;
-
-	switch (f->kind) {
-	case HTTP_BODY_LENGTH:
-		want = (size_t)f->content_length - b->len;
-		rc = docker_body_put(b, p, n < want ? n : want, err);
-		return rc < 0 ? rc : b->len == f->content_length;
-	case HTTP_BODY_CHUNKED:
-		r = http_chunked_decode(ch, p, &n);
-		if (r == HTTP_ERROR)
-			return docker_fail(err, DOCKER_EPROTO, 0,
-			                   "malformed chunked body from Docker");
-		rc = docker_body_put(b, p, n, err);
-		return rc < 0 ? rc : r >= 0;
-	case HTTP_BODY_CLOSE:
-		rc = docker_body_put(b, p, n, err);
-		return rc < 0 ? rc : 0;
-	case HTTP_BODY_NONE:
-		break;
-	}
-	return 1;
-}
-
-static int docker_read_body(int fd, struct docker_reply *rep, const char *method,
-                            struct docker_body *b, struct docker_error *err)
-{
-	struct http_chunked ch = {0};
-	struct http_framing f;
-	char chunk[DOCKER_READ_CHUNK];
-	ssize_t n;
-	int rc;
-
-	if (http_response_framing(&rep->res, &f) < 0)
-		return docker_fail(err, DOCKER_EPROTO, 0, "bad body framing in reply from Docker");
-	if (strcmp(method, "HEAD") == 0)
-		f.kind = HTTP_BODY_NONE;
-	if (f.kind == HTTP_BODY_LENGTH && f.content_length > b->outsz)
-		return docker_fail(err, DOCKER_EPROTO, 0, "reply from Docker is over %zu bytes",
-		                   b->outsz);
-	rc = docker_body_feed(b, &f, &ch, rep->head + rep->head_end, rep->head_len - rep->head_end,
-	                      err);
-	while (rc == 0) {
-		n = docker_recv(fd, chunk, sizeof(chunk), rep->deadline, err);
-		if (n < 0)
-			return (int)n;
-		if (n == 0)
-			return f.kind == HTTP_BODY_CLOSE
-			           ? DOCKER_OK
-			           : docker_fail(err, DOCKER_EPROTO, 0,
-			                         "Docker closed the connection mid-reply");
-		rc = docker_body_feed(b, &f, &ch, chunk, (size_t)n, err);
-	}
-	return rc < 0 ? rc : DOCKER_OK;
-}
-
-/* docker_call with the reason for a failure. */
+/* One call on the versioned path; the reply body in out[0..*outlen). */
 static int docker_request(const struct docker_ctx *ctx, const char *method, const char *path,
                           const char *body, size_t body_len, int *status, char *out, size_t outsz,
                           size_t *outlen, struct docker_error *err)
 {
-	struct docker_reply rep;
-	struct docker_body b = {.out = out, .outsz = out != NULL ? outsz : 0};
-	int fd, rc;
+	struct dhttp_ctx h;
+	struct dhttp_error herr;
+	char full[DOCKER_MAX_PATH];
+	int rc;
 
 	err->status = 0;
 	err->message[0] = '\0';
 	*outlen = 0;
 	*status = 0;
-	if (b.outsz > 0)
-		out[0] = '\0';
-	rc = docker_exchange(ctx, method, path, body, body_len, "Connection: close\r\n", &rep, &fd,
-	                     err);
-	if (rc == DOCKER_OK)
-		rc = docker_read_body(fd, &rep, method, &b, err);
-	if (fd >= 0)
-		close(fd);
-	if (rc != DOCKER_OK)
-		return rc;
-	*status = rep.res.status;
-	*outlen = b.len;
-	if (b.len < b.outsz)
-		out[b.len] = '\0';
-	return DOCKER_OK;
-}
-
-int docker_call(const struct docker_ctx *ctx, const char *method, const char *path,
-                const char *body, size_t body_len, int *status, char *out, size_t outsz,
-                size_t *outlen)
-{
-	struct docker_error err;
-
-	return docker_request(ctx, method, path, body, body_len, status, out, outsz, outlen, &err);
+	if (docker_path(full, sizeof(full), path) < 0)
+		return docker_fail(err, DOCKER_EPROTO, 0, "bad request to Docker: %s %.64s", method,
+		                   path);
+	docker_http_ctx(ctx, &h);
+	rc = dhttp_call(&h, method, full, body, body_len, status, out, outsz, outlen, &herr);
+	return rc == DHTTP_OK ? DOCKER_OK : docker_from_dhttp(err, rc, &herr);
 }
 
 /* Docker's {"message": "..."}, else a short text naming the status. */
@@ -445,14 +89,14 @@ static int docker_status_error(int status, const char *body, size_t len, struct 
 	if (json_check(body, len) == JSON_OBJECT &&
 	    json_member(body, len, "message", &v, &vlen) == JSON_STRING &&
 	    json_string_decode(v, vlen, err->message, sizeof(err->message)) > 0) {
-		docker_scrub(err->message, 1);
+		dhttp_scrub(err->message, 1);
 		return DOCKER_ESTATUS;
 	}
 	q = len < DOCKER_QUOTE_MAX ? len : DOCKER_QUOTE_MAX;
 	(void)snprintf(err->message, sizeof(err->message), "Docker answered %d %s%s%.*s", status,
 	               http_status_reason(status), q > 0 ? ": " : "", (int)q, body);
 	/* An unparsed body is not known to be UTF-8: printable ASCII only. */
-	docker_scrub(err->message, 0);
+	dhttp_scrub(err->message, 0);
 	return DOCKER_ESTATUS;
 }
 
@@ -817,10 +461,11 @@ static int docker_attach_is_stream(const struct http_response *res)
 int docker_container_attach(const struct docker_ctx *ctx, const char *id, int *fd, char *early,
                             size_t early_sz, size_t *early_len, struct docker_error *err)
 {
-	struct docker_reply rep;
-	char path[DOCKER_MAX_ID + 64];
+	struct dhttp_reply rep;
+	struct dhttp_ctx h;
+	struct dhttp_error herr;
+	char path[DOCKER_MAX_ID + 64], full[DOCKER_MAX_PATH];
 	char reply[DOCKER_MAX_REPLY];
-	struct docker_body b = {.out = reply, .outsz = sizeof(reply)};
 	size_t n;
 	int s = -1, rc;
 
@@ -832,19 +477,26 @@ int docker_container_attach(const struct docker_ctx *ctx, const char *id, int *f
 		return docker_fail(err, DOCKER_EPROTO, 0, "invalid container id");
 	(void)snprintf(path, sizeof(path),
 	               "/containers/%s/attach?stream=1&stdin=1&stdout=1&stderr=1", id);
-	rc = docker_exchange(ctx, "POST", path, NULL, 0, "Connection: Upgrade\r\nUpgrade: tcp\r\n",
-	                     &rep, &s, err);
-	if (rc != DOCKER_OK)
+	if (docker_path(full, sizeof(full), path) < 0)
+		return docker_fail(err, DOCKER_EPROTO, 0, "bad request to Docker: attach");
+	docker_http_ctx(ctx, &h);
+	rc = dhttp_exchange(&h, "POST", full, NULL, 0, "Connection: Upgrade\r\nUpgrade: tcp\r\n",
+	                    &rep, &s, &herr);
+	if (rc != DHTTP_OK) {
+		rc = docker_from_dhttp(err, rc, &herr);
 		goto out;
+	}
 	if (rep.res.status == 200 && !docker_attach_is_stream(&rep.res)) {
 		rc = docker_fail(err, DOCKER_EPROTO, 200,
 		                 "Docker answered attach with a framed 200, not a stream");
 		goto out;
 	}
 	if (!docker_attach_is_stream(&rep.res)) {
-		rc = docker_read_body(s, &rep, "POST", &b, err);
-		if (rc == DOCKER_OK)
-			rc = docker_status_error(rep.res.status, reply, b.len, err);
+		rc = dhttp_read_body(s, &rep, "POST", reply, sizeof(reply), &n, &herr);
+		if (rc == DHTTP_OK)
+			rc = docker_status_error(rep.res.status, reply, n, err);
+		else
+			rc = docker_from_dhttp(err, rc, &herr);
 		goto out;
 	}
 	n = rep.head_len - rep.head_end;
@@ -1055,165 +707,4 @@ int docker_containers_labelled(const struct docker_ctx *ctx, const char *instanc
 out:
 	free(body);
 	return rc;
-}
-
-int docker_frame_header(const unsigned char h[DOCKER_FRAME_HEADER], enum docker_stream *stream,
-                        uint32_t *len)
-{
-	if (h[0] > DOCKER_STDERR || h[1] != 0 || h[2] != 0 || h[3] != 0)
-		return -1;
-	*stream = (enum docker_stream)h[0];
-	*len = (uint32_t)h[4] << 24 | (uint32_t)h[5] << 16 | (uint32_t)h[6] << 8 | (uint32_t)h[7];
-	return 0;
-}
-
-/* Image references: distribution/reference's grammar, without IPv6 hosts. */
-
-static int ref_lower_alnum(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-
-static int ref_alnum(char c)
-{
-	return ref_lower_alnum(c) || (c >= 'A' && c <= 'Z');
-}
-
-/* [a-z0-9]+ (('.' | '_' | '__' | '-'+) [a-z0-9]+)* */
-static int ref_path_component(const char *s, size_t n)
-{
-	size_t i = 0, run;
-
-	while (i < n) {
-		for (run = 0; i < n && ref_lower_alnum(s[i]); run++)
-			i++;
-		if (run == 0)
-			return 0;
-		if (i == n)
-			return 1;
-		if (s[i] == '.') {
-			i++;
-		} else if (s[i] == '_') {
-			i += i + 1 < n && s[i + 1] == '_' ? 2 : 1;
-		} else if (s[i] == '-') {
-			while (i < n && s[i] == '-')
-				i++;
-		} else {
-			return 0;
-		}
-	}
-	return 0;
-}
-
-/* [a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])? */
-static int ref_domain_component(const char *s, size_t n)
-{
-	size_t i;
-
-	if (n == 0 || !ref_alnum(s[0]) || !ref_alnum(s[n - 1]))
-		return 0;
-	for (i = 1; i + 1 < n; i++)
-		if (!ref_alnum(s[i]) && s[i] != '-')
-			return 0;
-	return 1;
-}
-
-/* host components joined by '.', then an optional :port */
-static int ref_domain(const char *s, size_t n)
-{
-	const char *colon = memchr(s, ':', n);
-	size_t hn = colon != NULL ? (size_t)(colon - s) : n, i, start = 0;
-
-	if (colon != NULL) {
-		if (hn + 1 == n)
-			return 0;
-		for (i = hn + 1; i < n; i++)
-			if (s[i] < '0' || s[i] > '9')
-				return 0;
-	}
-	for (i = 0; i <= hn; i++) {
-		if (i == hn || s[i] == '.') {
-			if (!ref_domain_component(s + start, i - start))
-				return 0;
-			start = i + 1;
-		}
-	}
-	return 1;
-}
-
-/* Docker's rule for whether the first of several components names a registry. */
-static int ref_is_domain(const char *s, size_t n)
-{
-	return memchr(s, '.', n) != NULL || memchr(s, ':', n) != NULL ||
-	       (n == 9 && memcmp(s, "localhost", 9) == 0);
-}
-
-/* [domain '/'] path-component ('/' path-component)* */
-static int ref_name(const char *s, size_t n)
-{
-	const char *slash = memchr(s, '/', n);
-	size_t i = 0, j;
-
-	if (slash != NULL && ref_is_domain(s, (size_t)(slash - s))) {
-		if (!ref_domain(s, (size_t)(slash - s)))
-			return 0;
-		i = (size_t)(slash - s) + 1;
-	}
-	for (;;) {
-		for (j = i; j < n && s[j] != '/'; j++)
-			;
-		if (!ref_path_component(s + i, j - i))
-			return 0;
-		if (j == n)
-			return 1;
-		i = j + 1;
-	}
-}
-
-/* [A-Za-z0-9_][A-Za-z0-9_.-]{0,127} */
-static int ref_tag(const char *s, size_t n)
-{
-	size_t i;
-
-	if (n == 0 || n > DOCKER_MAX_TAG || !(ref_alnum(s[0]) || s[0] == '_'))
-		return 0;
-	for (i = 1; i < n; i++)
-		if (!ref_alnum(s[i]) && s[i] != '_' && s[i] != '.' && s[i] != '-')
-			return 0;
-	return 1;
-}
-
-/* sha256:[0-9a-f]{64} */
-static int ref_digest(const char *s, size_t n)
-{
-	size_t pl = strlen(DOCKER_DIGEST_PREFIX), i;
-
-	if (n != pl + DOCKER_DIGEST_HEX || memcmp(s, DOCKER_DIGEST_PREFIX, pl) != 0)
-		return 0;
-	for (i = pl; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return 1;
-}
-
-int docker_image_ref_valid(const char *s)
-{
-	size_t n = strnlen(s, DOCKER_MAX_IMAGE_REF + 1), rn;
-	const char *at, *slash, *colon;
-
-	if (n == 0 || n > DOCKER_MAX_IMAGE_REF)
-		return 0;
-	at = memchr(s, '@', n);
-	rn = at != NULL ? (size_t)(at - s) : n;
-	if (at != NULL && !ref_digest(at + 1, n - rn - 1))
-		return 0;
-	/* A ':' after the last '/' starts the tag; before it, it is a port. */
-	slash = memrchr(s, '/', rn);
-	colon = memrchr(s, ':', rn);
-	if (colon != NULL && (slash == NULL || colon > slash)) {
-		if (!ref_tag(colon + 1, rn - (size_t)(colon + 1 - s)))
-			return 0;
-		rn = (size_t)(colon - s);
-	}
-	return ref_name(s, rn);
 }

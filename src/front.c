@@ -18,9 +18,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "docker.h"
+#include "frame.h"
 #include "front.h"
 #include "http.h"
+#include "imageref.h"
 #include "io.h"
 #include "json.h"
 #include "log.h"
@@ -488,60 +489,50 @@ enum run_end {
 
 /* Docker's multiplexed stream, parsed as it arrives. */
 struct run_stream {
-	unsigned char hdr[DOCKER_FRAME_HEADER];
-	size_t hdr_have;
-	enum docker_stream stream;
-	uint32_t left;       /* bytes of the current frame still to come */
-	uint64_t total;      /* frame bytes counted against the output limit */
+	struct frame_parser fp; /* its limit: the output limit, over all frames */
 	size_t out_len;
 	size_t err_len;
 	bool saw_stdin;
 	bool saw_stderr;
 };
 
+/* Keep one span of a frame's payload: stdout whole, stderr up to FRONT_STDERR_KEEP. */
+static void run_keep(struct run_stream *s, const struct frame_event *ev)
+{
+	size_t keep;
+
+	if (ev->stream == FRAME_STDIN && ev->start)
+		s->saw_stdin = true;
+	if (ev->stream == FRAME_STDERR && ev->frame_len > 0)
+		s->saw_stderr = true;
+	if (ev->stream == FRAME_STDOUT) {
+		memcpy(outbuf + s->out_len, ev->data, ev->len);
+		s->out_len += ev->len;
+	} else if (ev->stream == FRAME_STDERR && s->err_len < FRONT_STDERR_KEEP) {
+		keep = FRONT_STDERR_KEEP - s->err_len;
+		keep = keep < ev->len ? keep : ev->len;
+		memcpy(errbuf + s->err_len, ev->data, keep);
+		s->err_len += keep;
+	}
+}
+
 /* Feed stream bytes; returns RUN_EOF to go on, or why to stop. */
 static enum run_end run_feed(struct run_stream *s, const char *p, size_t n)
 {
+	struct frame_event ev;
+	ssize_t r;
+
 	while (n > 0) {
-		if (s->left == 0 && s->hdr_have < DOCKER_FRAME_HEADER) {
-			size_t k = DOCKER_FRAME_HEADER - s->hdr_have;
-
-			if (k > n)
-				k = n;
-			memcpy(s->hdr + s->hdr_have, p, k);
-			s->hdr_have += k;
-			p += k;
-			n -= k;
-			if (s->hdr_have < DOCKER_FRAME_HEADER)
-				break;
-			if (docker_frame_header(s->hdr, &s->stream, &s->left) < 0)
-				return RUN_BAD_FRAME;
-			s->hdr_have = 0;
-			/* The limit is checked on the header, before a byte is kept. */
-			if (s->total + s->left > cfg->run_max_output)
-				return RUN_TOO_BIG;
-			s->total += s->left;
-			if (s->stream == DOCKER_STDIN)
-				s->saw_stdin = true;
-			if (s->stream == DOCKER_STDERR && s->left > 0)
-				s->saw_stderr = true;
-			continue;
-		}
-		size_t k = s->left < n ? s->left : n;
-
-		if (s->stream == DOCKER_STDOUT) {
-			memcpy(outbuf + s->out_len, p, k);
-			s->out_len += k;
-		} else if (s->stream == DOCKER_STDERR && s->err_len < FRONT_STDERR_KEEP) {
-			size_t keep = FRONT_STDERR_KEEP - s->err_len;
-
-			keep = keep < k ? keep : k;
-			memcpy(errbuf + s->err_len, p, keep);
-			s->err_len += keep;
-		}
-		s->left -= (uint32_t)k;
-		p += k;
-		n -= k;
+		r = frame_parse(&s->fp, p, n, &ev);
+		if (r == FRAME_INCOMPLETE)
+			break;
+		if (r == FRAME_TOO_BIG)
+			return RUN_TOO_BIG;
+		if (r < 0)
+			return RUN_BAD_FRAME;
+		run_keep(s, &ev);
+		p += r;
+		n -= (size_t)r;
 	}
 	return RUN_EOF;
 }
@@ -608,7 +599,7 @@ static enum run_end run_pump(struct conn *c, int sfd, const char *early, size_t 
 			ssize_t n = read(sfd, chunk, sizeof(chunk));
 
 			if (n == 0)
-				return s->left || s->hdr_have ? RUN_READ_ERROR : RUN_EOF;
+				return frame_midway(&s->fp) ? RUN_READ_ERROR : RUN_EOF;
 			if (n < 0) {
 				if (errno == EAGAIN || errno == EINTR)
 					continue;
@@ -670,6 +661,7 @@ static enum run_end run_stream(struct conn *c, int sfd, const char *early, size_
 	enum run_end e;
 
 	memset(s, 0, sizeof(*s));
+	frame_init(&s->fp, cfg->run_max_output);
 	if (io_set_nonblock(sfd) < 0) {
 		log_error("%s: fcntl(O_NONBLOCK)", __func__);
 		return RUN_ATTACH_ERROR;
@@ -706,7 +698,7 @@ static const char *front_run_check(const struct conn *c, struct msg_ask *ask, co
 	}
 	if (v[0].type != JSON_STRING ||
 	    json_string_decode(v[0].p, v[0].len, ask->image, sizeof(ask->image)) < 1 ||
-	    !docker_image_ref_valid(ask->image)) {
+	    !imageref_valid(ask->image)) {
 		snprintf(msg, msgsz, "\"image\" must be a valid Docker image reference");
 		return "request.image";
 	}

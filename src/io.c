@@ -11,9 +11,6 @@
 #include "bounds.h"
 #include "io.h"
 
-#define IO_LINGER_MAX_MS 1000
-#define IO_LINGER_MAX_BYTES (256 * 1024)
-
 int64_t io_now_ms(void)
 {
 	struct timespec ts;

@@ -13,6 +13,39 @@
 #include "io.h"
 #include "msg.h"
 
+enum msg_fd_rule { MSG_FD_NONE, MSG_FD_ONE };
+
+/*
+ * Every message type and its shape: the body size it must have (exactly,
+ * or at least for a reply, whose body follows its header) and whether it
+ * carries a descriptor.  A type not listed is refused.
+ */
+static const struct {
+	uint32_t type;
+	size_t min, max;
+	enum msg_fd_rule fd;
+} msg_shapes[] = {
+	{MSG_VERSION, sizeof(struct msg_ask), sizeof(struct msg_ask), MSG_FD_NONE},
+	{MSG_RUN, sizeof(struct msg_ask), sizeof(struct msg_ask), MSG_FD_NONE},
+	{MSG_DONE, 0, 0, MSG_FD_NONE},
+	{MSG_REPLY, sizeof(struct msg_reply), MSG_MAX - sizeof(struct msg_hdr), MSG_FD_NONE},
+	{MSG_ATTACHED, 0, MSG_MAX - sizeof(struct msg_hdr), MSG_FD_ONE},
+	{MSG_AUTH, sizeof(struct msg_ask), sizeof(struct msg_ask), MSG_FD_NONE},
+};
+
+static int msg_shape_ok(uint32_t type, size_t len, int fd)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(msg_shapes) / sizeof(msg_shapes[0]); i++) {
+		if (msg_shapes[i].type != type)
+			continue;
+		return len >= msg_shapes[i].min && len <= msg_shapes[i].max &&
+		       (fd >= 0) == (msg_shapes[i].fd == MSG_FD_ONE);
+	}
+	return 0;
+}
+
 int msg_send(int sock, uint32_t type, const void *a, size_t alen, const void *b, size_t blen,
 	     int fd)
 {
@@ -97,7 +130,7 @@ ssize_t msg_recv(int sock, uint32_t *type, void *buf, size_t bufsz, int *fd, int
 {
 	struct msg_hdr h;
 	union {
-		char buf[CMSG_SPACE(sizeof(int) * 4)];
+		char buf[CMSG_SPACE(sizeof(int) * MSG_MAX_FDS)];
 		struct cmsghdr align;
 	} ctl;
 	struct iovec iov[2] = {
@@ -126,7 +159,7 @@ ssize_t msg_recv(int sock, uint32_t *type, void *buf, size_t bufsz, int *fd, int
 		return -1;
 	}
 	if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || (size_t)n < sizeof(h) ||
-	    h.len != (size_t)n - sizeof(h)) {
+	    h.len != (size_t)n - sizeof(h) || !msg_shape_ok(h.type, h.len, got)) {
 		if (got >= 0)
 			close(got);
 		errno = EBADMSG;
