@@ -68,7 +68,9 @@
 #define DHTTP_MAX_MESSAGE 1024          /* a failure's message */
 
 /* Docker API calls (agent). */
-#define DOCKER_API_VERSION "v1.41"      /* Docker Engine 20.10 and later */
+#define DOCKER_API_OLDEST "1.41"       /* Docker Engine 20.10 (Debian 12's docker.io) */
+#define DOCKER_API_NEWEST "1.44"       /* the newest runboxd is written and tested for (Engine 25; 29 accepts no older) */
+#define DOCKER_MAX_API_VERSION 16      /* "1.N" as Docker writes it */
 #define DOCKER_MAX_PATH (HTTP_MAX_PATH + 16) /* a call's path with its version prefix */
 #define DOCKER_MAX_RESPONSE (1024u * 1024)  /* a Docker reply body */
 #define DOCKER_MAX_ID 128               /* container id buffer */

@@ -22,12 +22,20 @@ enum docker_err {
 	DOCKER_EIO = DHTTP_EIO,           /* write or read failed, or timed out */
 	DOCKER_EPROTO = DHTTP_EPROTO,     /* reply is not HTTP, bad framing, bad JSON, too big */
 	DOCKER_ESTATUS = -4,              /* Docker answered with an error status */
+	DOCKER_EVERSION = -5,             /* no API version both Docker and runboxd speak */
 };
 
+/*
+ * api is the API version in use, "" until negotiated: the first call
+ * negotiates, and so does the first after a call that could not reach the
+ * daemon (it may have restarted as another version) or that the daemon
+ * refused for its version (that call is then retried once).
+ */
 struct docker_ctx {
 	const char *socket_path;
 	int read_timeout_ms;
 	int write_timeout_ms;
+	char api[DOCKER_MAX_API_VERSION];
 };
 
 /* Outcome of a call that failed: HTTP status (0 if none) and Docker's "message". */
@@ -37,14 +45,27 @@ struct docker_error {
 };
 
 /*
- * GET /version, answered as docker-run does:
- * {"docker":{"version","apiVersion","gitCommit","goVersion","os","arch",
- * "kernelVersion","buildTime","platform":{"name"},"components":[{"name","version"}]}}
+ * Ask the daemon (unversioned GET /version) for its ApiVersion and
+ * MinAPIVersion and set ctx->api to the newest version both speak, capped
+ * at DOCKER_API_NEWEST.  DOCKER_EVERSION, with both ranges in the message,
+ * when the daemon's minimum is above DOCKER_API_NEWEST or its maximum
+ * below DOCKER_API_OLDEST.
  */
-int docker_version(const struct docker_ctx *ctx, struct jbuf *out, struct docker_error *err);
+int docker_negotiate(struct docker_ctx *ctx, struct docker_error *err);
 
-/* Turn Docker's /version reply into the object above (pure; for tests). */
-int docker_version_translate(const char *js, size_t len, struct jbuf *out);
+/* The choice of docker_negotiate from a /version reply (pure; for tests). */
+int docker_api_pick(const char *js, size_t len, char *api, size_t apisz, struct docker_error *err);
+
+/*
+ * GET /version, answered as docker-run does, plus the API version in use:
+ * {"docker":{"version","apiVersion","gitCommit","goVersion","os","arch",
+ * "kernelVersion","buildTime","platform":{"name"},"components":[{"name","version"}]},
+ * "runboxd":{"apiVersion"}}
+ */
+int docker_version(struct docker_ctx *ctx, struct jbuf *out, struct docker_error *err);
+
+/* Turn Docker's /version reply into the object above (pure; for tests); api NULL leaves "runboxd" out. */
+int docker_version_translate(const char *js, size_t len, const char *api, struct jbuf *out);
 
 /* Labels put on every container. */
 #define DOCKER_LABEL_INSTANCE "io.runboxd.instance"
@@ -62,10 +83,10 @@ int docker_create_body(const struct config *c, const char *image, const char *in
 		       unsigned slot, char *out, size_t outsz);
 
 /* POST /containers/create; the new id in id[DOCKER_MAX_ID]. */
-int docker_container_create(const struct docker_ctx *ctx, const struct config *c,
+int docker_container_create(struct docker_ctx *ctx, const struct config *c,
 			    const char *image, const char *instance, unsigned slot, char *id,
 			    struct docker_error *err);
-int docker_container_start(const struct docker_ctx *ctx, const char *id, struct docker_error *err);
+int docker_container_start(struct docker_ctx *ctx, const char *id, struct docker_error *err);
 
 /*
  * POST /containers/{id}/attach?stream=1&stdin=1&stdout=1&stderr=1 with
@@ -73,11 +94,11 @@ int docker_container_start(const struct docker_ctx *ctx, const char *id, struct 
  * stream bytes that arrived with the reply head are copied to
  * early[0..*early_len) (early has early_sz bytes).
  */
-int docker_container_attach(const struct docker_ctx *ctx, const char *id, int *fd, char *early,
+int docker_container_attach(struct docker_ctx *ctx, const char *id, int *fd, char *early,
 			    size_t early_sz, size_t *early_len, struct docker_error *err);
 
 /* DELETE /containers/{id}?v=1&force=1.  404 counts as success. */
-int docker_container_remove(const struct docker_ctx *ctx, const char *id, struct docker_error *err);
+int docker_container_remove(struct docker_ctx *ctx, const char *id, struct docker_error *err);
 
 /*
  * Ids of all containers (running or not) carrying label instance=value and,
@@ -85,7 +106,7 @@ int docker_container_remove(const struct docker_ctx *ctx, const char *id, struct
  * creation time (unix seconds, -1 if Docker gave none); returns the count
  * or < 0.
  */
-int docker_containers_labelled(const struct docker_ctx *ctx, const char *instance, int slot,
+int docker_containers_labelled(struct docker_ctx *ctx, const char *instance, int slot,
 			       void (*fn)(const char *id, unsigned slot, int64_t created, void *arg),
 			       void *arg, struct docker_error *err);
 

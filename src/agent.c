@@ -88,7 +88,7 @@ static void agent_docker_error(int rc, const struct docker_error *err, int statu
 {
 	char msg[DOCKER_MAX_MESSAGE + 64];
 
-	if (rc == DOCKER_ECONNECT || rc == DOCKER_EIO) {
+	if (rc == DOCKER_ECONNECT || rc == DOCKER_EIO || rc == DOCKER_EVERSION) {
 		snprintf(msg, sizeof(msg), "Docker unix socket: %s", err->message);
 		agent_error(500, "docker.unixsocket", msg);
 		return;
@@ -388,6 +388,24 @@ static bool agent_dispatch(uint32_t type, ssize_t n, int fd)
 	return ok;
 }
 
+/*
+ * Settle the API version before the slot takes requests, and say so when
+ * there is none: every request then asks Docker again, so an upgraded
+ * daemon is taken up without a restart.
+ */
+static void agent_negotiate(void)
+{
+	struct docker_error err;
+	int rc = docker_negotiate(&dctx, &err);
+
+	if (rc == DOCKER_OK)
+		log_debug("Docker API %s", dctx.api);
+	else if (rc == DOCKER_EVERSION)
+		log_errorx("%s; no runs until Docker changes", err.message);
+	else
+		log_warnx("%s: cannot ask Docker for its API version: %s", __func__, err.message);
+}
+
 static void agent_setup(void)
 {
 	/*
@@ -452,6 +470,7 @@ void agent_main(struct config *c, unsigned slot, int ffd, int life, bool sweep_f
 	log_set_role("agent");
 	proctitle_set("runboxd: agent %u", slot);
 	agent_setup();
+	agent_negotiate();
 	io_watch(life_fd, agent_orphaned);
 	/*
 	 * What the slot's earlier pair left, unless a process of it still

@@ -42,6 +42,8 @@ static int docker_from_dhttp(struct docker_error *err, int rc, const struct dhtt
 	return rc;
 }
 
+static int docker_status_error(int status, const char *body, size_t len, struct docker_error *err);
+
 static void docker_http_ctx(const struct docker_ctx *ctx, struct dhttp_ctx *h)
 {
 	h->socket_path = ctx->socket_path;
@@ -49,34 +51,132 @@ static void docker_http_ctx(const struct docker_ctx *ctx, struct dhttp_ctx *h)
 	h->write_timeout_ms = ctx->write_timeout_ms;
 }
 
-/* path under the API version prefix; -1 if it does not fit. */
-static int docker_path(char *out, size_t outsz, const char *path)
+/* path under the prefix of the API version in use; -1 if it does not fit. */
+static int docker_path(const struct docker_ctx *ctx, char *out, size_t outsz, const char *path)
 {
-	int n = snprintf(out, outsz, "/" DOCKER_API_VERSION "%s", path);
+	int n = snprintf(out, outsz, "/v%s%s", ctx->api, path);
 
 	return n < 0 || (size_t)n >= outsz ? -1 : 0;
 }
 
-/* One call on the versioned path; the reply body in out[0..*outlen). */
-static int docker_request(const struct docker_ctx *ctx, const char *method, const char *path,
+/* Docker's 400 for a path whose version it does not speak (too old, or too new). */
+static int docker_version_refused(int status, const char *body, size_t len)
+{
+	static const char what[] = "client version ";
+
+	return status == 400 && body != NULL && memmem(body, len, what, sizeof(what) - 1) != NULL;
+}
+
+/*
+ * One call on the versioned path; the reply body in out[0..*outlen).  A
+ * call that did not reach the daemon forgets the version (a restarted
+ * daemon may be another one); a call refused for its version negotiates
+ * again and is sent once more.
+ */
+static int docker_request(struct docker_ctx *ctx, const char *method, const char *path,
                           const char *body, size_t body_len, int *status, char *out, size_t outsz,
                           size_t *outlen, struct docker_error *err)
 {
 	struct dhttp_ctx h;
 	struct dhttp_error herr;
 	char full[DOCKER_MAX_PATH];
-	int rc;
+	int rc, tries = 0;
 
 	err->status = 0;
 	err->message[0] = '\0';
-	*outlen = 0;
-	*status = 0;
-	if (docker_path(full, sizeof(full), path) < 0)
-		return docker_fail(err, DOCKER_EPROTO, 0, "bad request to Docker: %s %.64s", method,
-		                   path);
 	docker_http_ctx(ctx, &h);
-	rc = dhttp_call(&h, method, full, body, body_len, status, out, outsz, outlen, &herr);
-	return rc == DHTTP_OK ? DOCKER_OK : docker_from_dhttp(err, rc, &herr);
+	do {
+		*outlen = 0;
+		*status = 0;
+		if (ctx->api[0] == '\0' && (rc = docker_negotiate(ctx, err)) != DOCKER_OK)
+			return rc;
+		if (docker_path(ctx, full, sizeof(full), path) < 0)
+			return docker_fail(err, DOCKER_EPROTO, 0, "bad request to Docker: %s %.64s",
+			                   method, path);
+		rc = dhttp_call(&h, method, full, body, body_len, status, out, outsz, outlen, &herr);
+		if (rc != DHTTP_OK) {
+			ctx->api[0] = '\0';
+			return docker_from_dhttp(err, rc, &herr);
+		}
+		if (!docker_version_refused(*status, out, *outlen))
+			return DOCKER_OK;
+		ctx->api[0] = '\0';
+	} while (++tries < 2);
+	return DOCKER_OK;
+}
+
+/* "major.minor" of digits into one comparable number; -1 if it is not one. */
+static long docker_api_parse(const char *s)
+{
+	long major = 0, minor = 0;
+	size_t i = 0, n;
+
+	for (n = 0; s[i] >= '0' && s[i] <= '9' && n < 4; i++, n++)
+		major = major * 10 + (s[i] - '0');
+	if (n == 0 || s[i++] != '.')
+		return -1;
+	for (n = 0; s[i] >= '0' && s[i] <= '9' && n < 4; i++, n++)
+		minor = minor * 10 + (s[i] - '0');
+	if (n == 0 || s[i] != '\0')
+		return -1;
+	return major * 10000 + minor;
+}
+
+static void docker_api_format(long v, char *out, size_t outsz)
+{
+	unsigned major = (unsigned)(v / 10000) % 10000, minor = (unsigned)(v % 10000);
+
+	(void)snprintf(out, outsz, "%u.%u", major, minor);
+}
+
+int docker_api_pick(const char *js, size_t len, char *api, size_t apisz, struct docker_error *err)
+{
+	char max_s[DOCKER_MAX_API_VERSION] = "", min_s[DOCKER_MAX_API_VERSION] = "";
+	const char *v;
+	size_t vlen;
+	long max, min, oldest = docker_api_parse(DOCKER_API_OLDEST);
+	long newest = docker_api_parse(DOCKER_API_NEWEST);
+
+	api[0] = '\0';
+	if (json_check(js, len) != JSON_OBJECT ||
+	    json_member(js, len, "ApiVersion", &v, &vlen) != JSON_STRING ||
+	    json_string_decode(v, vlen, max_s, sizeof(max_s)) < 1 ||
+	    (max = docker_api_parse(max_s)) < 0)
+		return docker_fail(err, DOCKER_EPROTO, 0, "Docker's /version has no valid ApiVersion");
+	/* A daemon that names no minimum is taken to speak only its own version. */
+	min = max;
+	if (json_member(js, len, "MinAPIVersion", &v, &vlen) == JSON_STRING &&
+	    (json_string_decode(v, vlen, min_s, sizeof(min_s)) < 1 ||
+	     (min = docker_api_parse(min_s)) < 0 || min > max))
+		return docker_fail(err, DOCKER_EPROTO, 0,
+		                   "Docker's /version has no valid MinAPIVersion");
+	if (min_s[0] == '\0')
+		docker_api_format(min, min_s, sizeof(min_s));
+	if (min > newest || max < oldest)
+		return docker_fail(err, DOCKER_EVERSION, 0,
+		                   "Docker speaks API versions %s to %s, runboxd %s to %s: "
+		                   "none in common",
+		                   min_s, max_s, DOCKER_API_OLDEST, DOCKER_API_NEWEST);
+	docker_api_format(max < newest ? max : newest, api, apisz);
+	return DOCKER_OK;
+}
+
+int docker_negotiate(struct docker_ctx *ctx, struct docker_error *err)
+{
+	struct dhttp_ctx h;
+	struct dhttp_error herr;
+	char body[DOCKER_MAX_REPLY];
+	size_t len;
+	int status, rc;
+
+	ctx->api[0] = '\0';
+	docker_http_ctx(ctx, &h);
+	rc = dhttp_call(&h, "GET", "/version", NULL, 0, &status, body, sizeof(body), &len, &herr);
+	if (rc != DHTTP_OK)
+		return docker_from_dhttp(err, rc, &herr);
+	if (status != 200)
+		return docker_status_error(status, body, len, err);
+	return docker_api_pick(body, len, ctx->api, sizeof(ctx->api), err);
 }
 
 /* Docker's {"message": "..."}, else a short text naming the status. */
@@ -160,7 +260,7 @@ static int docker_put_components(struct jbuf *b, const char *js, const jsmntok_t
 	return 0;
 }
 
-int docker_version_translate(const char *js, size_t len, struct jbuf *out)
+int docker_version_translate(const char *js, size_t len, const char *api, struct jbuf *out)
 {
 	jsmntok_t tok[JSON_MAX_TOKENS];
 	jsmn_parser p;
@@ -187,7 +287,13 @@ int docker_version_translate(const char *js, size_t len, struct jbuf *out)
 	jbuf_lit(out, "},");
 	if (docker_put_components(out, js, tok, ntok, 0) < 0)
 		goto fail;
-	jbuf_lit(out, "}}");
+	jbuf_lit(out, "}");
+	if (api != NULL) {
+		jbuf_lit(out, ",\"runboxd\":{\"apiVersion\":");
+		jbuf_str(out, api, strlen(api));
+		jbuf_lit(out, "}");
+	}
+	jbuf_lit(out, "}");
 	if (!out->overflow)
 		return 0;
 fail:
@@ -195,7 +301,7 @@ fail:
 	return -1;
 }
 
-int docker_version(const struct docker_ctx *ctx, struct jbuf *out, struct docker_error *err)
+int docker_version(struct docker_ctx *ctx, struct jbuf *out, struct docker_error *err)
 {
 	char body[DOCKER_MAX_REPLY];
 	size_t len;
@@ -207,7 +313,7 @@ int docker_version(const struct docker_ctx *ctx, struct jbuf *out, struct docker
 		return rc;
 	if (status != 200)
 		return docker_status_error(status, body, len, err);
-	if (docker_version_translate(body, len, out) < 0)
+	if (docker_version_translate(body, len, ctx->api, out) < 0)
 		return docker_fail(err, DOCKER_EPROTO, status,
 		                   "unexpected /version reply from Docker (or no room for it)");
 	return DOCKER_OK;
@@ -388,7 +494,7 @@ static int docker_create_reply(const char *js, size_t len, char *id)
 	return 0;
 }
 
-int docker_container_create(const struct docker_ctx *ctx, const struct config *c, const char *image,
+int docker_container_create(struct docker_ctx *ctx, const struct config *c, const char *image,
                             const char *instance, unsigned slot, char *id, struct docker_error *err)
 {
 	char body[DOCKER_MAX_REQUEST_BODY];
@@ -414,7 +520,7 @@ int docker_container_create(const struct docker_ctx *ctx, const struct config *c
 }
 
 /* A call on /containers/<id><suffix> that succeeds on ok1 or ok2. */
-static int docker_container_op(const struct docker_ctx *ctx, const char *method, const char *id,
+static int docker_container_op(struct docker_ctx *ctx, const char *method, const char *id,
                                const char *suffix, int ok1, int ok2, struct docker_error *err)
 {
 	char path[DOCKER_MAX_ID + 64];
@@ -433,12 +539,12 @@ static int docker_container_op(const struct docker_ctx *ctx, const char *method,
 	return DOCKER_OK;
 }
 
-int docker_container_start(const struct docker_ctx *ctx, const char *id, struct docker_error *err)
+int docker_container_start(struct docker_ctx *ctx, const char *id, struct docker_error *err)
 {
 	return docker_container_op(ctx, "POST", id, "/start", 204, 304, err);
 }
 
-int docker_container_remove(const struct docker_ctx *ctx, const char *id, struct docker_error *err)
+int docker_container_remove(struct docker_ctx *ctx, const char *id, struct docker_error *err)
 {
 	return docker_container_op(ctx, "DELETE", id, "?v=1&force=1", 204, 404, err);
 }
@@ -458,7 +564,7 @@ static int docker_attach_is_stream(const struct http_response *res)
 	       http_header_find(res->headers, res->num_headers, "Transfer-Encoding") == NULL;
 }
 
-int docker_container_attach(const struct docker_ctx *ctx, const char *id, int *fd, char *early,
+int docker_container_attach(struct docker_ctx *ctx, const char *id, int *fd, char *early,
                             size_t early_sz, size_t *early_len, struct docker_error *err)
 {
 	struct dhttp_reply rep;
@@ -477,12 +583,15 @@ int docker_container_attach(const struct docker_ctx *ctx, const char *id, int *f
 		return docker_fail(err, DOCKER_EPROTO, 0, "invalid container id");
 	(void)snprintf(path, sizeof(path),
 	               "/containers/%s/attach?stream=1&stdin=1&stdout=1&stderr=1", id);
-	if (docker_path(full, sizeof(full), path) < 0)
+	if (ctx->api[0] == '\0' && (rc = docker_negotiate(ctx, err)) != DOCKER_OK)
+		return rc;
+	if (docker_path(ctx, full, sizeof(full), path) < 0)
 		return docker_fail(err, DOCKER_EPROTO, 0, "bad request to Docker: attach");
 	docker_http_ctx(ctx, &h);
 	rc = dhttp_exchange(&h, "POST", full, NULL, 0, "Connection: Upgrade\r\nUpgrade: tcp\r\n",
 	                    &rep, &s, &herr);
 	if (rc != DHTTP_OK) {
+		ctx->api[0] = '\0';
 		rc = docker_from_dhttp(err, rc, &herr);
 		goto out;
 	}
@@ -678,7 +787,7 @@ out:
 	return count;
 }
 
-int docker_containers_labelled(const struct docker_ctx *ctx, const char *instance, int slot,
+int docker_containers_labelled(struct docker_ctx *ctx, const char *instance, int slot,
                                void (*fn)(const char *id, unsigned slot, int64_t created, void *arg),
                                void *arg, struct docker_error *err)
 {

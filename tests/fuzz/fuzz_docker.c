@@ -44,7 +44,7 @@ static void fuzz_version(const uint8_t *data, size_t size)
 	struct jbuf b;
 
 	jbuf_init(&b, mem, sizeof(mem));
-	if (docker_version_translate((const char *)data, size, &b) == 0) {
+	if (docker_version_translate((const char *)data, size, size > 0 && (data[0] & 1) ? "1.44" : NULL, &b) == 0) {
 		if (json_check(mem, b.len) != JSON_OBJECT)
 			abort();
 	} else if (b.len != 0) {

@@ -26,6 +26,15 @@ Modes:
   chunked           every JSON reply uses Transfer-Encoding: chunked, small chunks
   stderr            attach sends a stderr frame "runner broke\\n", then the
                     stdout frame
+  engine29          answers as Docker Engine 29.0 does: ApiVersion 1.52,
+                    MinAPIVersion 1.44, and a 400 "client version 1.N is too
+                    old..." for a path versioned below 1.44 (or "too new"
+                    above 1.52); otherwise normal
+  api130            a daemon that speaks API 1.12 to 1.30 only; otherwise normal
+
+In every mode the daemon answers versioned paths only within its API range
+(1.12 to 1.41 as 20.10), and SIGUSR1 turns it into Engine 29 (an upgrade
+under a running client).
 
 SIGTERM or SIGINT: stop, remove the socket, exit 0.  Python 3 stdlib only.
 """
@@ -46,8 +55,14 @@ import threading
 MODES = (
     "normal", "hang", "version-hang", "garbage-frame", "huge-frame", "trickle",
     "create-500", "start-500", "attach-500", "close-mid-stream", "chunked", "stderr",
-    "create-hang",
+    "create-hang", "engine29", "api130",
 )
+# Docker release -> (Version, ApiVersion, MinAPIVersion)
+ENGINES = {
+    "20.10": ("20.10.24-fake", "1.41", "1.12"),
+    "29": ("29.0.0-fake", "1.52", "1.44"),
+    "1.30": ("17.06.0-fake", "1.30", "1.12"),
+}
 MAX_HEAD = 64 * 1024
 MAX_BODY = 16 * 1024 * 1024
 CHUNK = 7  # chunk size in chunked mode: small, so clients see many pieces
@@ -76,7 +91,7 @@ RUNNER_REPLY = json.dumps({"stdout": "fake\n", "stderr": "", "error": ""}, separ
 REASONS = {101: "UPGRADED", 200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request",
            404: "Not Found", 500: "Internal Server Error"}
 
-ROUTE_PREFIX = re.compile(r"^/v1\.\d+(?=/)")
+ROUTE_PREFIX = re.compile(r"^/v(1\.\d+)(?=/)")
 ROUTE_CONTAINER = re.compile(r"^/containers/([A-Za-z0-9_.-]+)(/[a-z]+)?$")
 
 stop = threading.Event()
@@ -213,14 +228,21 @@ class Handler(socketserver.BaseRequestHandler):
     # Each route returns True if the connection may carry another request.
     def route(self, conn, method, target, headers, body):
         mode = self.server.mode
+        m = ROUTE_PREFIX.match(target)
         path = ROUTE_PREFIX.sub("", target.split("?", 1)[0], count=1)
+        if m:
+            refused = self.version_refused(m.group(1))
+            if refused:
+                return self.json(conn, 400, {"message": refused})
         if mode == "hang" or (mode == "version-hang" and path == "/version"):
             conn.wait_close()
             return False
         if method == "GET" and path == "/_ping":
             return self.reply(conn, 200, b"OK", "text/plain; charset=utf-8")
         if method == "GET" and path == "/version":
-            return self.json(conn, 200, VERSION)
+            version, api, minapi = ENGINES[self.server.engine]
+            v = dict(VERSION, Version=version, ApiVersion=api, MinAPIVersion=minapi)
+            return self.json(conn, 200, v)
         if method == "GET" and path == "/containers/json":
             with self.server.lock:
                 listed = [{"Id": cid, "Labels": labels} for cid, labels in self.server.containers.items()]
@@ -242,6 +264,17 @@ class Handler(socketserver.BaseRequestHandler):
                 self.server.containers.pop(m.group(1), None)
             return self.reply(conn, 204, b"", None)
         return self.json(conn, 404, {"message": "page not found"})
+
+    def version_refused(self, v):
+        """Docker's own words for a path versioned outside its range, else None."""
+        _, api, minapi = ENGINES[self.server.engine]
+        key = lambda x: tuple(int(p) for p in x.split("."))
+        if key(v) < key(minapi):
+            return ("client version %s is too old. Minimum supported API version is %s, "
+                    "please upgrade your client to a newer version" % (v, minapi))
+        if key(v) > key(api):
+            return "client version %s is too new. Maximum supported API version is %s" % (v, api)
+        return None
 
     def create(self, conn, body):
         if self.server.mode == "create-500":
@@ -269,8 +302,8 @@ class Handler(socketserver.BaseRequestHandler):
 
     def reply(self, conn, status, body, ctype):
         head = ["HTTP/1.1 %d %s" % (status, REASONS.get(status, "Unknown")),
-                "Api-Version: 1.41", "Docker-Experimental: false", "Ostype: linux",
-                "Server: Docker/20.10.24-fake (linux)",
+                "Api-Version: " + ENGINES[self.server.engine][1], "Docker-Experimental: false",
+                "Ostype: linux", "Server: Docker/%s (linux)" % ENGINES[self.server.engine][0],
                 "Date: " + email.utils.formatdate(usegmt=True)]
         if ctype:
             head.append("Content-Type: " + ctype)
@@ -327,6 +360,8 @@ def serve(path, mode, log):
             os.unlink(p)
     server = Server(tmp, Handler, bind_and_activate=False)
     server.mode = mode
+    server.engine = {"engine29": "29", "api130": "1.30"}.get(mode, "20.10")
+    signal.signal(signal.SIGUSR1, lambda *_: setattr(server, "engine", "29"))
     server.log = log
     server.lock = threading.Lock()
     server.containers = {}  # id -> labels, until deleted

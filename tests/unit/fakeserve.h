@@ -80,7 +80,7 @@ static inline void child_read_request(int c)
 		if (len >= want)
 			break;
 	}
-	fd = open(req_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = open(req_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (fd >= 0) {
 		write_all(fd, buf, len);
 		close(fd);
@@ -195,6 +195,42 @@ static inline pid_t serve_json(int status, const char *reason, const char *body)
 	return serve(reply, SERVE_WHOLE);
 }
 
+
+/*
+ * Answer n connections in turn, the i-th with replies[i] in one write;
+ * request_seen() then has all n requests, in order.
+ */
+static inline pid_t serve_seq(const char *const *replies, size_t n)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	size_t i;
+	pid_t pid;
+	int l, c;
+
+	unlink(sock_path);
+	unlink(req_path);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
+	l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(l, 4) < 0) {
+		perror("test server");
+		exit(2);
+	}
+	pid = fork();
+	if (pid == 0) {
+		alarm(20);
+		for (i = 0; i < n; i++) {
+			c = accept(l, NULL, NULL);
+			if (c < 0)
+				_exit(1);
+			child_read_request(c);
+			write_all(c, replies[i], strlen(replies[i]));
+			close(c);
+		}
+		_exit(0);
+	}
+	close(l);
+	return pid;
+}
 
 /* A fresh directory for the socket; the child's request lands next to it. */
 static inline void serve_setup(const char *name)

@@ -229,7 +229,7 @@ static void translate_is(const char *in, const char *want)
 	int rc;
 
 	jbuf_init(&b, mem, sizeof(mem));
-	rc = docker_version_translate(in, strlen(in), &b);
+	rc = docker_version_translate(in, strlen(in), NULL, &b);
 	CHECKF(rc == 0 && b.len == strlen(want) && memcmp(mem, want, b.len) == 0, "%s -> %.*s", in,
 	       (int)b.len, mem);
 	CHECK(json_check(mem, b.len) == JSON_OBJECT);
@@ -267,13 +267,13 @@ static void test_version_translate(void)
 	                            "{\"a\":\"\xff\"}"};
 	for (n = 0; n < sizeof(bad) / sizeof(bad[0]); n++) {
 		jbuf_init(&b, mem, sizeof(mem));
-		CHECKF(docker_version_translate(bad[n], strlen(bad[n]), &b) == -1 && b.len == 0,
+		CHECKF(docker_version_translate(bad[n], strlen(bad[n]), NULL, &b) == -1 && b.len == 0,
 		       "bad[%zu]", n);
 	}
 	/* Output that does not fit: -1 and the buffer as it was. */
 	for (n = 0; n < strlen(REAL_VERSION_OUT); n += 7) {
 		jbuf_init(&b, mem, n);
-		CHECKF(docker_version_translate(REAL_VERSION, strlen(REAL_VERSION), &b) == -1 &&
+		CHECKF(docker_version_translate(REAL_VERSION, strlen(REAL_VERSION), NULL, &b) == -1 &&
 		           b.len == 0,
 		       "cap %zu", n);
 	}
@@ -296,8 +296,14 @@ static void test_version_call(void)
 	jbuf_init(&b, mem, sizeof(mem));
 	rc = docker_version(&ctx, &b, &err);
 	reap(pid);
-	CHECK(rc == DOCKER_OK && b.len == strlen(REAL_VERSION_OUT) &&
-	      memcmp(mem, REAL_VERSION_OUT, b.len) == 0);
+	/* docker-run's object, and the version runboxd uses beside it. */
+	static const char runboxd_part[] = ",\"runboxd\":{\"apiVersion\":\"1.41\"}}";
+	size_t base = strlen(REAL_VERSION_OUT) - 1;
+	CHECKF(rc == DOCKER_OK && b.len == base + strlen(runboxd_part) &&
+	           memcmp(mem, REAL_VERSION_OUT, base) == 0 &&
+	           memcmp(mem + base, runboxd_part, strlen(runboxd_part)) == 0,
+	       "%.*s", (int)b.len, mem);
+	CHECK(strncmp(request_seen(), "GET /v1.41/version HTTP/1.1\r\n", 29) == 0);
 
 	pid = serve("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nnope!", SERVE_WHOLE);
 	jbuf_init(&b, mem, sizeof(mem));
@@ -462,18 +468,19 @@ static void test_container_ops(void)
 /* Transport failures come out of every call as the call's own, with dhttp's message. */
 static void test_container_failures(void)
 {
+	struct docker_ctx sc = short_ctx, c = ctx; /* copies: a failed call forgets the version */
 	struct docker_error err;
 	char want[256];
 	pid_t pid;
 	int rc;
 
 	pid = serve("", SERVE_HANG);
-	rc = docker_container_start(&short_ctx, ID64, &err);
+	rc = docker_container_start(&sc, ID64, &err);
 	reap(pid);
 	CHECK(rc == DOCKER_EIO && strcmp(err.message, "timed out reading from Docker") == 0);
 
 	unlink(sock_path);
-	rc = docker_container_start(&ctx, ID64, &err);
+	rc = docker_container_start(&c, ID64, &err);
 	CHECK(rc == DOCKER_ECONNECT && err.status == 0);
 	snprintf(want, sizeof(want), "cannot connect to %s: No such file or directory", sock_path);
 	CHECKF(strcmp(err.message, want) == 0, "%s", err.message);
@@ -656,6 +663,154 @@ static void test_containers_labelled(void)
 	      strcmp(err.message, "invalid filter") == 0);
 }
 
+static void test_api_pick(void)
+{
+	static const struct {
+		const char *js;
+		int rc;
+		const char *api; /* or the message */
+	} rows[] = {
+	    {"{\"ApiVersion\":\"1.41\",\"MinAPIVersion\":\"1.12\"}", DOCKER_OK, "1.41"},
+	    {"{\"ApiVersion\":\"1.52\",\"MinAPIVersion\":\"1.44\"}", DOCKER_OK, "1.44"},
+	    {"{\"ApiVersion\":\"1.52\",\"MinAPIVersion\":\"1.40\"}", DOCKER_OK, "1.44"},
+	    {"{\"ApiVersion\":\"1.43\",\"MinAPIVersion\":\"1.12\"}", DOCKER_OK, "1.43"},
+	    {"{\"MinAPIVersion\":\"1.24\",\"ApiVersion\":\"1.44\",\"Os\":\"linux\"}", DOCKER_OK,
+	     "1.44"},
+	    {"{\"ApiVersion\":\"1.44\"}", DOCKER_OK, "1.44"},
+	    {"{\"ApiVersion\":\"1.041\",\"MinAPIVersion\":\"1.12\"}", DOCKER_OK, "1.41"},
+	    {"{\"ApiVersion\":\"1.30\",\"MinAPIVersion\":\"1.12\"}", DOCKER_EVERSION,
+	     "Docker speaks API versions 1.12 to 1.30, runboxd 1.41 to 1.44: none in common"},
+	    {"{\"ApiVersion\":\"1.60\",\"MinAPIVersion\":\"1.45\"}", DOCKER_EVERSION,
+	     "Docker speaks API versions 1.45 to 1.60, runboxd 1.41 to 1.44: none in common"},
+	    {"{\"ApiVersion\":\"2.0\",\"MinAPIVersion\":\"2.0\"}", DOCKER_EVERSION,
+	     "Docker speaks API versions 2.0 to 2.0, runboxd 1.41 to 1.44: none in common"},
+	    {"{\"ApiVersion\":\"1.40\"}", DOCKER_EVERSION,
+	     "Docker speaks API versions 1.40 to 1.40, runboxd 1.41 to 1.44: none in common"},
+	    {"{}", DOCKER_EPROTO, "Docker's /version has no valid ApiVersion"},
+	    {"[]", DOCKER_EPROTO, "Docker's /version has no valid ApiVersion"},
+	    {"{\"ApiVersion\":1.41}", DOCKER_EPROTO, "Docker's /version has no valid ApiVersion"},
+	    {"{\"ApiVersion\":\"v1.41\"}", DOCKER_EPROTO, "Docker's /version has no valid ApiVersion"},
+	    {"{\"ApiVersion\":\"1.41x\"}", DOCKER_EPROTO, "Docker's /version has no valid ApiVersion"},
+	    {"{\"ApiVersion\":\"1.\"}", DOCKER_EPROTO, "Docker's /version has no valid ApiVersion"},
+	    {"{\"ApiVersion\":\".41\"}", DOCKER_EPROTO, "Docker's /version has no valid ApiVersion"},
+	    {"{\"ApiVersion\":\"12345.1\"}", DOCKER_EPROTO, "Docker's /version has no valid ApiVersion"},
+	    {"{\"ApiVersion\":\"1.41\",\"MinAPIVersion\":\"1.50\"}", DOCKER_EPROTO,
+	     "Docker's /version has no valid MinAPIVersion"},
+	    {"{\"ApiVersion\":\"1.41\",\"MinAPIVersion\":\"\"}", DOCKER_EPROTO,
+	     "Docker's /version has no valid MinAPIVersion"},
+	};
+	struct docker_error err;
+	char api[DOCKER_MAX_API_VERSION];
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		err.message[0] = '\0';
+		rc = docker_api_pick(rows[i].js, strlen(rows[i].js), api, sizeof(api), &err);
+		CHECKF(rc == rows[i].rc, "row %zu: %d", i, rc);
+		if (rc == DOCKER_OK)
+			CHECKF(strcmp(api, rows[i].api) == 0, "row %zu: %s", i, api);
+		else
+			CHECKF(api[0] == '\0' && strcmp(err.message, rows[i].api) == 0, "row %zu: %s", i,
+			       err.message);
+	}
+}
+
+static const char ENGINE29_BODY[] =
+    "{\"Version\":\"29.0.0\",\"ApiVersion\":\"1.52\",\"MinAPIVersion\":\"1.44\",\"Os\":\"linux\"}";
+static const char TOO_OLD_BODY[] =
+    "{\"message\":\"client version 1.41 is too old. Minimum supported API version is 1.44, "
+    "please upgrade your client to a newer version\"}";
+
+static const char *reply_json(char *buf, size_t sz, int status, const char *body)
+{
+	snprintf(buf, sz,
+	         "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+	         status, strlen(body), body);
+	return buf;
+}
+
+/* Negotiation: at the first call, again after a call the daemon refused for its version. */
+static void test_negotiate(void)
+{
+	static char engine29[512], too_old[512];
+	static const char started[] = "HTTP/1.1 204 No Content\r\n\r\n";
+	struct docker_ctx nc = ctx;
+	struct docker_error err;
+	char want[1024];
+	pid_t pid;
+	int rc;
+
+	reply_json(engine29, sizeof(engine29), 200, ENGINE29_BODY);
+	reply_json(too_old, sizeof(too_old), 400, TOO_OLD_BODY);
+
+	/* First call: ask, unversioned, then use the newest both speak. */
+	nc.api[0] = '\0';
+	const char *first[] = {engine29, started};
+	pid = serve_seq(first, 2);
+	rc = docker_container_start(&nc, ID64, &err);
+	reap(pid);
+	CHECKF(rc == DOCKER_OK && strcmp(nc.api, "1.44") == 0, "%d %s %s", rc, nc.api, err.message);
+	snprintf(want, sizeof(want),
+	         "GET /version HTTP/1.1\r\nHost: docker\r\nUser-Agent: runboxd\r\n"
+	         "Connection: close\r\n\r\nPOST /v1.44/containers/%s/start HTTP/1.1\r\n",
+	         ID64);
+	CHECKF(strncmp(request_seen(), want, strlen(want)) == 0, "%s", request_seen());
+
+	/* The daemon was upgraded under us: refused, renegotiated, sent again. */
+	snprintf(nc.api, sizeof(nc.api), "1.41");
+	const char *upgraded[] = {too_old, engine29, started};
+	pid = serve_seq(upgraded, 3);
+	rc = docker_container_start(&nc, ID64, &err);
+	reap(pid);
+	CHECKF(rc == DOCKER_OK && strcmp(nc.api, "1.44") == 0, "%d %s %s", rc, nc.api, err.message);
+	snprintf(want, sizeof(want), "POST /v1.41/containers/%s/start", ID64);
+	CHECK(strncmp(request_seen(), want, strlen(want)) == 0);
+	CHECK(strstr(request_seen(), "GET /version HTTP/1.1\r\n") != NULL);
+	snprintf(want, sizeof(want), "POST /v1.44/containers/%s/start", ID64);
+	CHECK(strstr(request_seen(), want) != NULL);
+
+	/* Refused again after renegotiating: Docker's answer goes to the caller, once. */
+	snprintf(nc.api, sizeof(nc.api), "1.41");
+	const char *stubborn[] = {too_old, engine29, too_old};
+	pid = serve_seq(stubborn, 3);
+	rc = docker_container_start(&nc, ID64, &err);
+	reap(pid);
+	CHECKF(rc == DOCKER_ESTATUS && err.status == 400 && strstr(err.message, "too old") != NULL,
+	       "%d %s", rc, err.message);
+
+	/* No version in common: refused with both ranges named, nothing else asked. */
+	nc.api[0] = '\0';
+	pid = serve_json(200, "OK", "{\"ApiVersion\":\"1.30\",\"MinAPIVersion\":\"1.12\"}");
+	rc = docker_container_start(&nc, ID64, &err);
+	reap(pid);
+	CHECKF(rc == DOCKER_EVERSION && nc.api[0] == '\0' &&
+	           strcmp(err.message, "Docker speaks API versions 1.12 to 1.30, runboxd 1.41 to "
+	                               "1.44: none in common") == 0,
+	       "%d %s", rc, err.message);
+	CHECK(strncmp(request_seen(), "GET /version HTTP/1.1\r\n", 23) == 0 &&
+	      strstr(request_seen(), "/start") == NULL);
+
+	/* A daemon that could not be reached may come back as another version: ask again. */
+	snprintf(nc.api, sizeof(nc.api), "1.41");
+	nc.read_timeout_ms = SHORT_MS;
+	pid = serve("", SERVE_HANG);
+	rc = docker_container_start(&nc, ID64, &err);
+	reap(pid);
+	CHECK(rc == DOCKER_EIO && nc.api[0] == '\0');
+	unlink(sock_path);
+	snprintf(nc.api, sizeof(nc.api), "1.41");
+	rc = docker_container_remove(&nc, ID64, &err);
+	CHECK(rc == DOCKER_ECONNECT && nc.api[0] == '\0');
+
+	/* The daemon's own failure to answer /version. */
+	pid = serve_json(500, "Internal Server Error", "{\"message\":\"down\"}");
+	rc = docker_negotiate(&nc, &err);
+	reap(pid);
+	CHECK(rc == DOCKER_ESTATUS && err.status == 500 && strcmp(err.message, "down") == 0);
+}
+
+/* Against a real daemon that has no images: every refusal must be Docker's own. */
 static void test_real_docker(const char *sock)
 {
 	struct docker_ctx real = {
@@ -675,6 +830,9 @@ static void test_real_docker(const char *sock)
 	CHECKF(rc == DOCKER_OK, "%d %s", rc, err.message);
 	CHECK(json_check(mem, b.len) == JSON_OBJECT);
 	CHECK(memmem(mem, b.len, "\"apiVersion\":\"1.4", 17) != NULL);
+	/* Debian 12's daemon is 20.10: API 1.41, the oldest runboxd speaks. */
+	CHECKF(strcmp(real.api, DOCKER_API_OLDEST) == 0, "%s", real.api);
+	CHECK(memmem(mem, b.len, "\"runboxd\":{\"apiVersion\":\"1.41\"}", 31) != NULL);
 
 	config_full(&c);
 	snprintf(c.runtime, CONFIG_MAX_STR, "%s", "");
@@ -703,6 +861,8 @@ int main(void)
 	ctx.socket_path = sock_path;
 	ctx.read_timeout_ms = GENEROUS_MS;
 	ctx.write_timeout_ms = GENEROUS_MS;
+	/* Settled, as after a negotiation: each fake answers one call. */
+	snprintf(ctx.api, sizeof(ctx.api), "1.41");
 	short_ctx = ctx;
 	short_ctx.read_timeout_ms = SHORT_MS;
 	short_ctx.write_timeout_ms = SHORT_MS;
@@ -715,6 +875,8 @@ int main(void)
 	test_container_failures();
 	test_container_attach();
 	test_containers_labelled();
+	test_api_pick();
+	test_negotiate();
 
 	real = getenv("RUNBOXD_TEST_DOCKER_SOCK");
 	if (real != NULL && real[0] != '\0')
