@@ -85,6 +85,9 @@ def t_labels_and_sweep(sock):
     st, js = docker("POST", "/containers/create", {"Image": SH, "Cmd": ["true"], "Labels": labels}, sock=sock)
     left_id = js.get("Id") if st == 201 and isinstance(js, dict) else None
     R.check(left_id is not None, "podman: a leftover container made", js)
+    # Slots own what is created from their spawn's second on: start in a later second.
+    made = time.time()
+    wait_for(lambda: int(time.time()) > int(made), 5)
     s.start(wait=False)
     try:
         s.wait_ready(timeout=120)
