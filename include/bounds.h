@@ -120,6 +120,10 @@
 #define RUNNER_POLL_TICK_MS 100                 /* how often the pump checks for the exit */
 #define RUNNER_OUTPUT_PIECE (64u * 1024)        /* the reply is escaped and written this much at a time */
 
+/* Sandbox (sandbox.c). */
+#define SANDBOX_MAX_GROUPS 32           /* supplementary groups of the agent user */
+#define SANDBOX_NOFILE 64               /* RLIMIT_NOFILE of fronts and agents: a few sockets each */
+
 /* Logging. */
 #define LOG_MAX_LINE 2048
 

@@ -11,8 +11,21 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <netinet/in.h>
+#include <sys/types.h>
 
 #include "bounds.h"
+
+/*
+ * Who a role runs as.  change is false when runboxd was not started as
+ * root: ids cannot change then, and the rest of the sandbox still applies.
+ */
+struct sandbox_ids {
+	bool change;
+	uid_t uid;
+	gid_t gid;
+	unsigned ngroups;
+	gid_t groups[SANDBOX_MAX_GROUPS];
+};
 
 #define CONFIG_EXIT_BAD 78 /* EX_CONFIG: bad or missing configuration */
 
@@ -66,6 +79,13 @@ struct config {
 	int64_t nano_cpus;             /* DOCKER_CONTAINER_CPUS decimal CPUs, e.g. "1.5" (0 = no limit), stored in 1e-9 CPUs */
 	char runtime[CONFIG_MAX_STR];  /* DOCKER_CONTAINER_RUNTIME ("" = daemon default) */
 	struct config_list image_allow; /* RUN_IMAGE_ALLOWLIST (empty = any image) */
+	char front_user[CONFIG_MAX_STR];   /* SERVER_FRONT_USER (runboxd-front) */
+	char agent_user[CONFIG_MAX_STR];   /* SERVER_AGENT_USER (runboxd) */
+	char front_chroot[CONFIG_MAX_STR]; /* SERVER_FRONT_CHROOT (/var/lib/runboxd/empty) */
+	bool sandbox_debug;            /* SANDBOX_DEBUG (false): traps instead of kills */
+
+	/* Not variables: what sandbox_prepare found for the users above. */
+	struct sandbox_ids front_ids, agent_ids;
 
 	/* config.c's bookkeeping: bit i is set once variable i of its table was
 	 * given.  A bool has no spare value to mean "unset", so config_finish

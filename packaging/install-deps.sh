@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages runboxd needs to build, run and test, when
-# something is missing and we are root on Debian/Ubuntu.  Prints nothing
-# when all is there.
+# something is missing and we are root on Debian/Ubuntu, and the system
+# users it drops to (make-users.sh).  Prints nothing when all is there.
 set -euo pipefail
 
 pkgs=(build-essential clang libjsmn-dev libseccomp-dev libclang-rt-14-dev
@@ -11,7 +11,9 @@ missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then
+	exec "$(dirname "$0")/make-users.sh"
+fi
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
 	echo "missing packages: ${missing[*]} (install them as root with apt-get)" >&2
 	exit 1
@@ -20,3 +22,4 @@ echo "installing: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >&2
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+exec "$(dirname "$0")/make-users.sh"

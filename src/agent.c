@@ -23,6 +23,7 @@
 #include "log.h"
 #include "msg.h"
 #include "proc.h"
+#include "sandbox.h"
 
 static struct config *cfg;
 static unsigned agent_slot;
@@ -420,6 +421,10 @@ static void agent_setup(void)
 	dctx.socket_path = cfg->docker_socket;
 	dctx.read_timeout_ms = (int)cfg->docker_read_timeout * 1000;
 	dctx.write_timeout_ms = (int)cfg->docker_write_timeout * 1000;
+	/* The janitor has no front and no life pipe (-1): only 0-2 and sig_fd stay. */
+	int keep[] = {front_fd, sig_fd, life_fd};
+
+	sandbox_drop_agent(cfg, keep, sizeof(keep) / sizeof(keep[0]));
 }
 
 void agent_janitor(struct config *c, const struct agent_owners *owners)

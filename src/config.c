@@ -33,6 +33,8 @@ enum config_type {
 	CT_TOKEN,    /* printable ASCII, no spaces; never echoed; config_finish refuses weak ones */
 	CT_SOCKET,   /* absolute path that fits sun_path */
 	CT_DIR,      /* absolute path or empty */
+	CT_PATH,     /* absolute path */
+	CT_USER,     /* a user name: [A-Za-z0-9._-], not starting with '-' */
 	CT_CAPS,     /* space-separated capability names */
 	CT_IMAGES,   /* space-separated image references */
 	CT_LOGLEVEL, /* error|warn|info|debug */
@@ -140,6 +142,14 @@ static const struct config_var vars[] = {
 	     "OCI runtime, e.g. runsc (empty: daemon default)"),
 	LIST("RUN_IMAGE_ALLOWLIST", CT_IMAGES, image_allow, "",
 	     "images clients may run (empty: any)"),
+	TEXT("SERVER_FRONT_USER", CT_USER, front_user, "runboxd-front",
+	     "user the fronts run as when started as root (no Docker access)"),
+	TEXT("SERVER_AGENT_USER", CT_USER, agent_user, "runboxd",
+	     "user the agents run as when started as root (must reach the Docker socket)"),
+	TEXT("SERVER_FRONT_CHROOT", CT_PATH, front_chroot, "/var/lib/runboxd/empty",
+	     "empty root-owned directory the fronts are chrooted to when started as root"),
+	BOOL("SANDBOX_DEBUG", sandbox_debug, "false",
+	     "a forbidden system call is logged and fails instead of killing (debugging only)"),
 };
 
 _Static_assert(ARRAY_SIZE(vars) <= 64, "struct config's given mask has 64 bits");
@@ -302,14 +312,30 @@ static bool instance_ok(const char *s)
 	return true;
 }
 
+/* What useradd accepts, give or take: nothing getpwnam could misread. */
+static bool user_ok(const char *s)
+{
+	if (*s == '\0' || *s == '-')
+		return false;
+	for (; *s; s++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", *s))
+			return false;
+	return true;
+}
+
 static int check_str_kind(const struct config_var *v, const char *s, char *err, size_t errsz)
 {
 	char q[SHOWN_MAX + 4];
 
 	if (v->type == CT_TOKEN)
 		return check_token(v, s, err, errsz);
-	if ((v->type == CT_SOCKET || (v->type == CT_DIR && *s)) && *s != '/') {
+	if ((v->type == CT_SOCKET || v->type == CT_PATH || (v->type == CT_DIR && *s)) && *s != '/') {
 		errf(err, errsz, "%s: \"%s\" is not an absolute path", v->name, shown(q, s, strlen(s)));
+		return -1;
+	}
+	if (v->type == CT_USER && !user_ok(s)) {
+		errf(err, errsz, "%s: \"%s\" is not a user name ([A-Za-z0-9._-], not starting with '-')",
+		     v->name, shown(q, s, strlen(s)));
 		return -1;
 	}
 	if (v->type == CT_INSTANCE && !instance_ok(s)) {
@@ -783,7 +809,9 @@ static const char *type_text(const struct config_var *v)
 	case CT_ADDR: return "IPv4 address";
 	case CT_BOOL: return "true|false";
 	case CT_TOKEN: return "printable ASCII, no spaces";
-	case CT_SOCKET: return "absolute path";
+	case CT_SOCKET:
+	case CT_PATH: return "absolute path";
+	case CT_USER: return "user name";
 	case CT_DIR: return "absolute path or empty";
 	case CT_CAPS: return "space-separated capabilities";
 	case CT_IMAGES: return "space-separated image references";

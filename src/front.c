@@ -27,6 +27,7 @@
 #include "log.h"
 #include "msg.h"
 #include "proc.h"
+#include "sandbox.h"
 
 #define FRONT_VERSION "1.0.0"
 #define FRONT_STDERR_PREFIX "Code runner failed with the following message: "
@@ -944,6 +945,9 @@ static void front_setup(void)
 	if (!reqbuf || !outbuf || !errbuf || !jsonbuf || !stderrmsg)
 		fatal(2, "%s: cannot allocate buffers for SERVER_MAX_REQUEST_BYTES and RUN_MAX_OUTPUT_SIZE",
 		      __func__);
+	int keep[] = {listen_sock, agent_fd, stop_fd, ready_fd, life_fd};
+
+	sandbox_drop_front(cfg, keep, sizeof(keep) / sizeof(keep[0]));
 }
 
 /*

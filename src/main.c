@@ -14,6 +14,7 @@
 #include "log.h"
 #include "proc.h"
 #include "master.h"
+#include "sandbox.h"
 
 extern char **environ;
 
@@ -52,7 +53,7 @@ static char **main_save_env(void)
 }
 
 /*
- * Before anything opens a file: fds 0-2 must be open, or the listen socket
+ * Before anything opens a file: no stray fd, fds 0-2 open, or the listen socket
  * or a Docker connection could land on 2 and receive log lines.  And no
  * process of ours may be read or traced by another of the same uid (a
  * compromised front must not read an agent's token): not dumpable, which
@@ -60,6 +61,8 @@ static char **main_save_env(void)
  */
 static void main_sanitize_process(void)
 {
+	/* Whatever the launching process left open (a shell's fd 10, 255) is not ours. */
+	close_range(3, ~0U, 0);
 	for (int fd = 0; fd < 3; fd++) {
 		if (fcntl(fd, F_GETFD) >= 0)
 			continue;
@@ -108,12 +111,14 @@ int main(int argc, char **argv)
 		return CONFIG_EXIT_BAD;
 	}
 	saved_env = main_save_env();
-	if (config_load(&cfg, file, saved_env, err, sizeof(err)) < 0) {
+	if (config_load(&cfg, file, saved_env, err, sizeof(err)) < 0 ||
+	    sandbox_prepare(&cfg, !test, err, sizeof(err)) < 0) {
 		fprintf(stderr, "runboxd: configuration error: %s\n", err);
 		return CONFIG_EXIT_BAD;
 	}
 	if (test) {
 		config_print(&cfg, stdout);
+		sandbox_print(&cfg, stdout);
 		printf("# configuration OK\n");
 		return 0;
 	}

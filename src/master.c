@@ -30,6 +30,7 @@
 #include "log.h"
 #include "proc.h"
 #include "master.h"
+#include "sandbox.h"
 
 enum role { ROLE_FRONT, ROLE_AGENT };
 
@@ -127,6 +128,14 @@ static int master_bind(const struct config *c)
 	return fd;
 }
 
+static void master_free_config(struct config *c)
+{
+	if (c == NULL)
+		return;
+	explicit_bzero(c, sizeof(*c));
+	free(c);
+}
+
 /*
  * What a child does first: die with the master.  Signals stay blocked as
  * the master had them until the worker has its own handlers, so none sent
@@ -146,6 +155,9 @@ static void master_child_setup(pid_t parent)
 	for (unsigned k = 0; k < CONFIG_MAX_WORKERS; k++)
 		if (slots[k].ready_fd >= 0)
 			close(slots[k].ready_fd);
+	/* The configuration a reload replaces holds the token too: not in a child. */
+	master_free_config(prev);
+	prev = NULL;
 }
 
 /* A front must not carry the token, not even in the saved environment. */
@@ -228,14 +240,6 @@ static void master_spawn(unsigned i)
 	s->started = io_now_ms();
 	log_debug("slot %u up: front %ld, agent %ld", i, (long)s->pid[ROLE_FRONT],
 		  (long)s->pid[ROLE_AGENT]);
-}
-
-static void master_free_config(struct config *c)
-{
-	if (c == NULL)
-		return;
-	explicit_bzero(c, sizeof(*c));
-	free(c);
 }
 
 /* The previous configuration is no longer needed (the roll is over or replaced). */
@@ -650,7 +654,8 @@ static void master_reload(void)
 		log_error("%s: calloc", __func__);
 		return;
 	}
-	if (config_load(next, conf_path, conf_env, err, sizeof(err)) < 0) {
+	if (config_load(next, conf_path, conf_env, err, sizeof(err)) < 0 ||
+	    sandbox_prepare(next, true, err, sizeof(err)) < 0) {
 		log_errorx("reload: %s; keeping the running configuration", err);
 		goto fail;
 	}
