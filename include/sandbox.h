@@ -32,8 +32,11 @@ int sandbox_prepare(struct config *c, bool create, char *err, size_t errsz);
 void sandbox_drop_front(const struct config *c, const int *keep, size_t nkeep);
 void sandbox_drop_agent(const struct config *c, const int *keep, size_t nkeep);
 
-/* A role's filter as it is loaded (debug: trap instead of kill); NULL on error. */
-scmp_filter_ctx sandbox_filter(enum sandbox_role role, bool debug);
+/*
+ * A role's filter as it is loaded into process self (the only pid it may
+ * signal); debug: trap instead of kill.  NULL on error.
+ */
+scmp_filter_ctx sandbox_filter(enum sandbox_role role, bool debug, pid_t self);
 
 /* Rules in the role's table and BPF instructions of its filter; -1 on error. */
 int sandbox_filter_size(enum sandbox_role role, unsigned *rules, unsigned *insns);

@@ -120,9 +120,9 @@ static const struct {
 
 /* ---- seccomp ---- */
 
-static int sandbox_add(scmp_filter_ctx ctx, const struct sandbox_rule *r)
+static int sandbox_add(scmp_filter_ctx ctx, const struct sandbox_rule *r, pid_t pid)
 {
-	struct scmp_arg_cmp self = ARG_IS(0, getpid());
+	struct scmp_arg_cmp self = ARG_IS(0, pid);
 	uint32_t action = r->errnum ? SCMP_ACT_ERRNO((uint32_t)r->errnum) : SCMP_ACT_ALLOW;
 
 	if (r->nr < 0)
@@ -132,7 +132,7 @@ static int sandbox_add(scmp_filter_ctx ctx, const struct sandbox_rule *r)
 	return seccomp_rule_add_exact_array(ctx, action, r->nr, r->ncmp, r->ncmp ? r->cmp : NULL);
 }
 
-scmp_filter_ctx sandbox_filter(enum sandbox_role role, bool debug)
+scmp_filter_ctx sandbox_filter(enum sandbox_role role, bool debug, pid_t self)
 {
 	scmp_filter_ctx ctx = seccomp_init(debug ? SCMP_ACT_TRAP : SCMP_ACT_KILL_PROCESS);
 	int rc;
@@ -142,7 +142,7 @@ scmp_filter_ctx sandbox_filter(enum sandbox_role role, bool debug)
 	/* Another architecture's numbers mean other calls: kill, whatever the mode. */
 	rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
 	for (size_t i = 0; rc == 0 && i < sandbox_roles[role].n; i++) {
-		rc = sandbox_add(ctx, &sandbox_roles[role].rules[i]);
+		rc = sandbox_add(ctx, &sandbox_roles[role].rules[i], self);
 		if (rc < 0)
 			log_errorx("%s: %s rule %zu (%s): %s", __func__, sandbox_roles[role].name, i,
 				   sandbox_roles[role].rules[i].why, strerror(-rc));
@@ -156,7 +156,7 @@ scmp_filter_ctx sandbox_filter(enum sandbox_role role, bool debug)
 
 int sandbox_filter_size(enum sandbox_role role, unsigned *rules, unsigned *insns)
 {
-	scmp_filter_ctx ctx = sandbox_filter(role, false);
+	scmp_filter_ctx ctx = sandbox_filter(role, false, getpid());
 	struct stat st;
 	int fd, rc = -1;
 
@@ -509,7 +509,7 @@ static void sandbox_drop(const struct config *c, enum sandbox_role role, const i
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
 		fatal(2, "%s: prctl(PR_SET_PDEATHSIG)", __func__);
 	sandbox_preload();
-	ctx = sandbox_filter(role, c->sandbox_debug);
+	ctx = sandbox_filter(role, c->sandbox_debug, getpid());
 	if (ctx == NULL)
 		fatalx(2, "%s: cannot build the %s filter", __func__, sandbox_roles[role].name);
 	if (role == SANDBOX_FRONT && ids->change)
