@@ -44,7 +44,7 @@ if [ -z "${RUNBOXD_SKIP_INTEGRATION:-}" ]; then
 	fi
 	if [ -n "$sock" ]; then
 		runner=${IMAGE_RUNNER:-$BUILD/runbox-runner}
-		export DOCKER_HOST=unix://$sock RUNBOXD_TEST_DOCKER_SOCK=$sock RUNBOXD_BIN=$BUILD/runboxd RUNBOX_RUNNER=$runner
+		export DOCKER_HOST=unix://$sock RUNBOXD_TEST_DOCKER_SOCK=$sock RUNBOXD_BIN=$BUILD/runboxd RUNBOXD_TESTHOOKS_BIN=$BUILD/runboxd-testhooks RUNBOX_RUNNER=$runner
 		part images-build packaging/images/build.sh "$runner"
 		for t in tests/integration/test_*.py; do
 			part "$(basename "$t" .py)" timeout 1200 python3 "$t"

@@ -41,6 +41,7 @@ SIGTERM or SIGINT: stop, remove the socket, exit 0.  Python 3 stdlib only.
 
 import argparse
 import email.utils
+import grp
 import json
 import os
 import re
@@ -351,6 +352,21 @@ class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
 
 
+def share_like_dockerd(path):
+    """Group docker, mode 0660, as dockerd makes its socket: runboxd's agents,
+    which drop to a user of group docker when started as root, reach it and
+    nobody else does."""
+    try:
+        gid = grp.getgrnam("docker").gr_gid
+    except KeyError:
+        return
+    try:
+        os.chown(path, -1, gid)
+        os.chmod(path, 0o660)
+    except PermissionError:
+        pass  # not root and not in group docker: runboxd runs as us anyway
+
+
 def serve(path, mode, log):
     # Bind a temporary name and rename it into place once listening, so a
     # client that sees the socket can connect to it.
@@ -367,6 +383,7 @@ def serve(path, mode, log):
     server.containers = {}  # id -> labels, until deleted
     server.server_bind()
     server.server_activate()
+    share_like_dockerd(tmp)
     os.rename(tmp, path)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
