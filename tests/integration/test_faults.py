@@ -19,7 +19,8 @@ R = Results("faults")
 SH = "runbox/sh"
 FAKE = os.path.join(ROOT, "tests", "harness", "fakedocker.py")
 DOCKERD_SH = os.path.join(ROOT, "tests", "harness", "dockerd.sh")
-PRIVATE_DIR = "/tmp/rbx-fault-docker"
+# Beside the suite's own daemon dir, so parallel suites do not stop each other's.
+PRIVATE_DIR = (os.environ.get("RUNBOXD_TEST_DOCKER_DIR") or "/tmp/rbx") + "-fault-docker"
 
 
 def sh(script):
