@@ -94,14 +94,31 @@ struct sandbox_rule {
 	FAIL(fstat, EACCES, "the same probe on older libcs"),                                     \
 	FAIL(clone3, ENOSYS, "libc probes clone3 before falling back to clone, which is refused")
 
+/*
+ * ASan+UBSan builds (tests only, never shipped): the sanitizer runtime's
+ * exit path unsets its signal stack, names the thread and reads
+ * /proc/self/maps for the leak check.  Its opens fail instead of killing.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define SANDBOX_SANITIZER_RULES                                                                   \
+	ALLOW(gettid, "sanitizer runtime: thread registry at exit"),                              \
+	ALLOW(sigaltstack, "sanitizer runtime: unsets its signal stack at exit"),                 \
+	FAIL(open, EACCES, "sanitizer runtime: /proc/self/maps for the leak check"),              \
+	FAIL(openat, EACCES, "sanitizer runtime: /proc/self/maps for the leak check"),
+#else
+#define SANDBOX_SANITIZER_RULES
+#endif
+
 /* The front parses attacker bytes: it may only accept and talk. */
 static const struct sandbox_rule front_rules[] = {
+	SANDBOX_SANITIZER_RULES
 	SANDBOX_COMMON_RULES,
 	ALLOW(accept4, "clients on the inherited listen socket"),
 };
 
 /* The agent talks to Docker over its unix socket and to its front. */
 static const struct sandbox_rule agent_rules[] = {
+	SANDBOX_SANITIZER_RULES
 	SANDBOX_COMMON_RULES,
 	ALLOW_IF(socket, ARG_IS(0, AF_UNIX), "a connection to Docker's unix socket, AF_UNIX only"),
 	ALLOW(connect, "to DOCKER_UNIX_SOCKET_PATH (a unix socket: nothing else can be created)"),
