@@ -275,7 +275,7 @@ static void sandbox_debug_trap(enum sandbox_role role)
 
 #ifdef RUNBOXD_TEST_HOOKS
 /*
- * runboxd-testhooks only: SIGUSR1 makes a live front or agent attempt a
+ * runboxd-testhooks only: SIGUSR2 makes a live front or agent attempt a
  * forbidden call, so the tests can watch the master log the violation and
  * respawn the slot.  Never in the shipped binary.
  */
@@ -289,11 +289,14 @@ static void sandbox_test_violation(int sig)
 static void sandbox_test_hook(void)
 {
 	struct sigaction sa;
+	sigset_t usr2;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = sandbox_test_violation;
-	if (sigaction(SIGUSR1, &sa, NULL) < 0)
-		fatal(2, "%s: sigaction(SIGUSR1)", __func__);
+	sigemptyset(&usr2);
+	sigaddset(&usr2, SIGUSR2);
+	if (sigaction(SIGUSR2, &sa, NULL) < 0 || sigprocmask(SIG_UNBLOCK, &usr2, NULL) < 0)
+		fatal(2, "%s: sigaction(SIGUSR2)", __func__);
 }
 #endif
 

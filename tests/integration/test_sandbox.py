@@ -176,8 +176,8 @@ def test_live(extra_fd):
 
 
 def violation(s, pid, role, slot):
-    """SIGUSR1: the hook makes pid attempt a forbidden call."""
-    os.kill(pid, signal.SIGUSR1)
+    """SIGUSR2: the hook makes pid attempt a forbidden call."""
+    os.kill(pid, signal.SIGUSR2)
     pat = "%s %d (pid %d) killed by SIGSYS: sandbox violation" % (role, slot, pid)
     end = time.time() + 20
     while pat not in s.log() and time.time() < end:
