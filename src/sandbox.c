@@ -439,16 +439,15 @@ static int sandbox_cmp_int(const void *a, const void *b)
 /* close_range around 0-2 and keep[]: what the launching shell left open goes too. */
 static void sandbox_close_fds(const int *keep, size_t nkeep)
 {
-	int fds[16];
+	int fds[16] = {0};
 	size_t n = 0;
 	unsigned from = 3;
 
+	if (nkeep > ARRAY_SIZE(fds))
+		fatalx(2, "%s: more than %zu fds to keep", __func__, ARRAY_SIZE(fds));
 	for (size_t i = 0; i < nkeep; i++)
-		if (keep[i] >= 3) {
-			if (n == ARRAY_SIZE(fds))
-				fatalx(2, "%s: more than %zu fds to keep", __func__, ARRAY_SIZE(fds));
+		if (keep[i] >= 3)
 			fds[n++] = keep[i];
-		}
 	qsort(fds, n, sizeof(fds[0]), sandbox_cmp_int);
 	for (size_t i = 0; i < n; i++) {
 		if ((unsigned)fds[i] > from && close_range(from, (unsigned)fds[i] - 1, 0) < 0)
