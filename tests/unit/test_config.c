@@ -236,6 +236,10 @@ static const struct good goods[] = {
 	{ "DOCKER_CONTAINER_CPUS", "000", "0" },
 	{ "DOCKER_CONTAINER_CPUS", "9223372036.854775807", "9223372036.854775807" },
 	{ "DOCKER_CONTAINER_RUNTIME", "runsc", "runsc" },
+	{ "SERVER_FRONT_USER", "rb-front_2.x", "rb-front_2.x" },
+	{ "SERVER_AGENT_USER", "_runboxd", "_runboxd" },
+	{ "SERVER_FRONT_CHROOT", "/srv/empty", "/srv/empty" },
+	{ "SANDBOX_DEBUG", "true", "true" },
 	{ "RUN_IMAGE_ALLOWLIST", "runbox/python:latest  glot/c@sha256:0123abcd",
 	  "runbox/python:latest glot/c@sha256:0123abcd" },
 	/* Values the file loader would change are printed quoted. */
@@ -288,6 +292,13 @@ struct bad {
 #define I64R "9223372036854775807"
 
 static const struct bad bads[] = {
+	{ "SERVER_FRONT_USER", "", "SERVER_FRONT_USER: \"\" is not a user name ([A-Za-z0-9._-], not starting with '-')" },
+	{ "SERVER_FRONT_USER", "-x", "SERVER_FRONT_USER: \"-x\" is not a user name ([A-Za-z0-9._-], not starting with '-')" },
+	{ "SERVER_AGENT_USER", "run boxd", "SERVER_AGENT_USER: \"run boxd\" is not a user name ([A-Za-z0-9._-], not starting with '-')" },
+	{ "SERVER_AGENT_USER", "a:b", "SERVER_AGENT_USER: \"a:b\" is not a user name ([A-Za-z0-9._-], not starting with '-')" },
+	{ "SERVER_FRONT_CHROOT", "", "SERVER_FRONT_CHROOT: \"\" is not an absolute path" },
+	{ "SERVER_FRONT_CHROOT", "var/empty", "SERVER_FRONT_CHROOT: \"var/empty\" is not an absolute path" },
+	{ "SANDBOX_DEBUG", "yes", "SANDBOX_DEBUG: \"yes\" is not true or false" },
 	{ "SERVER_LISTEN_ADDR", "localhost", "SERVER_LISTEN_ADDR: \"localhost\" is not an IPv4 address" },
 	{ "SERVER_LISTEN_ADDR", "1.2.3", "SERVER_LISTEN_ADDR: \"1.2.3\" is not an IPv4 address" },
 	{ "SERVER_LISTEN_ADDR", "256.1.1.1", "SERVER_LISTEN_ADDR: \"256.1.1.1\" is not an IPv4 address" },
@@ -792,7 +803,7 @@ static void test_print(void)
 	f = open_memstream(&usage, &usage_len);
 	config_usage(f);
 	fclose(f);
-	CHECK(count_lines(usage) == count_lines(out) && count_lines(out) == 38);
+	CHECK(count_lines(usage) == count_lines(out) && count_lines(out) == 42);
 	for (p = out, q = usage; *p && *q; p = strchr(p, '\n') + 1, q = strchr(q, '\n') + 1)
 		CHECKF(strncmp(p, q, strcspn(p, "=")) == 0 && q[strcspn(p, "=")] == ':', "%.40s vs %.40s", p, q);
 	CHECK(strstr(usage, "\nSERVER_LISTEN_PORT: listen TCP port [integer 1-65535; required]\n") != NULL);
