@@ -96,6 +96,8 @@ static bool master_stray_of(unsigned slot)
 	return false;
 }
 
+static void master_free_config(struct config *c);
+
 static void master_on_signal(int sig)
 {
 	if (sig == SIGHUP)
@@ -126,14 +128,6 @@ static int master_bind(const struct config *c)
 		return -1;
 	}
 	return fd;
-}
-
-static void master_free_config(struct config *c)
-{
-	if (c == NULL)
-		return;
-	explicit_bzero(c, sizeof(*c));
-	free(c);
 }
 
 /*
@@ -240,6 +234,14 @@ static void master_spawn(unsigned i)
 	s->started = io_now_ms();
 	log_debug("slot %u up: front %ld, agent %ld", i, (long)s->pid[ROLE_FRONT],
 		  (long)s->pid[ROLE_AGENT]);
+}
+
+static void master_free_config(struct config *c)
+{
+	if (c == NULL)
+		return;
+	explicit_bzero(c, sizeof(*c));
+	free(c);
 }
 
 /* The previous configuration is no longer needed (the roll is over or replaced). */
