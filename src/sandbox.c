@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/futex.h>
 #include <pwd.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -84,7 +85,8 @@ struct sandbox_rule {
 	ALLOW(rt_sigprocmask, "stop signals are blocked but while waiting"),                      \
 	ALLOW(rt_sigreturn, "return from a signal handler"),                                      \
 	ALLOW(restart_syscall, "a call interrupted by a stopped/continued process"),              \
-	ALLOW(futex, "libc's internal locks"),                                                    \
+	ALLOW_IF(futex, ARG_IS(1, FUTEX_WAIT_PRIVATE), "libc's internal locks wait ..."),          \
+	ALLOW_IF(futex, ARG_IS(1, FUTEX_WAKE_PRIVATE), "... and wake; no PI or requeue ops"),     \
 	ALLOW_SELF(kill, "abort() and raise() signal our own pid, no other"),                     \
 	ALLOW_SELF(tgkill, "abort() and raise() signal our own thread group, no other"),          \
 	ALLOW(exit_group, "leaving"),                                                             \

@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <poll.h>
 #include <pwd.h>
 #include <sched.h>
@@ -176,6 +177,12 @@ static long c_dup(void) { return syscall(SYS_dup, pfd[0]); }
 static long c_prctl(void) { return syscall(SYS_prctl, PR_SET_DUMPABLE, 1, 0, 0, 0); }
 static long c_chdir(void) { return syscall(SYS_chdir, "/"); }
 static long c_bpf(void) { return syscall(SYS_bpf, 0, NULL, 0); }
+static long c_futex_requeue_pi(void)
+{
+	static int a, b;
+
+	return syscall(SYS_futex, &a, FUTEX_CMP_REQUEUE_PI_PRIVATE, 1, 1, &b, 0);
+}
 static long c_pipe(void)
 {
 	int p[2];
@@ -283,6 +290,17 @@ static long c_clock(void)
 		return -1;
 	return syscall(SYS_getpid);
 }
+static long c_futex(void)
+{
+	static int word;
+
+	/* Nobody waits: wakes 0; a wait on a changed value returns EAGAIN at once. */
+	if (syscall(SYS_futex, &word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0) != 0)
+		return -1;
+	return syscall(SYS_futex, &word, FUTEX_WAIT_PRIVATE, 1, NULL, NULL, 0) == -1 && errno == EAGAIN
+		       ? 0
+		       : -1;
+}
 static long c_kill_self(void)
 {
 	if (syscall(SYS_kill, getpid(), 0) < 0)
@@ -370,6 +388,7 @@ static const struct {
 	{"chdir", c_chdir},
 	{"bpf", c_bpf},
 	{"pipe2", c_pipe},
+	{"futex(FUTEX_CMP_REQUEUE_PI)", c_futex_requeue_pi},
 }, forbidden_front[] = {
 	{"socket(AF_UNIX)", c_socket_unix},
 	{"connect", c_connect},
@@ -384,6 +403,7 @@ static const struct {
 	{"fcntl GETFL/SETFL/GETFD", c_fcntl},
 	{"clock_gettime/getpid", c_clock},
 	{"kill/tgkill of self", c_kill_self},
+	{"futex wait/wake (private)", c_futex},
 	{"sigaction/sigprocmask", c_signals},
 	{"shutdown/close", c_shutdown_close},
 	{"write to stderr", c_write_log},
