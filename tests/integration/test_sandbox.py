@@ -105,18 +105,24 @@ def check_process(s, pid, role, chroot):
             "%s %d: no capabilities" % (role, pid), (st.get("CapEff"), st.get("CapPrm")))
 
 
-def check_fds(s, pid, role, listen_inode):
+def check_fds(s, pid, role, listen_inode, master_pipes):
+    """A front: 0-2, the listen socket, its agent's socket, its stop signalfd,
+    the master's life pipe and (until its first connection) its ready pipe.
+    An agent: 0-2, its front's socket, its signalfd, the life pipe."""
     f = fds(pid)
     std = {fd: f.get(fd) for fd in (0, 1, 2)}
-    rest = {fd: t for fd, t in f.items() if fd > 2}
-    socks = [t for t in rest.values() if t.startswith("socket:")]
+    rest = [t for fd, t in f.items() if fd > 2]
+    socks = [t for t in rest if t.startswith("socket:")]
+    sigfds = [t for t in rest if t == "anon_inode:[signalfd]"]
+    pipes = [t for t in rest if t.startswith("pipe:")]
+    ours = len(socks) + len(sigfds) + len(pipes) == len(rest) and all(p in master_pipes for p in pipes)
     if role == "front":
-        ok = len(rest) == 2 and len(socks) == 2 and listen_inode in socks
-        what = "front %d: fds 0-2, the listen socket and its agent's socket, nothing else" % pid
+        ok = len(socks) == 2 and listen_inode in socks and len(sigfds) == 1 and 1 <= len(pipes) <= 2
+        what = "front %d: fds 0-2, listen and agent sockets, stop signalfd, the master's pipes, nothing else" % pid
     else:
-        ok = len(rest) == 1 and len(socks) == 1 and listen_inode not in socks
-        what = "agent %d: fds 0-2 and its front's socket, nothing else" % pid
-    R.check(ok and std[0] == "/dev/null" and None not in std.values(), what, f)
+        ok = len(socks) == 1 and listen_inode not in socks and len(sigfds) == 1 and len(pipes) == 1
+        what = "agent %d: fds 0-2, its front's socket, its signalfd, the life pipe, nothing else" % pid
+    R.check(ok and ours and std[0] == "/dev/null" and None not in std.values(), what, f)
 
 
 def test_live(extra_fd):
@@ -133,13 +139,14 @@ def test_live(extra_fd):
                 "the master made the empty root: root-owned, 0555, empty", (st.st_uid, oct(st.st_mode)))
         master = fds(s.proc.pid)
         R.check(extra_fd not in master, "the master closed the fd its launcher left open", master)
-        socks = [t for fd, t in master.items() if fd > 2]
-        R.check(len(socks) == 1 and socks[0].startswith("socket:"), "the master holds only the listen socket",
-                master)
+        socks = [t for fd, t in master.items() if fd > 2 and t.startswith("socket:")]
+        master_pipes = set(t for fd, t in master.items() if fd > 2 and t.startswith("pipe:"))
+        R.check(len(socks) == 1 and all(t.startswith(("socket:", "pipe:")) for fd, t in master.items() if fd > 2),
+                "the master holds the listen socket and its own pipes only", master)
         listen_inode = socks[0] if socks else None
         for pid, (role, _) in r.items():
             check_process(s, pid, role, chroot)
-            check_fds(s, pid, role, listen_inode)
+            check_fds(s, pid, role, listen_inode, master_pipes)
 
         st_, _, _ = s.request("GET", "/version", headers=s.auth())
         R.check(st_ == 200, "an authenticated request works under the sandbox", st_)
