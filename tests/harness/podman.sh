@@ -20,9 +20,18 @@ podman_cmd() {
 		--cgroup-manager cgroupfs --events-backend file "${rt[@]}" "$@"
 }
 
+# As dockerd shares its socket: group docker, 0660.  runboxd's agents, which
+# drop to a user of group docker when started as root, must reach it.
+share() {
+	if getent group docker >/dev/null; then
+		chgrp docker "$sock" 2>/dev/null && chmod 0660 "$sock" 2>/dev/null || true
+	fi
+}
+
 start() {
 	mkdir -p "$dir/root" "$dir/run" "$dir/tmp"
 	if alive && ping; then
+		share
 		echo "$sock"
 		return 0
 	fi
@@ -34,6 +43,7 @@ start() {
 	echo $! >"$pidf"
 	for _ in $(seq 1 300); do
 		if ping; then
+			share
 			echo "$sock"
 			return 0
 		fi
