@@ -38,6 +38,7 @@ def wait_for(pred, timeout):
 class Fake:
     def __init__(self, mode):
         self.dir = tempfile.mkdtemp(prefix="rbx-engine-")
+        os.chmod(self.dir, 0o755)  # the agents' user must reach the socket inside
         self.sock = os.path.join(self.dir, "docker.sock")
         self.log_path = os.path.join(self.dir, "calls.log")
         self.proc = subprocess.Popen(["python3", FAKE, "--socket", self.sock, "--mode", mode,

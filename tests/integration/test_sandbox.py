@@ -109,20 +109,32 @@ def check_fds(s, pid, role, listen_inode, master_pipes):
     """A front: 0-2, the listen socket, its agent's socket, its stop signalfd,
     the master's life pipe and (until its first connection) its ready pipe.
     An agent: 0-2, its front's socket, its signalfd, the life pipe."""
-    f = fds(pid)
-    std = {fd: f.get(fd) for fd in (0, 1, 2)}
-    rest = [t for fd, t in f.items() if fd > 2]
-    socks = [t for t in rest if t.startswith("socket:")]
-    sigfds = [t for t in rest if t == "anon_inode:[signalfd]"]
-    pipes = [t for t in rest if t.startswith("pipe:")]
-    ours = len(socks) + len(sigfds) + len(pipes) == len(rest) and all(p in master_pipes for p in pipes)
+    def judge():
+        f = fds(pid)
+        std = {fd: f.get(fd) for fd in (0, 1, 2)}
+        rest = [t for fd, t in f.items() if fd > 2]
+        socks = [t for t in rest if t.startswith("socket:")]
+        sigfds = [t for t in rest if t == "anon_inode:[signalfd]"]
+        pipes = [t for t in rest if t.startswith("pipe:")]
+        ok = len(socks) + len(sigfds) + len(pipes) == len(rest) and all(p in master_pipes for p in pipes)
+        ok = ok and std[0] == "/dev/null" and None not in std.values()
+        if role == "front":
+            ok = ok and len(socks) == 2 and listen_inode in socks and len(sigfds) == 1 and 1 <= len(pipes) <= 2
+        else:
+            ok = ok and len(socks) == 1 and listen_inode not in socks and len(sigfds) == 1 and len(pipes) == 1
+        return ok, f
+
+    # An idle agent's sweep holds a Docker connection for a moment: judge it idle.
+    end = time.time() + 15
+    ok, f = judge()
+    while not ok and time.time() < end:
+        time.sleep(0.1)
+        ok, f = judge()
     if role == "front":
-        ok = len(socks) == 2 and listen_inode in socks and len(sigfds) == 1 and 1 <= len(pipes) <= 2
         what = "front %d: fds 0-2, listen and agent sockets, stop signalfd, the master's pipes, nothing else" % pid
     else:
-        ok = len(socks) == 1 and listen_inode not in socks and len(sigfds) == 1 and len(pipes) == 1
         what = "agent %d: fds 0-2, its front's socket, its signalfd, the life pipe, nothing else" % pid
-    R.check(ok and ours and std[0] == "/dev/null" and None not in std.values(), what, f)
+    R.check(ok, what, f)
 
 
 def test_live(extra_fd):
