@@ -137,14 +137,28 @@ static unsigned zombies(void)
 /*
  * In a container the runner is PID 1: orphans become its children, and
  * their zombies count against the pids limit.  As a subreaper this test
- * stands in for PID 1; every orphan must be reaped.
+ * stands in for PID 1.  The program makes 200 orphans, then waits (at most
+ * ~30 s) until no child of ours but itself is left, dead or alive: only the
+ * runner, which is running it, can reap them.  Once that is seen, no
+ * zombie can remain, however slow the machine.
  */
+#define ORPHANS                                                                                    \
+	"i=0; while [ $i -lt 200 ]; do (true &); i=$((i+1)); done; n=0; "                          \
+	"while :; do left=0; "                                                                     \
+	"for f in /proc/[0-9]*/stat; do "                                                          \
+	"{ read -r l < \"$f\"; } 2>/dev/null || continue; set -- ${l##*') '}; "                     \
+	"[ \"$2\" = \"$PPID\" ] && [ \"${l%% *}\" != \"$$\" ] && left=$((left+1)); done; "          \
+	"[ $left -eq 0 ] && break; n=$((n+1)); "                                                   \
+	"[ $n -ge 300 ] && { echo \"$left orphans not reaped\"; exit 1; }; sleep 0.1; done; "      \
+	"echo done"
+
 static void test_orphans(void)
 {
 	struct runner_result r;
 
-	run("i=0; while [ $i -lt 200 ]; do (true &); i=$((i+1)); done; echo done", NULL, 0, &r);
-	CHECK(r.exited && r.code == 0 && r.out.len == 5 && memcmp(r.out.p, "done\n", 5) == 0);
+	run(ORPHANS, NULL, 0, &r);
+	CHECKF(r.exited && r.code == 0 && r.out.len == 5 && memcmp(r.out.p, "done\n", 5) == 0,
+	       "exit %d: %.*s", r.code, (int)r.out.len, r.out.p);
 	CHECKF(r.err.len == 0, "%.*s", (int)r.err.len, r.err.p);
 	runner_result_free(&r);
 	CHECKF(zombies() == 0, "%u zombies left", zombies());
