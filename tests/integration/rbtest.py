@@ -4,6 +4,11 @@ Each test file starts the real runboxd binary (RUNBOXD_BIN) on 127.0.0.1 on
 a free port, against the private dockerd whose socket is in
 RUNBOXD_TEST_DOCKER_SOCK, and talks to it over TCP as a client would.
 Every file ends with one line "name: N passed, N failed".
+
+Tests never sleep a fixed time and then assert: they wait for a condition
+with wait_until (generous caps, so a loaded machine only makes them slower),
+and a time bound is only a lower bound the behaviour guarantees or an upper
+bound at least 3x the expected value.
 """
 
 import http.client
@@ -41,6 +46,76 @@ class Results:
     def done(self):
         print("%s: %d passed, %d failed" % (self.name, self.passed, self.failed), flush=True)
         sys.exit(1 if self.failed else 0)
+
+
+# Cap for waiting on something that normally takes well under a second.
+WAIT = 60
+
+
+def wait_until(pred, timeout=WAIT, interval=0.05):
+    """Poll pred() until it returns something true or timeout seconds pass;
+    return its last value."""
+    end = time.time() + timeout
+    while True:
+        v = pred()
+        if v or time.time() > end:
+            return v
+        time.sleep(interval)
+
+
+def alive(pid):
+    """Is pid running (not gone, not a zombie)?"""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def signal_pending(pid, sig):
+    """Has pid got sig pending (blocked, not yet handled)?"""
+    bit = 1 << (int(sig) - 1)
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith(("SigPnd:", "ShdPnd:")) and int(line.split()[1], 16) & bit:
+                    return True
+    except (OSError, ValueError, IndexError):
+        pass
+    return False
+
+
+def server_side(port, client_port):
+    """(rx_queue, inode) of the server's end of the TCP connection from
+    127.0.0.1:client_port to 127.0.0.1:port, from /proc/net/tcp; None if
+    there is none.  rx_queue 0 means a server process read what was sent."""
+    local = "0100007F:%04X" % port
+    remote = "0100007F:%04X" % client_port
+    try:
+        with open("/proc/net/tcp") as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                if fields[1] == local and fields[2] == remote and fields[3] == "01":
+                    return int(fields[4].split(":")[1], 16), int(fields[9])
+    except (OSError, ValueError, IndexError, StopIteration):
+        pass
+    return None
+
+
+def holds_socket(pid, inode):
+    """Does pid have the socket with this inode open?"""
+    want = "socket:[%d]" % inode
+    try:
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                if os.readlink("/proc/%d/fd/%s" % (pid, fd)) == want:
+                    return True
+            except OSError:
+                continue
+    except OSError:
+        pass
+    return False
 
 
 def is_error(body, code=None):
@@ -129,7 +204,7 @@ class Runboxd:
             self.wait_ready()
         return self
 
-    def wait_ready(self, timeout=15):
+    def wait_ready(self, timeout=WAIT):
         end = time.time() + timeout
         while time.time() < end:
             if self.proc.poll() is not None:
@@ -153,6 +228,10 @@ class Runboxd:
             self.proc.kill()
             self.proc.wait()
             return None
+
+    def wait_log(self, text, start=0, timeout=WAIT):
+        """Wait until text is in the log after its first start characters."""
+        return bool(wait_until(lambda: text in self.log()[start:], timeout, 0.1))
 
     def log(self):
         try:
@@ -181,14 +260,9 @@ class Runboxd:
                 continue
         return out
 
-    def wait_children(self, count, timeout=15):
-        end = time.time() + timeout
-        while time.time() < end:
-            kids = self.children()
-            if len(kids) == count:
-                return kids
-            time.sleep(0.05)
-        return self.children()
+    def wait_children(self, count, timeout=WAIT):
+        kids = wait_until(lambda: (lambda k: k if len(k) == count else None)(self.children()), timeout)
+        return kids or self.children()
 
     # ---- HTTP ----
     def request(self, method, path, body=None, headers=None, timeout=30):
@@ -296,7 +370,7 @@ def containers(instance, sock=None):
     return [c["Id"] for c in js]
 
 
-def wait_no_containers(instance, timeout=15, sock=None):
+def wait_no_containers(instance, timeout=WAIT, sock=None):
     end = time.time() + timeout
     while True:
         ids = containers(instance, sock=sock)
