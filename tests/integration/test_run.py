@@ -45,6 +45,13 @@ def no_leak(s, what, timeout=rbtest.WAIT):
     R.check(left == [], "no container left after %s" % what, left)
 
 
+def answered_at_limit(secs, limit):
+    """Not before the limit; within 3x of it plus the few seconds a loaded
+    machine takes to create, start and remove a container.  The other
+    outcome, never stopped, would take the client's whole timeout."""
+    return limit - 0.5 < secs < 3 * (limit + 3)
+
+
 def timed_run(s, image, payload, timeout=120):
     t0 = time.time()
     st, js, body = s.run(image, payload, timeout=timeout)
@@ -270,9 +277,7 @@ def test_create_config():
 # ---- hostile programs ----
 
 def test_time_limits(s, limit):
-    # Not before the limit; an upper bound of 3x the limit still tells
-    # "stopped at the limit" from "renewed by every byte" (never stopped).
-    at_limit = lambda secs: limit - 0.5 < secs < 3 * limit
+    at_limit = lambda secs: answered_at_limit(secs, limit)
     st, js, body, secs = timed_run(s, SH, sh("while :; do :; done"))
     R.check(st == 400 and is_error(body, "limits.execution_time") and js["message"] == "Max execution time exceeded",
             "infinite loop: 400 limits.execution_time", body[:300])
@@ -341,7 +346,7 @@ def test_fork_bomb(s, limit):
             "a small run is served during a fork bomb (%.1fs)" % secs, (st, body[:300]))
     t.join(120)
     st, js, body, secs = result.get("r", (0, None, b"", 99))
-    R.check(st == 400 and is_error(body, "limits.execution_time") and limit - 0.5 < secs < 3 * limit,
+    R.check(st == 400 and is_error(body, "limits.execution_time") and answered_at_limit(secs, limit),
             "fork bomb answered at the limit (%.1fs)" % secs, (st, body[:300]))
     no_leak(s, "the fork bomb")
     st, js, body = s.run(SH, sh("echo after"))
@@ -349,7 +354,8 @@ def test_fork_bomb(s, limit):
 
 
 def test_memory_and_disk(s):
-    st, js, body, secs = timed_run(s, PY, v1("python", "main.py", "x = bytearray(2 * 1024 ** 3)\nprint('allocated')"))
+    st, js, body, secs = timed_run(s, PY, v1("python", "main.py", "x = bytearray(2 * 1024 ** 3)\nprint('allocated')"),
+                                   timeout=180)
     R.check(st == 200 and js and js.get("error") != "" and "allocated" not in js.get("stdout", ""),
             "2 GB allocation fails inside the container (%.1fs)" % secs, body[:300])
     no_leak(s, "the 2 GB allocation")
@@ -685,11 +691,17 @@ def main():
     try:
         test_output_limits(s)
         test_fork_bomb(s, limit)
-        test_memory_and_disk(s)
         test_network(s)
         test_token_hidden(s)
         test_runner_integrity(s)
         test_client_leaves(s, limit)
+    finally:
+        s.stop()
+    # Filling 256 MB of memory can take the kernel seconds of reclaim on a
+    # loaded machine before the allocation fails: a long limit for it.
+    s = Runboxd(RUN_MAX_EXECUTION_TIME="60").start()
+    try:
+        test_memory_and_disk(s)
     finally:
         s.stop()
     test_agent_killed_mid_run()
