@@ -151,10 +151,12 @@ def base_config():
         "DOCKER_CONTAINER_NETWORK_DISABLED": "true",
         "DOCKER_CONTAINER_ULIMIT_NOFILE_SOFT": "90",
         "DOCKER_CONTAINER_ULIMIT_NOFILE_HARD": "100",
-        "DOCKER_CONTAINER_ULIMIT_NPROC_SOFT": "90",
-        "DOCKER_CONTAINER_ULIMIT_NPROC_HARD": "100",
-        # nproc counts per host user across all containers: a fork bomb held
-        # to 25 by its cgroup leaves the other slots room under 90.
+        # nproc counts per host user across all containers, also those of
+        # other test suites on the same machine: high enough that theirs
+        # cannot stop our programs from forking; each container's pids
+        # limit (25) is what holds a fork bomb.
+        "DOCKER_CONTAINER_ULIMIT_NPROC_SOFT": "1000",
+        "DOCKER_CONTAINER_ULIMIT_NPROC_HARD": "1024",
         "DOCKER_CONTAINER_PIDS_LIMIT": "25",
         "DOCKER_CONTAINER_CAP_DROP": "MKNOD NET_RAW",
         "DOCKER_CONTAINER_READONLY_ROOTFS": "true",

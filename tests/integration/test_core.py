@@ -436,7 +436,7 @@ def test_reload_port():
 
 def test_docker_unreachable():
     timeout = 60  # an answer well before it is not a wait for a timeout
-    s = Runboxd(DOCKER_UNIX_SOCKET_PATH="/nonexistent/docker.sock", DOCKER_CONTAINER_PIDS_LIMIT="256",
+    s = Runboxd(DOCKER_UNIX_SOCKET_PATH="/nonexistent/docker.sock", DOCKER_CONTAINER_PIDS_LIMIT="1000",
                 DOCKER_UNIX_SOCKET_READ_TIMEOUT=timeout, DOCKER_UNIX_SOCKET_WRITE_TIMEOUT=timeout).start()
     try:
         R.check("one fork bomb can stop the other runs" in s.log(),

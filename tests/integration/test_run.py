@@ -251,7 +251,7 @@ def test_create_config():
         R.check(hc.get("NetworkMode") == "none" and cfg.get("NetworkDisabled") is True,
                 "NetworkMode none and NetworkDisabled", (hc.get("NetworkMode"), cfg.get("NetworkDisabled")))
         ul = {u.get("Name"): (u.get("Soft"), u.get("Hard")) for u in hc.get("Ulimits") or []}
-        R.check(ul == {"nofile": (90, 100), "nproc": (90, 100)}, "Ulimits nofile and nproc", ul)
+        R.check(ul == {"nofile": (90, 100), "nproc": (1000, 1024)}, "Ulimits nofile and nproc", ul)
         norm = lambda caps: sorted(c.upper().replace("CAP_", "", 1) for c in caps or [])
         R.check(norm(hc.get("CapAdd")) == ["CHOWN"], "CapAdd", hc.get("CapAdd"))
         R.check(norm(hc.get("CapDrop")) == ["MKNOD", "NET_RAW"], "CapDrop", hc.get("CapDrop"))
