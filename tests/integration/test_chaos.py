@@ -32,6 +32,10 @@ CLIENTS = 5
 SLOTS = 4
 CHAOS = float(os.environ.get("RUNBOXD_CHAOS_SECONDS", "20"))
 BASELINE = max(8.0, CHAOS / 3)
+# `make chaos` (which sets RUNBOXD_CHAOS_SECONDS) holds the issue's figures
+# exactly.  In `make check` they are speed, which a loaded machine does not
+# have to show: there every figure's bound gets 3x slack (issue 7).
+SLACK = 1 if "RUNBOXD_CHAOS_SECONDS" in os.environ else 3
 
 
 def sh(script, stdin=None):
@@ -289,7 +293,7 @@ def main():
         interval = max(0.2, statistics.median(quick) if quick else 0.2)
         # A client may wait the run limit + 10 s, or half again what the
         # slowest reply took without chaos on this machine if that is more.
-        slow_bound = max(LIMIT + 10, 1.5 * max([r.secs for r in load.replies if r.phase == "baseline"] or [0]))
+        slow_bound = SLACK * max(LIMIT + 10, 1.5 * max([r.secs for r in load.replies if r.phase == "baseline"] or [0]))
         if os.environ.get("RUNBOXD_CHAOS_KILL_MS"):
             interval = float(os.environ["RUNBOXD_CHAOS_KILL_MS"]) / 1000
         # ---- chaos
@@ -330,8 +334,8 @@ def main():
             rc = None
         term_secs = time.time() - t_term
         load.finish()
-        left = rbtest.wait_no_containers(s.instance, timeout=10)
-        end = time.time() + LIMIT + 15
+        left = rbtest.wait_no_containers(s.instance)
+        end = time.time() + rbtest.WAIT
         procs = our_processes()
         while procs and time.time() < end:
             time.sleep(0.2)
@@ -381,23 +385,24 @@ def main():
     print("  containers left: %s; runboxd processes left: %s" % (left, procs))
 
     R.check(left == [], "0 containers with the instance label after the final stop", left)
-    R.check(not slow, "0 clients waited past the run limit + 10 s (or 1.5 x the slowest reply without chaos)",
+    R.check(not slow, "0 clients waited past %d x (the run limit + 10 s, or 1.5 x the slowest reply without chaos)"
+            % SLACK,
             [(r.kind, r.phase, round(r.secs, 1)) for r in slow[:5]])
     R.check(not bad, "every reply a valid result, a JSON error, or a connection closed without a partial 200",
             [(r.kind, r.outcome, getattr(r, "detail", "")) for r in bad[:5]])
-    R.check(base > 0 and rate >= 0.5 * base, "runs/s during the chaos >= 50% of the same load without it",
-            (base, rate))
-    R.check(len(figures["restarts"]) == 2 and all(t is not None and t <= 2.0 for t, _ in figures["restarts"]),
-            "each restarted master serves within 2 s of the kill", figures["restarts"])
+    R.check(base > 0 and rate >= 0.5 * base / SLACK,
+            "runs/s during the chaos >= %.0f%% of the same load without it" % (50 / SLACK), (base, rate))
+    R.check(len(figures["restarts"]) == 2 and all(t is not None and t <= 2.0 * SLACK for t, _ in figures["restarts"]),
+            "each restarted master serves within %.0f s of the kill" % (2.0 * SLACK), figures["restarts"])
     # A run's own time is the machine's, not the recovery's: the run that
     # succeeds must have been sent within 2 s.
-    R.check(first_ok is not None and first_ok_start <= 2.0, "a run sent within 2 s after the chaos succeeds",
-            (first_ok_start, first_ok))
-    R.check(rc == 0 and term_secs <= LIMIT + 5, "SIGTERM under load: exit 0 within the run limit + 5 s",
-            (rc, term_secs))
+    R.check(first_ok is not None and first_ok_start <= 2.0 * SLACK,
+            "a run sent within %.0f s after the chaos succeeds" % (2.0 * SLACK), (first_ok_start, first_ok))
+    R.check(rc == 0 and term_secs <= LIMIT + 5 * SLACK,
+            "SIGTERM under load: exit 0 within the run limit + %d s" % (5 * SLACK), (rc, term_secs))
     R.check(not cut, "SIGTERM cuts nothing in flight", [(r.kind, r.outcome, getattr(r, "detail", ""))
                                                        for r in cut[:5]])
-    R.check(lat and p50 <= 0.1, "respawn latency p50 <= 100 ms", p50)
+    R.check(lat and p50 <= 0.1 * SLACK, "respawn latency p50 <= %d ms" % (100 * SLACK), p50)
     R.check(procs == [], "no runboxd process left that the last master does not know", procs)
     if R.failed:
         print(s.log()[-6000:])
