@@ -5,7 +5,7 @@
 set -euo pipefail
 
 pkgs=(build-essential clang libjsmn-dev libseccomp-dev libclang-rt-14-dev
-      docker.io podman busybox-static debootstrap curl python3 cppcheck clang-tidy clang-format
+      docker.io podman busybox-static debootstrap curl python3 wrk cppcheck clang-tidy clang-format
       dpkg-dev debhelper lintian rpm rpmlint nginx man-db systemd)
 missing=()
 for p in "${pkgs[@]}"; do

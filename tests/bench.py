@@ -1,39 +1,264 @@
-"""runboxd benchmarks.  Every figure is a ratio against a baseline taken in
-the same run, so the numbers compare across machines:
+"""make bench: runboxd against its peers, measured in one run on one private
+dockerd, same image, same payload, same limits, alternating run by run:
 
-- run latency: POST /run of a hello world in runbox/sh, against `docker run`
-  of the same image with the same payload and docker-run's container flags
-  (what a client of the Docker CLI would pay);
-- GET / latency against a bare TCP connect+close to the same server
-  (the HTTP layer's own cost);
-- front memory: the RSS of a front after runs that hit the output limit,
-  against its RSS when idle.
+  floor   the raw Docker API, issued here on the unix socket: create, attach,
+          start, payload, read to end of stream, delete (no server at all);
+  cli     `docker run --rm -i` with docker-run's container flags;
+  cold    runboxd, a container created for each run;
+  warm    runboxd with RUN_WARM_IMAGES naming the image.
+
+Only ratios carry over between machines (the floor moves with the load).
+Nothing here asserts a time.  Results go to BENCH_OUT (build/bench): a
+table (results.md), the raw numbers (results.json) and a latency plot
+(latency.svg).
+
+Environment: BENCH_RUNS (sequential runs per peer, 30), BENCH_TPUT_RUNS
+(runs per peer and concurrency, 12), BENCH_RSS_RUNS (runs before the second
+RSS reading, 1000), BENCH_WRK_SECONDS (5), BENCH_IMAGE (runbox/sh).
 """
 
+import http.client
 import json
 import os
+import socket
 import statistics
+import struct
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "integration"))
+import rbtest  # noqa: E402
 from rbtest import Runboxd  # noqa: E402
 
-N = int(os.environ.get("BENCH_RUNS", "20"))
+N = int(os.environ.get("BENCH_RUNS", "30"))
+TPUT_RUNS = int(os.environ.get("BENCH_TPUT_RUNS", "12"))
+RSS_RUNS = int(os.environ.get("BENCH_RSS_RUNS", "1000"))
+WRK_SECONDS = int(os.environ.get("BENCH_WRK_SECONDS", "5"))
+IMAGE = os.environ.get("BENCH_IMAGE", "runbox/sh")
+OUT = os.environ.get("BENCH_OUT", "build/bench")
+SOCK = os.environ["RUNBOXD_TEST_DOCKER_SOCK"]
 PAYLOAD = {"language": "sh", "files": [{"name": "main.sh", "content": "echo Hello World"}]}
+PAYLOAD_BYTES = json.dumps(PAYLOAD).encode()
+SLOTS = 4
+CONF = rbtest.base_config()
 
 
-def median_ms(fn, n):
-    times = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
+def check_reply(data):
+    js = json.loads(data)
+    if js.get("stdout") != "Hello World\n":
+        raise RuntimeError("unexpected answer: %r" % data[:300])
 
 
-def rss_kb(pid):
+# ---- (a) the floor: raw Docker API on the unix socket ----
+
+def create_body():
+    """The container a cold runboxd run creates, from the same configuration."""
+    c = CONF
+    return {
+        "Hostname": c["DOCKER_CONTAINER_HOSTNAME"], "User": c["DOCKER_CONTAINER_USER"],
+        "AttachStdin": True, "AttachStdout": True, "AttachStderr": True,
+        "Tty": False, "OpenStdin": True, "StdinOnce": True, "Image": IMAGE,
+        "NetworkDisabled": True, "Labels": {"io.runboxd.bench": "floor"},
+        "HostConfig": {
+            "Memory": int(c["DOCKER_CONTAINER_MEMORY"]),
+            "MemorySwap": int(c["DOCKER_CONTAINER_MEMORY"]),
+            "CapDrop": c["DOCKER_CONTAINER_CAP_DROP"].split(),
+            "Ulimits": [
+                {"Name": "nofile", "Soft": int(c["DOCKER_CONTAINER_ULIMIT_NOFILE_SOFT"]),
+                 "Hard": int(c["DOCKER_CONTAINER_ULIMIT_NOFILE_HARD"])},
+                {"Name": "nproc", "Soft": int(c["DOCKER_CONTAINER_ULIMIT_NPROC_SOFT"]),
+                 "Hard": int(c["DOCKER_CONTAINER_ULIMIT_NPROC_HARD"])}],
+            "ReadonlyRootfs": True,
+            "Tmpfs": {c["DOCKER_CONTAINER_TMP_DIR_PATH"]: "rw,noexec,nosuid,size=65536k",
+                      c["DOCKER_CONTAINER_WORK_DIR_PATH"]: c["DOCKER_CONTAINER_WORK_DIR_OPTIONS"]},
+            "PidsLimit": int(c["DOCKER_CONTAINER_PIDS_LIMIT"]),
+            "SecurityOpt": ["no-new-privileges"],
+            "NetworkMode": "none",
+        },
+    }
+
+
+def docker_call(method, path, body=None, upgrade=False):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(60)
+    s.connect(SOCK)
+    data = json.dumps(body).encode() if body is not None else b""
+    head = "%s %s HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\nContent-Length: %d\r\n" % (
+        method, path, len(data))
+    head += "Connection: Upgrade\r\nUpgrade: tcp\r\n" if upgrade else "Connection: close\r\n"
+    s.sendall(head.encode() + b"\r\n" + data)
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        b = s.recv(65536)
+        if not b:
+            raise RuntimeError("docker closed during %s %s" % (method, path))
+        buf += b
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    if upgrade:
+        return status, s, rest
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        rest += b
+    s.close()
+    if b"transfer-encoding: chunked" in head.lower():
+        out, p = b"", 0
+        while True:
+            line_end = rest.index(b"\r\n", p)
+            size = int(rest[p:line_end].split(b";")[0], 16)
+            if size == 0:
+                break
+            out += rest[line_end + 2:line_end + 2 + size]
+            p = line_end + 4 + size
+        rest = out
+    return status, None, rest
+
+
+def frames(data):
+    out, err, p = b"", b"", 0
+    while p + 8 <= len(data):
+        kind, size = data[p], struct.unpack(">I", data[p + 4:p + 8])[0]
+        chunk = data[p + 8:p + 8 + size]
+        if kind == 1:
+            out += chunk
+        elif kind == 2:
+            err += chunk
+        p += 8 + size
+    return out, err
+
+
+def floor_run():
+    st, _, body = docker_call("POST", "/containers/create", create_body())
+    if st != 201:
+        raise RuntimeError("create: %d %r" % (st, body))
+    cid = json.loads(body)["Id"]
+    try:
+        st, stream, early = docker_call(
+            "POST", "/containers/%s/attach?stream=1&stdin=1&stdout=1&stderr=1" % cid, upgrade=True)
+        if st != 101:
+            raise RuntimeError("attach: %d" % st)
+        st, _, body = docker_call("POST", "/containers/%s/start" % cid)
+        if st != 204:
+            raise RuntimeError("start: %d %r" % (st, body))
+        stream.sendall(PAYLOAD_BYTES)
+        stream.shutdown(socket.SHUT_WR)
+        data = early
+        while True:
+            b = stream.recv(65536)
+            if not b:
+                break
+            data += b
+        stream.close()
+        out, _ = frames(data)
+        check_reply(out)
+    finally:
+        docker_call("DELETE", "/containers/%s?v=1&force=1" % cid)
+
+
+# ---- (b) docker run --rm -i ----
+
+def cli_cmd():
+    c = CONF
+    return ["docker", "run", "--rm", "-i", "--network", "none", "--read-only",
+            "--hostname", c["DOCKER_CONTAINER_HOSTNAME"], "-u", c["DOCKER_CONTAINER_USER"],
+            "--memory", c["DOCKER_CONTAINER_MEMORY"], "--memory-swap", c["DOCKER_CONTAINER_MEMORY"],
+            "--pids-limit", c["DOCKER_CONTAINER_PIDS_LIMIT"],
+            "--ulimit", "nofile=%s:%s" % (c["DOCKER_CONTAINER_ULIMIT_NOFILE_SOFT"],
+                                          c["DOCKER_CONTAINER_ULIMIT_NOFILE_HARD"]),
+            "--ulimit", "nproc=%s:%s" % (c["DOCKER_CONTAINER_ULIMIT_NPROC_SOFT"],
+                                         c["DOCKER_CONTAINER_ULIMIT_NPROC_HARD"]),
+            "--cap-drop", "MKNOD", "--cap-drop", "NET_RAW", "--security-opt", "no-new-privileges",
+            "--tmpfs", c["DOCKER_CONTAINER_TMP_DIR_PATH"] + ":rw,noexec,nosuid,size=65536k",
+            "--tmpfs", c["DOCKER_CONTAINER_WORK_DIR_PATH"] + ":" + c["DOCKER_CONTAINER_WORK_DIR_OPTIONS"],
+            IMAGE]
+
+
+def cli_run():
+    p = subprocess.run(cli_cmd(), input=PAYLOAD_BYTES, capture_output=True, timeout=120)
+    if p.returncode != 0:
+        raise RuntimeError("docker run: %d %r" % (p.returncode, p.stderr[:300]))
+    check_reply(p.stdout)
+
+
+# ---- (c), (d) runboxd ----
+
+def runboxd_run(server):
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+    try:
+        conn.request("POST", "/run", body=json.dumps({"image": IMAGE, "payload": PAYLOAD}),
+                     headers={"X-Access-Token": server.token, "Content-Type": "application/json"})
+        r = conn.getresponse()
+        data = r.read()
+        if r.status != 200:
+            raise RuntimeError("runboxd: %d %r" % (r.status, data[:300]))
+        check_reply(data)
+    finally:
+        conn.close()
+
+
+# ---- measuring ----
+
+def timed(fn):
+    t0 = time.perf_counter()
+    fn()
+    return (time.perf_counter() - t0) * 1000
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))]
+
+
+def cpu_seconds():
+    """Busy CPU time of the whole machine (dockerd, containerd, shims, runc, us)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    busy = sum(v) - v[3] - v[4]  # minus idle and iowait
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def throughput(fn, clients, runs):
+    todo = list(range(runs))
+    lock = threading.Lock()
+    errors = []
+
+    def worker():
+        while True:
+            with lock:
+                if not todo:
+                    return
+                todo.pop()
+            try:
+                fn()
+            except Exception as e:  # noqa: BLE001 -- reported below
+                errors.append(e)
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    c0, t0 = cpu_seconds(), time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    dt, dc = time.perf_counter() - t0, cpu_seconds() - c0
+    if errors:
+        raise errors[0]
+    return runs / dt, dc / runs
+
+
+def wrk_rps(port):
+    p = subprocess.run(["wrk", "-t2", "-c%d" % (2 * SLOTS), "-d%ds" % WRK_SECONDS,
+                        "http://127.0.0.1:%d/" % port], capture_output=True, text=True, timeout=120)
+    for line in p.stdout.splitlines():
+        if line.startswith("Requests/sec:"):
+            return float(line.split()[1])
+    raise RuntimeError("wrk: %s %s" % (p.stdout, p.stderr))
+
+
+def rss_kib(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
             if line.startswith("VmRSS:"):
@@ -41,53 +266,121 @@ def rss_kb(pid):
     return 0
 
 
+def rss_of(server):
+    kids = server.children()
+    pick = {"master": server.proc.pid, "front": kids.get("runboxd: front 0"),
+            "agent": kids.get("runboxd: agent 0")}
+    return {k: rss_kib(v) if v else 0 for k, v in pick.items()}
+
+
+def svg_plot(lat, path):
+    """Latency distribution per peer: each sorted sample against its rank."""
+    colors = {"floor": "#444444", "cli": "#d62728", "cold": "#1f77b4", "warm": "#2ca02c"}
+    w, h, ml, mb, mt, mr = 720, 420, 60, 40, 20, 110
+    top = max(max(v) for v in lat.values()) * 1.05
+    parts = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" '
+             'font-size="12"><rect width="100%%" height="100%%" fill="white"/>' % (w, h)]
+    pw, ph = w - ml - mr, h - mt - mb
+    for i in range(6):
+        y = mt + ph - ph * i / 5
+        parts.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#ddd"/>' % (ml, ml + pw, y, y))
+        parts.append('<text x="%d" y="%.1f" text-anchor="end">%.0f</text>' % (ml - 5, y + 4, top * i / 5))
+    parts.append('<text x="15" y="%d" transform="rotate(-90 15 %d)" text-anchor="middle">ms per run</text>'
+                 % (mt + ph // 2, mt + ph // 2))
+    parts.append('<text x="%d" y="%d" text-anchor="middle">percentile of sequential runs</text>'
+                 % (ml + pw // 2, h - 8))
+    for j, (name, xs) in enumerate(lat.items()):
+        xs = sorted(xs)
+        pts = " ".join("%.1f,%.1f" % (ml + pw * (i + 0.5) / len(xs), mt + ph - ph * v / top)
+                       for i, v in enumerate(xs))
+        col = colors.get(name, "#9467bd")
+        parts.append('<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>' % (col, pts))
+        parts.append('<text x="%d" y="%d" fill="%s">%s p50 %.0f</text>'
+                     % (ml + pw + 8, mt + 15 + 18 * j, col, name, statistics.median(xs)))
+    parts.append("</svg>\n")
+    with open(path, "w") as f:
+        f.write("\n".join(parts))
+
+
+def machine():
+    model = ""
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    ver = subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"],
+                         capture_output=True, text=True).stdout.strip()
+    with open("/proc/loadavg") as f:
+        load = f.read().split()[0]
+    return "%d cores (%s), Docker %s, load average %s at start" % (os.cpu_count(), model, ver, load)
+
+
 def main():
-    s = Runboxd(SERVER_WORKER_THREADS=1, RUN_MAX_OUTPUT_SIZE=1000000, LOG_LEVEL="warn").start()
+    os.makedirs(OUT, exist_ok=True)
+    common = dict(SERVER_WORKER_THREADS=SLOTS, LOG_LEVEL="warn")
+    cold = Runboxd(**common).start()
+    warm = Runboxd(RUN_WARM_IMAGES=IMAGE, **common).start()
+    res = {"machine": machine(), "runs": N}
     try:
-        def via_runboxd():
-            st, js, body = s.run("runbox/sh", PAYLOAD)
-            assert st == 200 and js["stdout"] == "Hello World\n", body
-
-        data = json.dumps(PAYLOAD).encode()
-        cmd = ["docker", "run", "--rm", "-i", "--network", "none", "--read-only",
-               "--tmpfs", "/tmp:rw,noexec,nosuid,size=65536k",
-               "--tmpfs", "/home/runbox:rw,exec,nosuid,uid=1000,gid=1000,size=131072k",
-               "-u", "runbox", "--memory", "256m", "--hostname", "runbox", "runbox/sh"]
-
-        def via_cli():
-            p = subprocess.run(cmd, input=data, capture_output=True, timeout=60)
-            assert p.returncode == 0 and json.loads(p.stdout)["stdout"] == "Hello World\n", p.stderr
-
-        via_runboxd()
-        via_cli()
-        r = median_ms(via_runboxd, N)
-        b = median_ms(via_cli, N)
-        print("run latency: runboxd %.1f ms, docker run %.1f ms: ratio %.2f" % (r, b, r / b))
-
-        import socket
-
-        def connect_only():
-            c = socket.create_connection(("127.0.0.1", s.port))
-            c.close()
-
-        def get_root():
-            st, _, _ = s.request("GET", "/")
-            assert st == 200
-
-        g = median_ms(get_root, 200)
-        c = median_ms(connect_only, 200)
-        print("GET / latency: %.3f ms, TCP connect %.3f ms: ratio %.2f" % (g, c, g / c))
-
-        front = s.children().get("runboxd: front 0")
-        idle = rss_kb(front)
-        flood = {"language": "sh", "files": [{"name": "main.sh", "content": "yes aaaaaaaaaaaaaaaaaaaa | head -c 50000000"}]}
-        for _ in range(3):
-            st, js, _ = s.run("runbox/sh", flood)
-            assert st == 400 and js["error"] == "limits.read.size", js
-        after = rss_kb(front)
-        print("front RSS: idle %d KiB, after 3 runs of 50 MB output %d KiB: ratio %.2f" % (idle, after, after / idle))
+        peers = {"floor": floor_run, "cli": cli_run, "cold": lambda: runboxd_run(cold),
+                 "warm": lambda: runboxd_run(warm)}
+        for fn in peers.values():  # images in the page cache, connections made
+            fn()
+        lat = {k: [] for k in peers}
+        for _ in range(N):
+            for k, fn in peers.items():
+                lat[k].append(timed(fn))
+        res["latency_ms"] = {k: {"p50": statistics.median(v), "p95": pct(v, 95), "max": max(v)}
+                             for k, v in lat.items()}
+        res["samples_ms"] = lat
+        tput = {k: {} for k in peers}
+        for clients in (1, 2, 4):
+            for k, fn in peers.items():
+                rps, cpu = throughput(fn, clients, TPUT_RUNS)
+                tput[k][clients] = {"runs_per_s": rps, "cpu_s_per_run": cpu}
+        res["throughput"] = tput
+        res["get_root_rps"] = wrk_rps(cold.port)
+        idle = rss_of(warm)
+        rps, _ = throughput(lambda: runboxd_run(warm), SLOTS, RSS_RUNS)
+        res["rss_kib"] = {"idle": idle, "after": rss_of(warm), "runs": RSS_RUNS}
+        svg_plot(lat, os.path.join(OUT, "latency.svg"))
     finally:
-        s.stop()
+        cold.stop()
+        warm.stop()
+    with open(os.path.join(OUT, "results.json"), "w") as f:
+        json.dump(res, f, indent=1)
+    report = table(res)
+    with open(os.path.join(OUT, "results.md"), "w") as f:
+        f.write(report)
+    print(report)
+    print("written: %s/results.md results.json latency.svg" % OUT)
+
+
+def table(res):
+    lat, tp = res["latency_ms"], res["throughput"]
+    names = {"floor": "raw Docker API floor (a)", "cli": "`docker run --rm -i` (b)",
+             "cold": "runboxd cold (c)", "warm": "runboxd warm (d)"}
+    lines = ["Machine: %s; %d sequential runs per peer, alternated." % (res["machine"], res["runs"]), "",
+             "| peer | p50 ms | p95 ms | max ms | × floor p50 | runs/s 1 | runs/s 2 | runs/s 4 | CPU s/run (4) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    f50 = lat["floor"]["p50"]
+    for k, n in names.items():
+        lines.append("| %s | %.0f | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f | %.3f |" % (
+            n, lat[k]["p50"], lat[k]["p95"], lat[k]["max"], lat[k]["p50"] / f50,
+            tp[k][1]["runs_per_s"], tp[k][2]["runs_per_s"], tp[k][4]["runs_per_s"],
+            tp[k][4]["cpu_s_per_run"]))
+    r = lambda x, y: lat[x]["p50"] / lat[y]["p50"]  # noqa: E731
+    lines += ["", "p50 ratios: c/a %.2f, d/a %.2f, c/b %.2f, d/b %.2f; runs/s at 4 clients vs floor: "
+              "cold %.2f, warm %.2f" % (r("cold", "floor"), r("warm", "floor"), r("cold", "cli"),
+                                        r("warm", "cli"), tp["cold"][4]["runs_per_s"] / tp["floor"][4]["runs_per_s"],
+                                        tp["warm"][4]["runs_per_s"] / tp["floor"][4]["runs_per_s"]),
+              "`GET /` (wrk, %d connections, %d slots): %.0f requests/s" % (2 * SLOTS, SLOTS, res["get_root_rps"]),
+              "RSS KiB idle -> after %d warm runs: master %d -> %d, front %d -> %d, agent %d -> %d" % (
+                  res["rss_kib"]["runs"], res["rss_kib"]["idle"]["master"], res["rss_kib"]["after"]["master"],
+                  res["rss_kib"]["idle"]["front"], res["rss_kib"]["after"]["front"],
+                  res["rss_kib"]["idle"]["agent"], res["rss_kib"]["after"]["agent"]), ""]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

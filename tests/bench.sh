@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# make bench: speed and memory of runboxd, each as a ratio against a
-# baseline measured in the same run on the same private dockerd.
+# make bench: runboxd against the raw Docker API floor and `docker run`,
+# all on a private dockerd of its own (RUNBOXD_TEST_DOCKER_DIR, default
+# /var/tmp/runboxd-bench-docker), so the machine's own Docker is not touched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build/rel}
+export RUNBOXD_TEST_DOCKER_DIR=${RUNBOXD_TEST_DOCKER_DIR:-/var/tmp/runboxd-bench-docker}
+command -v wrk >/dev/null || { echo "bench: wrk is missing (apt-get install wrk)" >&2; exit 1; }
 sock=$(tests/harness/dockerd.sh start)
 trap 'tests/harness/dockerd.sh stop >/dev/null 2>&1' EXIT
 export DOCKER_HOST=unix://$sock RUNBOXD_TEST_DOCKER_SOCK=$sock RUNBOXD_BIN=$BUILD/runboxd
