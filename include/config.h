@@ -79,6 +79,8 @@ struct config {
 	int64_t nano_cpus;             /* DOCKER_CONTAINER_CPUS decimal CPUs, e.g. "1.5" (0 = no limit), stored in 1e-9 CPUs */
 	char runtime[CONFIG_MAX_STR];  /* DOCKER_CONTAINER_RUNTIME ("" = daemon default) */
 	struct config_list image_allow; /* RUN_IMAGE_ALLOWLIST (empty = any image) */
+	struct config_list warm_images; /* RUN_WARM_IMAGES (empty = no warm containers) */
+	bool wait_for_exit;            /* RUN_WAIT_FOR_EXIT (false): answer at end of stream, not at the reply */
 	char front_user[CONFIG_MAX_STR];   /* SERVER_FRONT_USER (runboxd-front) */
 	char agent_user[CONFIG_MAX_STR];   /* SERVER_AGENT_USER (runboxd) */
 	char front_chroot[CONFIG_MAX_STR]; /* SERVER_FRONT_CHROOT (/var/lib/runboxd/empty) */

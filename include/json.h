@@ -40,6 +40,28 @@ enum json_type {
  */
 enum json_type json_check(const char *buf, size_t len);
 
+/*
+ * Where the first top-level JSON object of a stream ends, found as bytes
+ * arrive (strings and escapes followed, nothing validated: json_check
+ * judges what it delimits).  Leading whitespace is skipped; a stream that
+ * starts with anything but '{' never ends an object.
+ */
+struct json_end {
+	size_t seen;  /* bytes fed so far */
+	size_t end;   /* once done: length of the prefix that closes the object */
+	size_t depth;
+	bool started;
+	bool in_string;
+	bool escape;
+	bool done;
+	bool never;   /* not an object: wait for the whole stream */
+};
+
+void json_end_init(struct json_end *e);
+
+/* Feed the next n bytes; true once the object has closed (e->end set). */
+bool json_end_feed(struct json_end *e, const char *p, size_t n);
+
 /* The raw bytes of a value (a string with its quotes) inside a caller's buffer. */
 struct json_span {
 	const char *p;

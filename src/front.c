@@ -368,7 +368,10 @@ static int front_agent_wait_ms(void)
 {
 	int64_t per_call = ((int64_t)cfg->docker_read_timeout + cfg->docker_write_timeout) * 1000;
 
-	return (int)(per_call * AGENT_MAX_CALLS + FRONT_AGENT_SLACK_MS);
+	/* An agent may still be preparing the warm containers of the last run. */
+	int64_t calls = AGENT_MAX_CALLS + 3 * (int64_t)cfg->warm_images.n;
+
+	return (int)(per_call * calls + FRONT_AGENT_SLACK_MS);
 }
 
 /* The MSG_REPLY of n bytes in msgbuf, checked; false (client answered) if malformed. */
@@ -486,6 +489,7 @@ enum run_end {
 	RUN_READ_ERROR,
 	RUN_CLIENT_GONE,
 	RUN_ATTACH_ERROR,
+	RUN_REPLY, /* stdout holds the runner's whole reply: answer now, drain after */
 };
 
 /* Docker's multiplexed stream, parsed as it arrives. */
@@ -495,6 +499,12 @@ struct run_stream {
 	size_t err_len;
 	bool saw_stdin;
 	bool saw_stderr;
+	struct json_end reply; /* where the runner's reply object ends on stdout */
+	size_t scanned;        /* stdout bytes fed to reply */
+	bool early;            /* may answer at the reply (RUN_WAIT_FOR_EXIT=false) */
+	int64_t deadline;      /* of the run: from the payload's first write */
+	size_t written;        /* payload bytes written */
+	bool wdone;            /* payload written or no longer wanted */
 };
 
 /* Keep one span of a frame's payload: stdout whole, stderr up to FRONT_STDERR_KEEP. */
@@ -556,28 +566,48 @@ static int run_write(int fd, const char *payload, size_t len, size_t *done)
 }
 
 /*
+ * Has stdout become the runner's complete reply, with nothing on stderr or
+ * stdin?  Then the answer cannot change but by what the runner says after
+ * it, which docker-run would have turned into an error; runboxd answers.
+ */
+static bool run_reply_ready(struct run_stream *s)
+{
+	if (!s->early || s->saw_stdin || s->saw_stderr)
+		return false;
+	if (!json_end_feed(&s->reply, outbuf + s->scanned, s->out_len - s->scanned)) {
+		s->scanned = s->out_len;
+		return false;
+	}
+	s->scanned = s->out_len;
+	/* Judged once: a delimited prefix that is not JSON stays for EOF to decide. */
+	s->early = false;
+	return json_check(outbuf, s->reply.end) == JSON_OBJECT;
+}
+
+/*
  * Write the payload and read frames until EOF, the deadline, the output
- * limit, or the client leaving -- all in one poll loop, so a program that
- * talks before it has read all its input cannot deadlock us.
+ * limit, the client leaving, or (s->early) the runner's complete reply --
+ * all in one poll loop, so a program that talks before it has read all its
+ * input cannot deadlock us.  With c NULL the client is no longer watched
+ * (it has its answer).
  */
 static enum run_end run_pump(struct conn *c, int sfd, const char *early, size_t early_len,
 			     const char *payload, size_t plen, struct run_stream *s)
 {
-	int64_t deadline = io_now_ms() + (int64_t)cfg->run_max_time * 1000;
 	char chunk[FRONT_STREAM_CHUNK];
-	size_t written = 0;
-	bool wdone = false;
 	enum run_end e;
 
 	e = run_feed(s, early, early_len);
 	if (e != RUN_EOF)
 		return e;
+	if (run_reply_ready(s))
+		return RUN_REPLY;
 	for (;;) {
 		struct pollfd p[2] = {
-			{.fd = sfd, .events = POLLIN | (wdone ? 0 : POLLOUT)},
-			{.fd = c->fd, .events = POLLRDHUP},
+			{.fd = sfd, .events = POLLIN | (s->wdone ? 0 : POLLOUT)},
+			{.fd = c ? c->fd : -1, .events = POLLRDHUP},
 		};
-		int left = io_left_ms(deadline);
+		int left = io_left_ms(s->deadline);
 		int r;
 
 		if (left == 0)
@@ -589,11 +619,11 @@ static enum run_end run_pump(struct conn *c, int sfd, const char *early, size_t 
 			continue;
 		if (p[1].revents & (POLLRDHUP | POLLHUP | POLLERR))
 			return RUN_CLIENT_GONE;
-		if (!wdone && (p[0].revents & (POLLOUT | POLLERR | POLLHUP))) {
+		if (!s->wdone && (p[0].revents & (POLLOUT | POLLERR | POLLHUP))) {
 			/* A runner that exits without reading all of its input is not our failure: its output decides. */
-			if (run_write(sfd, payload, plen, &written) < 0 || written == plen) {
+			if (run_write(sfd, payload, plen, &s->written) < 0 || s->written == plen) {
 				shutdown(sfd, SHUT_WR);
-				wdone = true;
+				s->wdone = true;
 			}
 		}
 		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
@@ -609,8 +639,34 @@ static enum run_end run_pump(struct conn *c, int sfd, const char *early, size_t 
 			e = run_feed(s, chunk, (size_t)n);
 			if (e != RUN_EOF)
 				return e;
+			if (run_reply_ready(s))
+				return RUN_REPLY;
 		}
 	}
+}
+
+/*
+ * The client has its answer: read the stream to its end (the container's
+ * exit) under the run's own deadline and output limit, so that the
+ * container is removed after it is done, and log what the runner said
+ * after its reply.
+ */
+static void run_drain(int sfd, const char *payload, size_t plen, struct run_stream *s)
+{
+	size_t tail = 0;
+	enum run_end e;
+
+	e = run_pump(NULL, sfd, NULL, 0, payload, plen, s);
+	for (size_t i = s->reply.end; i < s->out_len; i++)
+		if (outbuf[i] != ' ' && outbuf[i] != '\t' && outbuf[i] != '\r' && outbuf[i] != '\n')
+			tail++;
+	if (tail > 0 || s->saw_stderr || s->saw_stdin)
+		log_warnx("run: the runner wrote after its reply (%zu more bytes on stdout%s%s); "
+			  "the answer stands", tail, s->saw_stderr ? ", some on stderr" : "",
+			  s->saw_stdin ? ", some on stdin" : "");
+	if (e != RUN_EOF)
+		log_info("run: the stream did not end after the reply (%s); the container is removed",
+			  e == RUN_TIMEOUT ? "execution time" : e == RUN_TOO_BIG ? "output size" : "read error");
 }
 
 static void run_answer(struct conn *c, enum run_end e, const struct run_stream *s)
@@ -639,6 +695,7 @@ static void run_answer(struct conn *c, enum run_end e, const struct run_stream *
 		front_error(c, 500, "docker.container.attach", "Cannot use the container stream");
 		return;
 	case RUN_EOF:
+	case RUN_REPLY:
 		break;
 	}
 	if (s->saw_stdin) {
@@ -663,6 +720,9 @@ static enum run_end run_stream(struct conn *c, int sfd, const char *early, size_
 
 	memset(s, 0, sizeof(*s));
 	frame_init(&s->fp, cfg->run_max_output);
+	json_end_init(&s->reply);
+	s->early = !cfg->wait_for_exit;
+	s->deadline = io_now_ms() + (int64_t)cfg->run_max_time * 1000;
 	if (io_set_nonblock(sfd) < 0) {
 		log_error("%s: fcntl(O_NONBLOCK)", __func__);
 		return RUN_ATTACH_ERROR;
@@ -783,6 +843,13 @@ static void front_route_run(struct conn *c)
 		return;
 	}
 	e = run_stream(c, sfd, msgbuf, (size_t)n, payload, plen, &s);
+	if (e == RUN_REPLY) {
+		front_json(c, 200, outbuf, s.reply.end);
+		run_drain(sfd, payload, plen, &s);
+		close(sfd);
+		front_done();
+		return;
+	}
 	close(sfd);
 	/* A run stopped early is killed at once; a finished one after the client has its answer. */
 	if (e != RUN_EOF)

@@ -735,3 +735,44 @@ void jbuf_i64(struct jbuf *b, int64_t v)
 		*--p = '-';
 	jbuf_raw(b, p, (size_t)(tmp + sizeof tmp - p));
 }
+
+void json_end_init(struct json_end *e)
+{
+	memset(e, 0, sizeof(*e));
+}
+
+bool json_end_feed(struct json_end *e, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n && !e->done && !e->never; i++) {
+		char ch = p[i];
+
+		e->seen++;
+		if (!e->started) {
+			if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r')
+				continue;
+			e->started = true;
+			if (ch != '{') {
+				e->never = true;
+				break;
+			}
+			e->depth = 1;
+		} else if (e->in_string) {
+			if (e->escape)
+				e->escape = false;
+			else if (ch == '\\')
+				e->escape = true;
+			else if (ch == '"')
+				e->in_string = false;
+		} else if (ch == '"') {
+			e->in_string = true;
+		} else if (ch == '{' || ch == '[') {
+			e->depth++;
+		} else if (ch == '}' || ch == ']') {
+			if (--e->depth == 0) {
+				e->done = true;
+				e->end = e->seen;
+			}
+		}
+	}
+	return e->done;
+}

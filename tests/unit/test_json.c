@@ -854,6 +854,55 @@ static void test_jbuf_roundtrip(void)
 	CHECKF(bad == 0, "%zu round trips failed", bad);
 }
 
+/* The end of a streamed object, fed whole, split at every point, and byte by byte. */
+static void test_end(void)
+{
+	static const struct {
+		const char *in;
+		long end; /* -1: never ends an object */
+	} t[] = {
+		{"{}", 2},
+		{" \n\t\r{}", 6},
+		{"{}\n", 2},
+		{"{}{}", 2},
+		{"{\"a\":1}trailing", 7},
+		{"{\"}\":\"{\"}", 9},
+		{"{\"a\\\"}\":1}", 10},
+		{"{\"a\\\\\":1}x", 9},
+		{"{\"a\":[1,{\"b\":[]}]}", 18},
+		{"{\"a\":\"]}\"}", 10},
+		{"", -1},
+		{"   ", -1},
+		{"{", -1},
+		{"{\"a\":\"}", -1},
+		{"{\"a\":[}", -1},
+		{"[1]", -1},
+		{"\"{}\"", -1},
+		{"x{}", -1},
+	};
+	struct json_end e;
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		size_t len = strlen(t[i].in);
+
+		for (size_t cut = 0; cut <= len; cut++) {
+			json_end_init(&e);
+			json_end_feed(&e, t[i].in, cut);
+			json_end_feed(&e, t[i].in + cut, len - cut);
+			CHECKF(e.done == (t[i].end >= 0) && (!e.done || e.end == (size_t)t[i].end),
+			       "%s cut %zu: done %d end %zu\n", t[i].in, cut, e.done, e.end);
+		}
+		json_end_init(&e);
+		for (size_t k = 0; k < len; k++)
+			json_end_feed(&e, t[i].in + k, 1);
+		CHECKF(e.done == (t[i].end >= 0) && (!e.done || e.end == (size_t)t[i].end),
+		       "%s byte by byte\n", t[i].in);
+	}
+	/* What it delimits is json_check's to judge: braces balance, content is not read. */
+	json_end_init(&e);
+	CHECK(json_end_feed(&e, "{x}", 3) && e.end == 3 && json_check("{x}", 3) == JSON_INVALID);
+}
+
 int main(void)
 {
 	guard_init();
@@ -870,5 +919,6 @@ int main(void)
 	test_jbuf_numbers();
 	test_jbuf_grow();
 	test_jbuf_roundtrip();
+	test_end();
 	return check_done("test_json");
 }
