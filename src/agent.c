@@ -44,6 +44,13 @@ static bool orphan;                  /* the master is gone: end with the run in 
 static int sig_fd = -1;              /* signalfd: SIGUSR1, the master asking for a sweep */
 static int life_fd = -1;             /* hangs up when the master dies */
 static bool sweep_due;               /* a removal or a listing failed: sweep again when idle */
+static bool warm_due;                /* a warm container could not be prepared: retry when idle */
+
+/* A created, attached and started container nobody used yet, per RUN_WARM_IMAGES entry. */
+static struct warm {
+	char id[DOCKER_MAX_ID]; /* "" when there is none */
+	int fd;                 /* its attach stream */
+} warm[CONFIG_MAX_LIST];
 static char msgbuf[MSG_MAX];
 static char replybuf[MSG_REPLY_MAX_BODY];
 
@@ -165,6 +172,9 @@ static void agent_sweep_collect(const char *id, unsigned slot, int64_t created, 
 
 	if (!agent_unowned(s, slot, created))
 		return;
+	for (unsigned i = 0; i < cfg->warm_images.n; i++)
+		if (strcmp(warm[i].id, id) == 0)
+			return; /* ours, waiting for a run */
 	if (s->n >= AGENT_SWEEP_MAX) {
 		s->full = true;
 		return;
@@ -258,13 +268,124 @@ static void agent_version(const struct msg_ask *ask)
 	agent_send_reply(200, b.p, b.len);
 }
 
-/* create, attach, start; the attach stream goes to the front. */
-static void agent_run(const struct msg_ask *ask)
+/*
+ * Create, attach and start a container of image as id, its attach stream
+ * in *fd.  On failure the container is removed (or left to a sweep), *fd
+ * is -1, and the error is answered to the front when answer is set.
+ */
+static bool agent_start(const char *image, char *id, int *fd, char *early, size_t early_sz,
+			size_t *early_len, bool answer)
 {
 	struct docker_error err;
+	const char *what;
+	int rc;
+
+	*fd = -1;
+	rc = docker_container_create(&dctx, cfg, image, cfg->instance, agent_slot, id, &err);
+	if (rc != DOCKER_OK) {
+		/* Without Docker's answer the container may exist: look for it later. */
+		if (rc != DOCKER_ESTATUS)
+			sweep_due = true;
+		id[0] = '\0';
+		if (answer)
+			agent_docker_error(rc, &err, rc == DOCKER_ESTATUS ? 400 : 500, "docker.container.create");
+		else
+			log_warnx("%s: warm container of %s: create: %s", __func__, image, err.message);
+		return false;
+	}
+	/* Attach before start: nothing the program says can be missed. */
+	what = "docker.container.attach";
+	rc = docker_container_attach(&dctx, id, fd, early, early_sz, early_len, &err);
+	if (rc == DOCKER_OK) {
+		what = "docker.container.start";
+		rc = docker_container_start(&dctx, id, &err);
+		if (rc != DOCKER_OK)
+			close(*fd);
+	}
+	if (rc != DOCKER_OK) {
+		*fd = -1;
+		if (answer)
+			agent_docker_error(rc, &err, 500, what);
+		else
+			log_warnx("%s: warm container of %s: %s: %s", __func__, image, what, err.message);
+		agent_remove(id);
+		id[0] = '\0';
+		return false;
+	}
+	return true;
+}
+
+static void agent_warm_drop(struct warm *w)
+{
+	close(w->fd);
+	w->fd = -1;
+	agent_remove(w->id);
+	w->id[0] = '\0';
+}
+
+/* Prepare the warm containers that are missing; what fails is retried when idle. */
+static void agent_warm_fill(void)
+{
+	char early[AGENT_EARLY_MAX];
+	size_t early_len;
+
+	warm_due = false;
+	for (unsigned i = 0; i < cfg->warm_images.n; i++) {
+		if (warm[i].id[0] != '\0')
+			continue;
+		if (!agent_start(cfg->warm_images.item[i], warm[i].id, &warm[i].fd, early,
+				 sizeof(early), &early_len, false)) {
+			warm_due = true;
+			continue;
+		}
+		if (early_len > 0) {
+			/* It spoke before its payload: not the idle container a run expects. */
+			log_warnx("%s: warm container %.12s of %s wrote before its payload", __func__,
+				  warm[i].id, cfg->warm_images.item[i]);
+			agent_warm_drop(&warm[i]);
+			warm_due = true;
+			continue;
+		}
+		log_debug("warm container %.12s of %s ready", warm[i].id, cfg->warm_images.item[i]);
+	}
+}
+
+/*
+ * Take image's warm container as the active run's, its stream in *fd, or
+ * return false.  A never-used container says nothing before its payload:
+ * a stream that is readable (output, EOF, error) belongs to one that died
+ * or was removed, which is dropped (and replaced after this run).
+ */
+static bool agent_warm_take(const char *image, int *fd)
+{
+	for (unsigned i = 0; i < cfg->warm_images.n; i++) {
+		struct warm *w = &warm[i];
+		struct pollfd p = {.fd = w->fd, .events = POLLIN | POLLRDHUP};
+
+		if (w->id[0] == '\0' || strcmp(cfg->warm_images.item[i], image) != 0)
+			continue;
+		if (poll(&p, 1, 0) != 0) {
+			log_warnx("warm container %.12s of %s is gone or not idle; this run is cold",
+				  w->id, image);
+			agent_warm_drop(w);
+			warm_due = true;
+			return false;
+		}
+		memcpy(active, w->id, sizeof(active));
+		*fd = w->fd;
+		w->fd = -1;
+		w->id[0] = '\0';
+		return true;
+	}
+	return false;
+}
+
+/* A warm container, or create, attach, start; the attach stream goes to the front. */
+static void agent_run(const struct msg_ask *ask)
+{
 	char early[AGENT_EARLY_MAX];
 	size_t early_len = 0;
-	int rc, fd = -1;
+	int fd = -1;
 
 	if (!agent_token_ok(ask)) {
 		agent_error(401, "access_token", "Missing or wrong access token");
@@ -281,29 +402,9 @@ static void agent_run(const struct msg_ask *ask)
 	/* A busy agent is never idle long enough for the timer: take a few now. */
 	if (sweep_due)
 		agent_sweep_some((int)agent_slot, AGENT_SWEEP_INLINE);
-	rc = docker_container_create(&dctx, cfg, ask->image, cfg->instance, agent_slot, active, &err);
-	if (rc != DOCKER_OK) {
-		/* Without Docker's answer the container may exist: look for it later. */
-		if (rc != DOCKER_ESTATUS)
-			sweep_due = true;
-		active[0] = '\0';
-		agent_docker_error(rc, &err, rc == DOCKER_ESTATUS ? 400 : 500, "docker.container.create");
+	if (!agent_warm_take(ask->image, &fd) &&
+	    !agent_start(ask->image, active, &fd, early, sizeof(early), &early_len, true))
 		return;
-	}
-	/* Attach before start: nothing the program says can be missed. */
-	rc = docker_container_attach(&dctx, active, &fd, early, sizeof(early), &early_len, &err);
-	if (rc != DOCKER_OK) {
-		agent_docker_error(rc, &err, 500, "docker.container.attach");
-		agent_finish_run();
-		return;
-	}
-	rc = docker_container_start(&dctx, active, &err);
-	if (rc != DOCKER_OK) {
-		close(fd);
-		agent_docker_error(rc, &err, 500, "docker.container.start");
-		agent_finish_run();
-		return;
-	}
 	if (msg_send(front_fd, MSG_ATTACHED, early, early_len, NULL, 0, fd) < 0) {
 		log_warn("%s: passing the stream to front %u", __func__, agent_slot);
 		agent_finish_run();
@@ -319,9 +420,10 @@ static void agent_done(const struct msg_ask *ask)
 {
 	(void)ask;
 	agent_finish_run();
-	/* The client has its answer: a good time for what the master asked for. */
+	/* The client has its answer: a good time for what the master asked for, and the next warm container. */
 	if (sweep_due)
 		agent_sweep();
+	agent_warm_fill();
 }
 
 /*
@@ -459,7 +561,7 @@ static int agent_wait_ms(void)
 {
 	if (state == AGENT_RUNNING)
 		return io_left_ms(run_deadline);
-	if (sweep_due && state == AGENT_IDLE)
+	if ((sweep_due || warm_due) && state == AGENT_IDLE)
 		return AGENT_RETRY_MS;
 	return -1;
 }
@@ -483,6 +585,9 @@ void agent_main(struct config *c, unsigned slot, int ffd, int life, bool sweep_f
 	 */
 	if (sweep_first)
 		agent_sweep();
+	for (unsigned i = 0; i < CONFIG_MAX_LIST; i++)
+		warm[i].fd = -1;
+	agent_warm_fill();
 	for (;;) {
 		struct pollfd p[2] = {{.fd = front_fd, .events = POLLIN}, {.fd = sig_fd, .events = POLLIN}};
 		uint32_t type = 0;
@@ -501,6 +606,8 @@ void agent_main(struct config *c, unsigned slot, int ffd, int life, bool sweep_f
 		/* The slot's own containers are leftovers only while no run is active. */
 		if (state == AGENT_IDLE && sweep_due && p[0].revents == 0 && (r == 0 || p[1].revents))
 			agent_sweep();
+		if (state == AGENT_IDLE && warm_due && !orphan && r == 0)
+			agent_warm_fill();
 		if (p[0].revents == 0)
 			continue;
 		n = msg_recv(front_fd, &type, msgbuf, sizeof(msgbuf), &fd, 0);
@@ -520,5 +627,9 @@ void agent_main(struct config *c, unsigned slot, int ffd, int life, bool sweep_f
 	}
 	/* The front is gone (or broken), or the master is: the run, if any, is over now. */
 	agent_finish_run();
+	/* No run will come: the warm containers go with us. */
+	for (unsigned i = 0; i < cfg->warm_images.n; i++)
+		if (warm[i].id[0] != '\0')
+			agent_warm_drop(&warm[i]);
 	_exit(status);
 }

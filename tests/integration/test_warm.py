@@ -1,0 +1,139 @@
+"""The fast paths against the real runboxd and dockerd: the answer at the
+runner's complete reply (not at the end of the stream), RUN_WAIT_FOR_EXIT
+keeping docker-run's wait, and warm containers (RUN_WARM_IMAGES): a hit,
+the cold fallback when one was removed behind the agent's back, none left
+after a stop.  No bound here is a speed: each outcome is one a slower run
+could not produce (a 200 where waiting for the end would time out)."""
+
+import json
+import time
+
+import rbtest
+from rbtest import Results, Runboxd, is_error
+from test_run import busybox_rootfs, import_image
+
+R = Results("warm")
+
+SH = "runbox/sh"
+REPLY = '{"stdout":"early","stderr":"","error":""}'
+BB = "/bin/busybox"
+# Images whose command plays a runner that replies and then does not end.
+REPLY_SLEEP = "runbox-test/reply-sleep"
+REPLY_CHILD = "runbox-test/reply-child"
+HALF = "runbox-test/half-reply"
+
+
+def sh(script):
+    return {"language": "sh", "files": [{"name": "main.sh", "content": script}]}
+
+
+def make_images():
+    tar = busybox_rootfs()
+    images = [
+        (REPLY_SLEEP, [BB, "sh", "-c", "%s echo '%s'; exec %s sleep 600" % (BB, REPLY, BB)]),
+        # The reply is out while a background child still holds stdout.
+        (REPLY_CHILD, [BB, "sh", "-c", "%s sleep 600 & %s echo '%s'; wait" % (BB, BB, REPLY)]),
+        (HALF, [BB, "printf", '{"stdout":"ha']),
+    ]
+    for tag, cmd in images:
+        R.check(import_image(tag, cmd, tar), "test image %s imported" % tag)
+
+
+def test_early_answer():
+    # Waiting for the end of the stream would run into the 8 s limit: a 200
+    # can only come from answering at the reply.
+    s = Runboxd(RUN_MAX_EXECUTION_TIME="8").start()
+    try:
+        for image, what in ((REPLY_SLEEP, "a runner that sleeps after its reply"),
+                            (REPLY_CHILD, "a runner whose background child keeps stdout open")):
+            st, js, body = s.run(image, sh("true"))
+            live = rbtest.containers(s.instance) or []
+            R.check(st == 200 and js == json.loads(REPLY), "%s is answered at its reply" % what, body[:300])
+            R.check(len(live) == 1, "%s: answered while its container still runs" % what, live)
+            # The drain ends at the run's deadline; then the container goes.
+            left = rbtest.wait_no_containers(s.instance, timeout=60)
+            R.check(left == [], "%s: container removed after the drain" % what, left)
+        st, js, body = s.run(HALF, sh("true"))
+        R.check(st == 500 and is_error(body, "coderunner.stdout.decode"),
+                "half an object, then exit: coderunner.stdout.decode", body[:300])
+        st, js, body = s.run(SH, sh("echo hello"))
+        R.check(st == 200 and js and js.get("stdout") == "hello\n", "a real runner still answers", body[:300])
+        R.check(rbtest.wait_no_containers(s.instance, timeout=30) == [], "no container left by the early answers")
+    finally:
+        s.stop()
+
+
+def test_wait_for_exit():
+    s = Runboxd(RUN_MAX_EXECUTION_TIME="3", RUN_WAIT_FOR_EXIT="true").start()
+    try:
+        st, js, body = s.run(REPLY_SLEEP, sh("true"))
+        R.check(st == 400 and is_error(body, "limits.execution_time"),
+                "RUN_WAIT_FOR_EXIT=true: waits for the end, as docker-run", body[:300])
+        st, js, body = s.run(SH, sh("echo hello"))
+        R.check(st == 200 and js and js.get("stdout") == "hello\n", "RUN_WAIT_FOR_EXIT=true: a run answers",
+                body[:300])
+        R.check(rbtest.wait_no_containers(s.instance, timeout=30) == [], "no container left (wait for exit)")
+    finally:
+        s.stop()
+
+
+def warm_ids(s, timeout=60):
+    """The instance's containers once exactly one (the warm one) is running."""
+    end = time.time() + timeout
+    while time.time() < end:
+        ids = rbtest.containers(s.instance) or []
+        if len(ids) == 1 and running(ids[0]):
+            return ids
+        time.sleep(0.1)
+    return rbtest.containers(s.instance) or []
+
+
+def running(cid):
+    st, js = rbtest.docker("GET", "/containers/%s/json" % cid)
+    return st == 200 and js["State"]["Running"]
+
+
+def test_warm():
+    s = Runboxd(SERVER_WORKER_THREADS="1", RUN_WARM_IMAGES=SH).start()
+    try:
+        ids = warm_ids(s)
+        R.check(len(ids) == 1, "one warm container is ready (idle slot)", ids)
+        st, js = rbtest.docker("GET", "/containers/%s/json" % ids[0]) if ids else (0, {})
+        labels = (js or {}).get("Config", {}).get("Labels", {})
+        R.check(labels.get("io.runboxd.instance") == s.instance and labels.get("io.runboxd.slot") == "0",
+                "the warm container carries the sweep labels", labels)
+        st, js, body = s.run(SH, sh("echo warm; hostname"))
+        R.check(st == 200 and js and js.get("stdout") == "warm\nrunbox\n", "a run takes the warm container",
+                body[:300])
+        again = warm_ids(s)
+        R.check(len(again) == 1 and again != ids, "a fresh warm container replaces the used one", again)
+        gone = [i for i in ids if i in (rbtest.containers(s.instance) or [])]
+        R.check(gone == [], "the used warm container was removed", gone)
+        # Removed behind the agent's back: the next run goes cold, no error.
+        if again:
+            rbtest.docker("DELETE", "/containers/%s?force=1" % again[0])
+        st, js, body = s.run(SH, sh("echo after"))
+        R.check(st == 200 and js and js.get("stdout") == "after\n",
+                "a removed warm container: the run falls back to cold without an error", body[:300])
+        R.check(len(warm_ids(s)) == 1, "a warm container is ready again after the fallback")
+        # Another image is cold; the warm one stays.
+        st, js, body = s.run("runbox/python", {"language": "python", "files": [
+            {"name": "main.py", "content": "print(6*7)"}]})
+        R.check(st == 200 and js and js.get("stdout") == "42\n", "an image not listed runs cold", body[:300])
+        R.check(len(warm_ids(s)) == 1, "the warm container survives a cold run of another image")
+    finally:
+        s.stop()
+    R.check(rbtest.wait_no_containers(s.instance, timeout=30) == [], "no warm container left after the stop")
+
+
+def main():
+    R.check(rbtest.image_exists(SH), "image %s present" % SH)
+    make_images()
+    test_early_answer()
+    test_wait_for_exit()
+    test_warm()
+    R.done()
+
+
+if __name__ == "__main__":
+    main()
