@@ -16,7 +16,8 @@
 enum msg_type {
 	MSG_VERSION = 1, /* front -> agent: struct msg_ask; answered by MSG_REPLY */
 	MSG_RUN,         /* front -> agent: struct msg_ask; answered by MSG_ATTACHED or MSG_REPLY */
-	MSG_DONE,        /* front -> agent: the run is answered; remove the container. No answer. */
+	MSG_DONE,        /* front -> agent: the run is answered; remove the container. MSG_REPLY 204 once
+			    the agent is ready for the next run (its warm containers made) */
 	MSG_REPLY,       /* agent -> front: struct msg_reply + body: what to tell the client */
 	MSG_ATTACHED,    /* agent -> front: the attach stream as SCM_RIGHTS + early stream bytes */
 	MSG_AUTH,        /* front -> agent: struct msg_ask (token only); MSG_REPLY 204 or 401 */

@@ -424,6 +424,7 @@ static void agent_done(const struct msg_ask *ask)
 	if (sweep_due)
 		agent_sweep();
 	agent_warm_fill();
+	agent_send_reply(204, "", 0);
 }
 
 /*

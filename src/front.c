@@ -815,6 +815,33 @@ static void front_done(void)
 	}
 }
 
+/*
+ * Wait until the agent has removed the run's container and made the next
+ * warm one: the client has its answer, and meanwhile this slot takes no
+ * other connection, which goes to a slot that is ready.
+ */
+static void front_ready(void)
+{
+	struct msg_reply r;
+	uint32_t type = 0;
+	ssize_t n;
+	int fd = -1;
+
+	if (front_stop)
+		return;
+	n = msg_recv(agent_fd, &type, msgbuf, sizeof(msgbuf), &fd, front_agent_wait_ms());
+	if (fd >= 0)
+		close(fd);
+	if (n == (ssize_t)sizeof(r) && type == MSG_REPLY && fd < 0) {
+		memcpy(&r, msgbuf, sizeof(r));
+		if (r.status == 204 && r.body_len == 0)
+			return;
+	}
+	log_errorx("%s: agent %u did not confirm the end of the run (%s); leaving", __func__, front_slot,
+		   n < 0 ? strerror(errno) : "unexpected message");
+	front_stop = true;
+}
+
 /* The token was found good before the body was read (front_authorized). */
 static void front_route_run(struct conn *c)
 {
@@ -848,6 +875,7 @@ static void front_route_run(struct conn *c)
 		run_drain(sfd, payload, plen, &s);
 		close(sfd);
 		front_done();
+		front_ready();
 		return;
 	}
 	close(sfd);
@@ -857,6 +885,7 @@ static void front_route_run(struct conn *c)
 	run_answer(c, e, &s);
 	if (e == RUN_EOF)
 		front_done();
+	front_ready();
 }
 
 static const struct route front_routes[] = {
