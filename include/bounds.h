@@ -39,6 +39,7 @@
 #define AGENT_SWEEP_MAX 256             /* leftover containers removed per sweep */
 #define AGENT_SWEEP_INLINE 2            /* ... and by a busy agent before a run */
 #define AGENT_JANITOR_ROUNDS 8          /* sweeps of the instance at master start and stop */
+#define AGENT_INSPECT_MAX (64u * 1024)   /* Docker's inspect of one container */
 #define AGENT_RETRY_MS 2000             /* an idle agent retries a failed removal this often */
 #define AGENT_EARLY_MAX (MSG_MAX / 2)   /* attach stream bytes Docker sent with its upgrade reply */
 #define AGENT_RUN_SLACK_MS 2000         /* past RUN_MAX_EXECUTION_TIME the agent removes a run's container itself */

@@ -21,6 +21,8 @@ enum msg_type {
 	MSG_REPLY,       /* agent -> front: struct msg_reply + body: what to tell the client */
 	MSG_ATTACHED,    /* agent -> front: the attach stream as SCM_RIGHTS + early stream bytes */
 	MSG_AUTH,        /* front -> agent: struct msg_ask (token only); MSG_REPLY 204 or 401 */
+	MSG_EXIT,        /* front -> agent: the stream ended with no reply; MSG_REPLY 400 limits.memory
+			    when Docker says the memory limit killed the container, else 204 */
 };
 
 struct msg_hdr {

@@ -842,6 +842,35 @@ static void front_ready(void)
 	front_stop = true;
 }
 
+/*
+ * The stream ended with no reply: ask the agent whether the memory limit
+ * killed the container.  True when the client was answered.
+ */
+static bool front_run_killed(struct conn *c)
+{
+	struct msg_reply r;
+	uint32_t type = 0;
+	ssize_t n = -1;
+	int fd = -1;
+
+	if (msg_send(agent_fd, MSG_EXIT, NULL, 0, NULL, 0, -1) == 0)
+		n = msg_recv(agent_fd, &type, msgbuf, sizeof(msgbuf), &fd, front_agent_wait_ms());
+	if (fd >= 0) {
+		close(fd);
+		n = -1;
+	}
+	if (n < 0 || type != MSG_REPLY) {
+		front_agent_lost(c, "did not say how the container ended");
+		return true;
+	}
+	if (!front_reply(c, n, &r))
+		return true;
+	if (r.status == 204)
+		return false;
+	front_json(c, r.status, msgbuf + sizeof(r), r.body_len);
+	return true;
+}
+
 /* The token was found good before the body was read (front_authorized). */
 static void front_route_run(struct conn *c)
 {
@@ -882,7 +911,9 @@ static void front_route_run(struct conn *c)
 	/* A run stopped early is killed at once; a finished one after the client has its answer. */
 	if (e != RUN_EOF)
 		front_done();
-	run_answer(c, e, &s);
+	if (e != RUN_EOF || s.saw_stdin || json_check(outbuf, s.out_len) == JSON_OBJECT ||
+	    !front_run_killed(c))
+		run_answer(c, e, &s);
 	if (e == RUN_EOF)
 		front_done();
 	front_ready();

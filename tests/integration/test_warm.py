@@ -2,7 +2,8 @@
 runner's complete reply (not at the end of the stream), RUN_WAIT_FOR_EXIT
 keeping docker-run's wait, and warm containers (RUN_WARM_IMAGES): a hit,
 the cold fallback when one was removed behind the agent's back, none left
-after a stop.  No bound here is a speed: each outcome is one a slower run
+after a stop; and 400 limits.memory when Docker says the memory limit
+killed the container before it replied.  No bound here is a speed: each outcome is one a slower run
 could not produce (a 200 where waiting for the end would time out)."""
 
 import json
@@ -21,6 +22,8 @@ BB = "/bin/busybox"
 REPLY_SLEEP = "runbox-test/reply-sleep"
 REPLY_CHILD = "runbox-test/reply-child"
 HALF = "runbox-test/half-reply"
+# PID 1 keeps one endless line of /dev/zero: it grows until the memory limit kills it.
+OOM = "runbox-test/oom-tail"
 
 
 def sh(script):
@@ -34,6 +37,7 @@ def make_images():
         # The reply is out while a background child still holds stdout.
         (REPLY_CHILD, [BB, "sh", "-c", "%s sleep 600 & %s echo '%s'; wait" % (BB, BB, REPLY)]),
         (HALF, [BB, "printf", '{"stdout":"ha']),
+        (OOM, [BB, "tail", "/dev/zero"]),
     ]
     for tag, cmd in images:
         R.check(import_image(tag, cmd, tar), "test image %s imported" % tag)
@@ -126,11 +130,26 @@ def test_warm():
     R.check(rbtest.wait_no_containers(s.instance, timeout=30) == [], "no warm container left after the stop")
 
 
+def test_oom():
+    s = Runboxd().start()
+    try:
+        st, js, body = s.run(OOM, sh("true"))
+        R.check(st == 400 and is_error(body, "limits.memory"),
+                "a container killed by its memory limit: 400 limits.memory", body[:300])
+        st, js, body = s.run(HALF, sh("true"))
+        R.check(st == 500 and is_error(body, "coderunner.stdout.decode"),
+                "no reply without an OOM kill: still coderunner.stdout.decode", body[:300])
+        R.check(rbtest.wait_no_containers(s.instance, timeout=30) == [], "no container left (memory limit)")
+    finally:
+        s.stop()
+
+
 def main():
     R.check(rbtest.image_exists(SH), "image %s present" % SH)
     make_images()
     test_early_answer()
     test_wait_for_exit()
+    test_oom()
     test_warm()
     R.done()
 
