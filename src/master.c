@@ -358,6 +358,13 @@ static void master_janitor_tick(int64_t now)
 	/* Create, attach and start may each take a Docker call's time before the run's own. */
 	owners.max_age = cur->run_max_time + (3 * per_call + AGENT_RUN_SLACK_MS) / 1000 +
 			 MASTER_JANITOR_SLACK_SEC;
+	/*
+	 * A live agent's warm container waits for its run as long as it takes:
+	 * with RUN_WARM_IMAGES only ownership counts, and each run is still
+	 * bounded by its agent's own deadline.
+	 */
+	if (cur->warm_images.n > 0)
+		owners.max_age = INT64_MAX;
 	clock_gettime(CLOCK_REALTIME, &real);
 	for (unsigned i = 0; i < CONFIG_MAX_WORKERS; i++) {
 		const struct slot *s = &slots[i];

@@ -130,6 +130,27 @@ def test_warm():
     R.check(rbtest.wait_no_containers(s.instance, timeout=30) == [], "no warm container left after the stop")
 
 
+def test_warm_idle():
+    # The janitor removes containers older than any run can be (here 1 s +
+    # 3 Docker calls of 3+3 s + slacks: 26 s); a warm container is older
+    # than that when it is not used, and must stay.
+    s = Runboxd(SERVER_WORKER_THREADS="1", RUN_WARM_IMAGES=SH, RUN_MAX_EXECUTION_TIME="1",
+                DOCKER_UNIX_SOCKET_READ_TIMEOUT="3", DOCKER_UNIX_SOCKET_WRITE_TIMEOUT="3").start()
+    try:
+        ids = warm_ids(s)
+        st, js = rbtest.docker("GET", "/containers/%s/json" % ids[0]) if ids else (0, None)
+        born = time.time()
+        while st == 200 and time.time() - born < 40:
+            time.sleep(1)
+            st, js = rbtest.docker("GET", "/containers/%s/json" % ids[0])
+        R.check(st == 200 and js["State"]["Running"], "an idle warm container outlives the janitor's age rule",
+                (st, ids))
+        st, js, body = s.run(SH, sh("echo still warm"))
+        R.check(st == 200 and js and js.get("stdout") == "still warm\n", "it serves its run", body[:300])
+    finally:
+        s.stop()
+
+
 def test_oom():
     s = Runboxd().start()
     try:
@@ -150,6 +171,7 @@ def main():
     test_early_answer()
     test_wait_for_exit()
     test_oom()
+    test_warm_idle()
     test_warm()
     R.done()
 
