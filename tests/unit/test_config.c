@@ -242,6 +242,8 @@ static const struct good goods[] = {
 	{ "SANDBOX_DEBUG", "true", "true" },
 	{ "RUN_IMAGE_ALLOWLIST", "runbox/python:latest  glot/c@sha256:0123abcd",
 	  "runbox/python:latest glot/c@sha256:0123abcd" },
+	{ "RUN_WARM_IMAGES", " runbox/sh  runbox/python:3 ", "runbox/sh runbox/python:3" },
+	{ "RUN_WAIT_FOR_EXIT", "true", "true" },
 	/* Values the file loader would change are printed quoted. */
 	{ "DOCKER_CONTAINER_HOSTNAME", " pad ", "\" pad \"" },
 	{ "DOCKER_CONTAINER_HOSTNAME", "'q'", "\"'q'\"" },
@@ -419,6 +421,7 @@ static const struct bad bads[] = {
 	{ "DOCKER_CONTAINER_CAP_ADD", "sys_admin",
 	  "DOCKER_CONTAINER_CAP_ADD: \"sys_admin\" is not a capability name ([CAP_]A-Z0-9_)" },
 	{ "RUN_IMAGE_ALLOWLIST", "a\nb", "RUN_IMAGE_ALLOWLIST: value contains a control character (separate items with spaces)" },
+	{ "RUN_WAIT_FOR_EXIT", "yes", "RUN_WAIT_FOR_EXIT: \"yes\" is not true or false" },
 };
 
 static void test_bads(void)
@@ -792,6 +795,8 @@ static void test_print(void)
 	CHECK(strstr(out, "\nRUNBOXD_INSTANCE=127.0.0.1:8088\n") != NULL);
 	CHECK(strstr(out, "\nDOCKER_CONTAINER_MEMORY_SWAP=0\n") != NULL);
 	CHECK(strstr(out, "\nRUN_IMAGE_ALLOWLIST=\n") != NULL);
+	CHECK(strstr(out, "\nRUN_WARM_IMAGES=\n") != NULL);
+	CHECK(strstr(out, "\nRUN_WAIT_FOR_EXIT=false\n") != NULL);
 
 	/* The mask does not depend on the token's length. */
 	CHECK(config_set(&c, "API_ACCESS_TOKEN", "x", err, sizeof err) == 0);
@@ -803,7 +808,7 @@ static void test_print(void)
 	f = open_memstream(&usage, &usage_len);
 	config_usage(f);
 	fclose(f);
-	CHECK(count_lines(usage) == count_lines(out) && count_lines(out) == 42);
+	CHECK(count_lines(usage) == count_lines(out) && count_lines(out) == 44);
 	for (p = out, q = usage; *p && *q; p = strchr(p, '\n') + 1, q = strchr(q, '\n') + 1)
 		CHECKF(strncmp(p, q, strcspn(p, "=")) == 0 && q[strcspn(p, "=")] == ':', "%.40s vs %.40s", p, q);
 	CHECK(strstr(usage, "\nSERVER_LISTEN_PORT: listen TCP port [integer 1-65535; required]\n") != NULL);
