@@ -39,7 +39,6 @@
 #define AGENT_SWEEP_MAX 256             /* leftover containers removed per sweep */
 #define AGENT_SWEEP_INLINE 2            /* ... and by a busy agent before a run */
 #define AGENT_JANITOR_ROUNDS 8          /* sweeps of the instance at master start and stop */
-#define AGENT_INSPECT_MAX (64u * 1024)   /* Docker's inspect of one container */
 #define AGENT_RETRY_MS 2000             /* an idle agent retries a failed removal this often */
 #define AGENT_EARLY_MAX (MSG_MAX / 2)   /* attach stream bytes Docker sent with its upgrade reply */
 #define AGENT_RUN_SLACK_MS 2000         /* past RUN_MAX_EXECUTION_TIME the agent removes a run's container itself */
@@ -79,6 +78,7 @@
 #define DOCKER_ID_MAX 64                /* ... to 64 hex digits */
 #define DOCKER_MAX_REQUEST_BODY 16384   /* container create JSON */
 #define DOCKER_MAX_REPLY 65536u         /* create/start/version/error reply bodies (stack) */
+#define DOCKER_MAX_INSPECT (256u * 1024) /* one container's inspect (static) */
 #define DOCKER_LIST_LIMIT 256           /* containers per list reply: fits DOCKER_MAX_RESPONSE */
 #define DOCKER_MAX_MESSAGE DHTTP_MAX_MESSAGE /* Docker's "message", or ours */
 #define DOCKER_QUOTE_MAX 200            /* a plain-text error body is quoted up to this */

@@ -97,6 +97,13 @@ int docker_container_start(struct docker_ctx *ctx, const char *id, struct docker
 int docker_container_attach(struct docker_ctx *ctx, const char *id, int *fd, char *early,
 			    size_t early_sz, size_t *early_len, struct docker_error *err);
 
+/*
+ * Did the memory limit kill container id?  Waits until Docker has recorded
+ * its exit (wait?condition=not-running), then reads State.OOMKilled.
+ */
+int docker_container_oom_killed(struct docker_ctx *ctx, const char *id, bool *killed,
+				struct docker_error *err);
+
 /* DELETE /containers/{id}?v=1&force=1.  404 counts as success. */
 int docker_container_remove(struct docker_ctx *ctx, const char *id, struct docker_error *err);
 

@@ -416,35 +416,17 @@ static void agent_run(const struct msg_ask *ask)
 	close(fd);
 }
 
-/*
- * Was the container killed by its memory limit?  Its stream ended, but
- * Docker records the exit after that: wait for it (bounded by the Docker
- * timeouts), then look at State.OOMKilled.
- */
-static bool agent_oom_killed(void)
-{
-	static char out[AGENT_INSPECT_MAX];
-	char path[DOCKER_MAX_ID + 64];
-	const char *st, *oom;
-	size_t len = 0, st_len, oom_len;
-	int status = 0;
-
-	snprintf(path, sizeof(path), "/containers/%s/wait?condition=not-running", active);
-	if (docker_call(&dctx, "POST", path, NULL, 0, &status, out, sizeof(out), &len) != DOCKER_OK ||
-	    status != 200)
-		return false;
-	snprintf(path, sizeof(path), "/containers/%s/json", active);
-	if (docker_call(&dctx, "GET", path, NULL, 0, &status, out, sizeof(out), &len) != DOCKER_OK ||
-	    status != 200)
-		return false;
-	return json_member(out, len, "State", &st, &st_len) == JSON_OBJECT &&
-	       json_member(st, st_len, "OOMKilled", &oom, &oom_len) == JSON_TRUE;
-}
-
+/* The stream ended with no reply: say whether the memory limit killed the container. */
 static void agent_exit(const struct msg_ask *ask)
 {
+	struct docker_error err;
+	bool killed = false;
+
 	(void)ask;
-	if (state == AGENT_RUNNING && active[0] != '\0' && agent_oom_killed()) {
+	if (state == AGENT_RUNNING && active[0] != '\0' &&
+	    docker_container_oom_killed(&dctx, active, &killed, &err) != DOCKER_OK)
+		log_warnx("%s: container %.12s: %s", __func__, active, err.message);
+	if (killed) {
 		log_info("container %.12s was killed by its memory limit", active);
 		agent_error(400, "limits.memory", "Memory limit exceeded: the container was killed");
 		return;

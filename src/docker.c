@@ -544,6 +544,32 @@ int docker_container_start(struct docker_ctx *ctx, const char *id, struct docker
 	return docker_container_op(ctx, "POST", id, "/start", 204, 304, err);
 }
 
+int docker_container_oom_killed(struct docker_ctx *ctx, const char *id, bool *killed,
+                                struct docker_error *err)
+{
+	static char reply[DOCKER_MAX_INSPECT];
+	char path[DOCKER_MAX_ID + 64];
+	const char *st, *oom;
+	size_t len, st_len, oom_len;
+	int status, rc;
+
+	*killed = false;
+	/* The stream ends before Docker records the exit: wait for the record. */
+	rc = docker_container_op(ctx, "POST", id, "/wait?condition=not-running", 200, 200, err);
+	if (rc != DOCKER_OK)
+		return rc;
+	(void)snprintf(path, sizeof(path), "/containers/%s/json", id);
+	rc = docker_request(ctx, "GET", path, NULL, 0, &status, reply, sizeof(reply), &len, err);
+	if (rc != DOCKER_OK)
+		return rc;
+	if (status != 200)
+		return docker_status_error(status, reply, len, err);
+	if (json_member(reply, len, "State", &st, &st_len) != JSON_OBJECT)
+		return docker_fail(err, DOCKER_EPROTO, status, "container inspect has no State");
+	*killed = json_member(st, st_len, "OOMKilled", &oom, &oom_len) == JSON_TRUE;
+	return DOCKER_OK;
+}
+
 int docker_container_remove(struct docker_ctx *ctx, const char *id, struct docker_error *err)
 {
 	return docker_container_op(ctx, "DELETE", id, "?v=1&force=1", 204, 404, err);
