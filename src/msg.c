@@ -31,6 +31,7 @@ static const struct {
 	{MSG_REPLY, sizeof(struct msg_reply), MSG_MAX - sizeof(struct msg_hdr), MSG_FD_NONE},
 	{MSG_ATTACHED, 0, MSG_MAX - sizeof(struct msg_hdr), MSG_FD_ONE},
 	{MSG_AUTH, sizeof(struct msg_ask), sizeof(struct msg_ask), MSG_FD_NONE},
+	{MSG_EXIT, 0, 0, MSG_FD_NONE},
 };
 
 static int msg_shape_ok(uint32_t type, size_t len, int fd)

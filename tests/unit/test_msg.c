@@ -84,6 +84,7 @@ static const struct row {
     {"run", MSG_RUN, ASK, ASK, 0, HDR, MSG_MAX, OK, 0},
     {"auth", MSG_AUTH, ASK, ASK, 0, HDR, MSG_MAX, OK, 0},
     {"done", MSG_DONE, 0, 0, 0, HDR, MSG_MAX, OK, 0},
+    {"exit", MSG_EXIT, 0, 0, 0, HDR, MSG_MAX, OK, 0},
     {"reply, empty body", MSG_REPLY, REP, REP, 0, HDR, MSG_MAX, OK, 0},
     {"reply, largest", MSG_REPLY, MSG_MAX - HDR, MSG_MAX - HDR, 0, HDR, MSG_MAX, OK, 0},
     {"attached, no early bytes", MSG_ATTACHED, 0, 0, 1, HDR, MSG_MAX, OK, 1},
@@ -94,6 +95,7 @@ static const struct row {
     {"run, long", MSG_RUN, ASK + 1, ASK + 1, 0, HDR, MSG_MAX, EBADMSG, 0},
     {"auth, empty", MSG_AUTH, 0, 0, 0, HDR, MSG_MAX, EBADMSG, 0},
     {"done, body", MSG_DONE, 1, 1, 0, HDR, MSG_MAX, EBADMSG, 0},
+    {"exit, body", MSG_EXIT, 1, 1, 0, HDR, MSG_MAX, EBADMSG, 0},
     {"reply, short", MSG_REPLY, REP - 1, REP - 1, 0, HDR, MSG_MAX, EBADMSG, 0},
     /* Headers that lie about the body. */
     {"claims more", MSG_VERSION, ASK + 4, ASK, 0, HDR, MSG_MAX, EBADMSG, 0},
