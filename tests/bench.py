@@ -45,6 +45,10 @@ SLOTS = 4
 CONF = rbtest.base_config()
 
 
+def note(msg):
+    print("bench: " + msg, file=sys.stderr, flush=True)
+
+
 def check_reply(data):
     js = json.loads(data)
     if js.get("stdout") != "Hello World\n":
@@ -328,6 +332,7 @@ def main():
         for fn in peers.values():  # images in the page cache, connections made
             fn()
         lat = {k: [] for k in peers}
+        note("latency: %d sequential runs per peer, alternated" % N)
         for _ in range(N):
             for k, fn in peers.items():
                 lat[k].append(timed(fn))
@@ -336,11 +341,14 @@ def main():
         res["samples_ms"] = lat
         tput = {k: {} for k in peers}
         for clients in (1, 2, 4):
+            note("throughput: %d runs per peer at %d clients" % (TPUT_RUNS, clients))
             for k, fn in peers.items():
                 rps, cpu = throughput(fn, clients, TPUT_RUNS)
                 tput[k][clients] = {"runs_per_s": rps, "cpu_s_per_run": cpu}
         res["throughput"] = tput
+        note("GET / with wrk for %d s" % WRK_SECONDS)
         res["get_root_rps"] = wrk_rps(cold.port)
+        note("RSS: %d warm runs at %d clients" % (RSS_RUNS, SLOTS))
         idle = rss_of(warm)
         rps, _ = throughput(lambda: runboxd_run(warm), SLOTS, RSS_RUNS)
         res["rss_kib"] = {"idle": idle, "after": rss_of(warm), "runs": RSS_RUNS}
