@@ -169,6 +169,34 @@ static void fuzz_decode(const char *buf, size_t size)
 	free(out);
 }
 
+/*
+ * json_end: fed whole, in two parts at a point the input picks, or byte by
+ * byte, it finds the same end; a valid object's end is the object's
+ * length, and what it delimits in a valid document with trailing
+ * whitespace is the whole object.
+ */
+static void fuzz_end(const char *buf, size_t n)
+{
+	struct json_end whole, split, bytes;
+	size_t cut = n ? (unsigned char)buf[0] % (n + 1) : 0;
+
+	json_end_init(&whole);
+	json_end_feed(&whole, buf, n);
+	json_end_init(&split);
+	json_end_feed(&split, buf, cut);
+	json_end_feed(&split, buf + cut, n - cut);
+	json_end_init(&bytes);
+	for (size_t i = 0; i < n; i++)
+		json_end_feed(&bytes, buf + i, 1);
+	FUZZ_ASSERT(whole.done == split.done && whole.done == bytes.done);
+	FUZZ_ASSERT(!whole.done || (whole.end == split.end && whole.end == bytes.end && whole.end <= n));
+	if (json_check(buf, n) == JSON_OBJECT) {
+		FUZZ_ASSERT(whole.done);
+		for (size_t i = whole.end; i < n; i++)
+			FUZZ_ASSERT(buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n');
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	/* An exact-size copy, so ASan sees any read past the end. */
@@ -179,6 +207,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_validators(buf, size);
 	fuzz_escape(buf, size);
 	fuzz_decode(buf, size);
+	fuzz_end(buf, size);
 	free(buf);
 	return 0;
 }
