@@ -330,6 +330,8 @@ static void agent_warm_fill(void)
 	size_t early_len;
 
 	warm_due = false;
+	if (orphan)
+		return; /* no run will come: we end after this one */
 	for (unsigned i = 0; i < cfg->warm_images.n; i++) {
 		if (warm[i].id[0] != '\0')
 			continue;
