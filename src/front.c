@@ -37,6 +37,7 @@ struct conn {
 	int fd;
 	char peer[INET6_ADDRSTRLEN + sizeof(":65535")];
 	int64_t started;
+	int64_t answered; /* when the answer was written: a run drains after it */
 	int64_t deadline; /* for reading the request and writing the answer */
 	int status;
 	size_t sent;
@@ -99,6 +100,7 @@ static void front_send(struct conn *c, int status, const char *type, const char 
 		return;
 	}
 	c->sent += (size_t)n + len;
+	c->answered = io_now_ms();
 }
 
 static void front_json(struct conn *c, int status, const char *body, size_t len)
@@ -1055,7 +1057,7 @@ static void front_connection(int fd, const struct sockaddr_storage *ss)
 	if (c.status == 0)
 		c.status = 499; /* the client left before it could be answered */
 	log_info("%s %s %s %d %" PRId64 "ms %zuB", c.peer, c.method, c.path, c.status,
-		 io_now_ms() - c.started, c.sent);
+		 (c.answered ? c.answered : io_now_ms()) - c.started, c.sent);
 }
 
 static void front_setup(void)
