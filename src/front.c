@@ -873,6 +873,21 @@ static bool front_run_killed(struct conn *c)
 	return true;
 }
 
+/*
+ * The agent has checked the token: wipe it from the request head now, not
+ * at the end of the connection, which waits for the run's drain.
+ */
+static void front_forget_token(struct conn *c)
+{
+	for (size_t i = 0; i < c->req.num_headers; i++) {
+		const struct http_header *h = &c->req.headers[i];
+
+		if (http_token_eq(h->name, h->name_len, "X-Access-Token") ||
+		    http_token_eq(h->name, h->name_len, "Authorization"))
+			explicit_bzero(c->buf + (h->value - c->buf), h->value_len);
+	}
+}
+
 /* The token was found good before the body was read (front_authorized). */
 static void front_route_run(struct conn *c)
 {
@@ -894,6 +909,7 @@ static void front_route_run(struct conn *c)
 	}
 	front_copy_token(c, &ask);
 	n = front_ask(c, MSG_RUN, &ask, &type, &sfd);
+	front_forget_token(c);
 	if (n < 0)
 		return;
 	if (type == MSG_REPLY) {
