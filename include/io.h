@@ -36,6 +36,10 @@ int io_poll(struct pollfd *p, unsigned n, int timeout_ms);
  */
 int io_write_all(int fd, const void *buf, size_t len, int64_t deadline);
 
+/* The same for a then b, in one system call while they fit the socket. */
+int io_write2_all(int fd, const void *a, size_t alen, const void *b, size_t blen,
+		  int64_t deadline);
+
 /* Read what is there (at least 1 byte) before deadline: > 0, 0 on EOF, -1 with errno. */
 ssize_t io_read_some(int fd, void *buf, size_t len, int64_t deadline);
 

@@ -94,8 +94,7 @@ static void front_send(struct conn *c, int status, const char *type, const char 
 		return;
 	if (c->no_content)
 		len = 0;
-	if (io_write_all(c->fd, head, (size_t)n, c->deadline) < 0 ||
-	    io_write_all(c->fd, body, len, c->deadline) < 0) {
+	if (io_write2_all(c->fd, head, (size_t)n, body, len, c->deadline) < 0) {
 		log_debug("%s: write to %s: %s", __func__, c->peer, strerror(errno));
 		return;
 	}

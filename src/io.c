@@ -4,7 +4,9 @@
 #include <limits.h>
 #include <poll.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -96,26 +98,51 @@ static int io_wait(int fd, short events, int64_t deadline)
 	}
 }
 
-int io_write_all(int fd, const void *buf, size_t len, int64_t deadline)
+/*
+ * One sendmsg (writev off sockets) for up to two pieces: a small answer's
+ * head and body leave in one system call, so a worker killed after it
+ * never leaves a client with a head and no body.
+ */
+int io_write2_all(int fd, const void *a, size_t alen, const void *b, size_t blen,
+		  int64_t deadline)
 {
-	const char *p = buf;
+	struct iovec iov[2] = {{(void *)(uintptr_t)a, alen}, {(void *)(uintptr_t)b, blen}};
+	struct iovec *v = iov;
+	int cnt = 2;
 
-	while (len > 0) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+	while (cnt > 0 && v->iov_len == 0) {
+		v++;
+		cnt--;
+	}
+	while (cnt > 0) {
+		struct msghdr mh = {.msg_iov = v, .msg_iovlen = (size_t)cnt};
+		ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL);
 
 		if (n < 0 && errno == ENOTSOCK)
-			n = write(fd, p, len);
-		if (n > 0) {
-			p += n;
-			len -= (size_t)n;
-			continue;
-		}
+			n = writev(fd, v, cnt);
 		if (n < 0 && errno != EAGAIN && errno != EINTR)
 			return -1;
-		if (io_wait(fd, POLLOUT, deadline) < 0)
-			return -1;
+		if (n < 0) {
+			if (io_wait(fd, POLLOUT, deadline) < 0)
+				return -1;
+			continue;
+		}
+		while (cnt > 0 && (size_t)n >= v->iov_len) {
+			n -= (ssize_t)v->iov_len;
+			v++;
+			cnt--;
+		}
+		if (cnt > 0) {
+			v->iov_base = (char *)v->iov_base + n;
+			v->iov_len -= (size_t)n;
+		}
 	}
 	return 0;
+}
+
+int io_write_all(int fd, const void *buf, size_t len, int64_t deadline)
+{
+	return io_write2_all(fd, buf, len, NULL, 0, deadline);
 }
 
 ssize_t io_read_some(int fd, void *buf, size_t len, int64_t deadline)

@@ -4,7 +4,11 @@
  * write end is closed, as when the master dies.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bounds.h"
@@ -90,8 +94,51 @@ static void test_too_many(void)
 	CHECK(io_poll(p, IO_POLL_MAX + 1, 0) == -1 && errno == EINVAL);
 }
 
+/*
+ * io_write2_all: head and body arrive whole and in order, on a socket (one
+ * sendmsg) and on a pipe (writev), with empty pieces and with a peer that
+ * reads slower than a full socket buffer.
+ */
+static void test_write2(void)
+{
+	static char big[1 << 20], got[(1 << 20) + 8];
+	int sv[2], pp[2];
+	char buf[16];
+	size_t have = 0;
+	int st;
+
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0 && pipe(pp) == 0);
+	CHECK(io_write2_all(sv[0], "HEAD", 4, "body", 4, io_now_ms() + 10000) == 0);
+	CHECK(read(sv[1], buf, sizeof(buf)) == 8 && memcmp(buf, "HEADbody", 8) == 0);
+	CHECK(io_write2_all(sv[0], "", 0, "xy", 2, io_now_ms() + 10000) == 0);
+	CHECK(io_write2_all(sv[0], "z", 1, NULL, 0, io_now_ms() + 10000) == 0);
+	CHECK(read(sv[1], buf, sizeof(buf)) == 3 && memcmp(buf, "xyz", 3) == 0);
+	CHECK(io_write2_all(pp[1], "ab", 2, "cd", 2, io_now_ms() + 10000) == 0);
+	CHECK(read(pp[0], buf, sizeof(buf)) == 4 && memcmp(buf, "abcd", 4) == 0);
+	/* More than the socket holds: partial writes resume where they stopped. */
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (char)(i * 7 + 3);
+	CHECK(fcntl(sv[0], F_SETFL, O_NONBLOCK) == 0);
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		close(sv[1]);
+		_exit(io_write2_all(sv[0], "12345678", 8, big, sizeof(big), io_now_ms() + 60000) == 0 ? 0 : 1);
+	}
+	close(sv[0]);
+	for (ssize_t n; (n = read(sv[1], got + have, sizeof(got) - have)) > 0;)
+		have += (size_t)n;
+	CHECK(have == sizeof(got) && memcmp(got, "12345678", 8) == 0 &&
+	      memcmp(got + 8, big, sizeof(big)) == 0);
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	close(sv[1]);
+	close(pp[0]);
+	close(pp[1]);
+}
+
 int main(void)
 {
+	test_write2();
 	test_no_fire();
 	test_fire_once();
 	test_fire_with_data();
