@@ -175,6 +175,11 @@ def running(s, sock):
 def run_and_stop_dockerd(s, sock, secs):
     """A run that sleeps secs; SIGTERM the private dockerd once it runs."""
     result = {}
+    # The previous run was answered before its container was removed (the
+    # answer comes at the runner's reply): wait until that one is gone, so
+    # that "running" below can only be this run's container.
+    R.check(rbtest.wait_no_containers(s.instance, sock=sock) == [],
+            "no container of an earlier run before the %d s run" % secs)
 
     def slow():
         t0 = time.time()
