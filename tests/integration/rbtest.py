@@ -127,6 +127,24 @@ def is_error(body, code=None):
     return isinstance(js, dict) and "error" in js and "message" in js and (code is None or js["error"] == code)
 
 
+def titled_children(master_pid):
+    """{pid: title} of a master's children, from /proc."""
+    out = {}
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % p) as f:
+                stat = f.read()
+            if int(stat.rsplit(")", 1)[1].split()[1]) != master_pid:
+                continue
+            with open("/proc/%s/cmdline" % p, "rb") as f:
+                out[int(p)] = f.read().split(b"\0")[0].decode("utf-8", "replace").strip()
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -245,22 +263,7 @@ class Runboxd:
     # ---- processes ----
     def children(self):
         """{title: pid} of the master's children, from /proc."""
-        out = {}
-        for p in os.listdir("/proc"):
-            if not p.isdigit():
-                continue
-            try:
-                with open("/proc/%s/stat" % p) as f:
-                    stat = f.read()
-                ppid = int(stat.rsplit(")", 1)[1].split()[1])
-                if ppid != self.proc.pid:
-                    continue
-                with open("/proc/%s/cmdline" % p, "rb") as f:
-                    title = f.read().split(b"\0")[0].decode("utf-8", "replace").strip()
-                out[title] = int(p)
-            except (OSError, ValueError, IndexError):
-                continue
-        return out
+        return {title: pid for pid, title in titled_children(self.proc.pid).items()}
 
     def wait_children(self, count, timeout=WAIT):
         kids = wait_until(lambda: (lambda k: k if len(k) == count else None)(self.children()), timeout)

@@ -152,24 +152,6 @@ class Load:
         return good / secs
 
 
-def titled_children(master_pid):
-    """{pid: title} of a master's children."""
-    out = {}
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % p) as f:
-                stat = f.read()
-            if int(stat.rsplit(")", 1)[1].split()[1]) != master_pid:
-                continue
-            with open("/proc/%s/cmdline" % p, "rb") as f:
-                out[int(p)] = f.read().split(b"\0")[0].decode("utf-8", "replace").strip()
-        except (OSError, ValueError, IndexError):
-            continue
-    return out
-
-
 def our_processes():
     """pids of every process running the runboxd binary under test."""
     real = os.path.realpath(rbtest.BIN)
@@ -249,7 +231,7 @@ def killer(s, load, stop, figures, interval):
     while not stop.is_set():
         t0 = time.time()
         master = s.proc.pid
-        kids = {pid: t for pid, t in titled_children(master).items()
+        kids = {pid: t for pid, t in rbtest.titled_children(master).items()
                 if t.startswith("runboxd: front") or t.startswith("runboxd: agent")}
         if kids:
             pid = rnd.choice(sorted(kids))
