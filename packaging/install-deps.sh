@@ -6,7 +6,9 @@ set -euo pipefail
 
 pkgs=(build-essential clang libjsmn-dev libseccomp-dev libclang-rt-14-dev
       docker.io podman busybox-static debootstrap curl python3 wrk cppcheck clang-tidy clang-format
-      dpkg-dev debhelper lintian rpm rpmlint nginx man-db systemd)
+      dpkg-dev debhelper lintian rpm rpmlint nginx man-db systemd python3-jsonschema)
+# The OpenAPI lint (tests/openapi) runs on Node.js: Debian's, unless one is there.
+command -v npm >/dev/null || pkgs+=(nodejs npm)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -26,6 +26,7 @@
 #include "json.h"
 #include "log.h"
 #include "msg.h"
+#include "openapi.h"
 #include "proc.h"
 #include "sandbox.h"
 
@@ -936,8 +937,15 @@ static void front_route_run(struct conn *c)
 	front_ready();
 }
 
+/* The API's own description (src/openapi.json), public as GET / is. */
+static void front_route_openapi(struct conn *c)
+{
+	front_json(c, 200, openapi_doc, openapi_doc_len);
+}
+
 static const struct route front_routes[] = {
 	{"/", "GET", false, false, front_route_root},
+	{"/openapi.json", "GET", false, false, front_route_openapi},
 	{"/version", "GET", true, false, front_route_version},
 	{"/run", "POST", true, true, front_route_run},
 };

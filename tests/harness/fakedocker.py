@@ -31,6 +31,10 @@ Modes:
                     old..." for a path versioned below 1.44 (or "too new"
                     above 1.52); otherwise normal
   api130            a daemon that speaks API 1.12 to 1.30 only; otherwise normal
+  version-500       the unversioned /version (negotiation) answers, a
+                    versioned one 500 {"message":"fake failure"}
+  stdin-frame       attach sends a frame on the stdin stream (type 0), then
+                    the stdout frame
 
 In every mode the daemon answers versioned paths only within its API range
 (1.12 to 1.41 as 20.10), and SIGUSR1 turns it into Engine 29 (an upgrade
@@ -56,7 +60,7 @@ import threading
 MODES = (
     "normal", "hang", "version-hang", "garbage-frame", "huge-frame", "trickle",
     "create-500", "start-500", "attach-500", "close-mid-stream", "chunked", "stderr",
-    "create-hang", "engine29", "api130",
+    "create-hang", "engine29", "api130", "version-500", "stdin-frame",
 )
 # Docker release -> (Version, ApiVersion, MinAPIVersion)
 ENGINES = {
@@ -240,6 +244,8 @@ class Handler(socketserver.BaseRequestHandler):
             return False
         if method == "GET" and path == "/_ping":
             return self.reply(conn, 200, b"OK", "text/plain; charset=utf-8")
+        if method == "GET" and path == "/version" and m and mode == "version-500":
+            return self.fail(conn)
         if method == "GET" and path == "/version":
             version, api, minapi = ENGINES[self.server.engine]
             v = dict(VERSION, Version=version, ApiVersion=api, MinAPIVersion=minapi)
@@ -345,6 +351,8 @@ class Handler(socketserver.BaseRequestHandler):
         else:
             if mode == "stderr":
                 conn.send(frame(2, b"runner broke\n"))
+            if mode == "stdin-frame":
+                conn.send(frame(0, b"echo\n"))
             conn.send(frame(1, RUNNER_REPLY))
 
 
