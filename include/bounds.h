@@ -25,6 +25,11 @@
 #define FRONT_STREAM_CHUNK (64u * 1024) /* attach stream bytes read at a time */
 #define FRONT_AGENT_SLACK_MS 5000       /* beyond its Docker timeouts, before a front gives up on its agent */
 
+/* POST /execute and /compile (execute.c, agent). */
+#define EXEC_MAX_SCRIPT (32u * 1024)    /* a script: one argv string (Linux: < 128 KiB), in one message */
+#define EXEC_EMIT_PIECE (16u * 1024)    /* output bytes escaped at a time for an answer ... */
+#define EXEC_EMIT_BUF (EXEC_EMIT_PIECE * 6 + 64) /* ... into a buffer this big, written when full */
+
 /* Front: answers and the log line. */
 #define FRONT_RESPONSE_HEAD 512         /* status line and fields of an answer */
 /* A JSON error: the stderr kept, each byte escaped to at most 6, and the rest. */
@@ -76,7 +81,7 @@
 #define DOCKER_MAX_ID 128               /* container id buffer */
 #define DOCKER_ID_MIN 12                /* a container id Docker hands out: 12 (short) ... */
 #define DOCKER_ID_MAX 64                /* ... to 64 hex digits */
-#define DOCKER_MAX_REQUEST_BODY 16384   /* container create JSON */
+#define DOCKER_MAX_REQUEST_BODY (16384 + 6 * EXEC_MAX_SCRIPT) /* container create JSON, an escaped script in it */
 #define DOCKER_MAX_REPLY 65536u         /* create/start/version/error reply bodies (stack) */
 #define DOCKER_MAX_INSPECT (256u * 1024) /* one container's inspect (static) */
 #define DOCKER_LIST_LIMIT 256           /* containers per list reply: fits DOCKER_MAX_RESPONSE */

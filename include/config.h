@@ -81,6 +81,8 @@ struct config {
 	struct config_list image_allow; /* RUN_IMAGE_ALLOWLIST (empty = any image) */
 	struct config_list warm_images; /* RUN_WARM_IMAGES (empty = no warm containers) */
 	bool wait_for_exit;            /* RUN_WAIT_FOR_EXIT (false): answer at end of stream, not at the reply */
+	char execute_default_image[CONFIG_MAX_STR]; /* EXECUTE_DEFAULT_IMAGE ("" = a request names its image) */
+	char compile_image[CONFIG_MAX_STR]; /* COMPILE_IMAGE ("" = POST /compile is off) */
 	char front_user[CONFIG_MAX_STR];   /* SERVER_FRONT_USER (runboxd-front) */
 	char agent_user[CONFIG_MAX_STR];   /* SERVER_AGENT_USER (runboxd) */
 	char front_chroot[CONFIG_MAX_STR]; /* SERVER_FRONT_CHROOT (/var/lib/runboxd/empty) */

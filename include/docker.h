@@ -82,11 +82,31 @@ int docker_version_translate(const char *js, size_t len, const char *api, struct
 int docker_create_body(const struct config *c, const char *image, const char *instance,
 		       unsigned slot, char *out, size_t outsz);
 
+/*
+ * The same with argv (NULL-terminated) as the container's whole command:
+ * "Entrypoint": argv, "Cmd": [].  argv NULL: the image's own command.
+ */
+int docker_create_body_cmd(const struct config *c, const char *image, const char *const *argv,
+			   const char *instance, unsigned slot, char *out, size_t outsz);
+
 /* POST /containers/create; the new id in id[DOCKER_MAX_ID]. */
 int docker_container_create(struct docker_ctx *ctx, const struct config *c,
 			    const char *image, const char *instance, unsigned slot, char *id,
 			    struct docker_error *err);
+int docker_container_create_cmd(struct docker_ctx *ctx, const struct config *c, const char *image,
+				const char *const *argv, const char *instance, unsigned slot,
+				char *id, struct docker_error *err);
 int docker_container_start(struct docker_ctx *ctx, const char *id, struct docker_error *err);
+
+/* POST /containers/{id}/kill (SIGKILL); one that is not running counts as success. */
+int docker_container_kill(struct docker_ctx *ctx, const char *id, struct docker_error *err);
+
+/*
+ * How container id ended: waits until Docker has recorded its exit
+ * (wait?condition=not-running), then reads State.ExitCode and OOMKilled.
+ */
+int docker_container_exit(struct docker_ctx *ctx, const char *id, int *code, bool *killed,
+			  struct docker_error *err);
 
 /*
  * POST /containers/{id}/attach?stream=1&stdin=1&stdout=1&stderr=1 with

@@ -101,6 +101,13 @@ enum json_type json_member(const char *buf, size_t len, const char *key, const c
  */
 ssize_t json_string_decode(const char *raw, size_t rawlen, char *out, size_t outsz);
 
+/*
+ * Decode a raw JSON string in place, U+0000 allowed: the bytes it stands
+ * for start at raw (NUL-terminated past them, inside the quotes' room).
+ * Returns their count, or -1 if it is not a valid string.
+ */
+ssize_t json_string_bytes(char *raw, size_t rawlen);
+
 /* jsmn helpers.  tok[i] must be inside js. */
 bool json_tok_eq(const char *js, const jsmntok_t *tok, const char *lit); /* string token equals lit (raw compare) */
 /* Index of the token after tok[i] and all its children (skip a value), given ntok tokens. */
@@ -132,6 +139,8 @@ void jbuf_lit(struct jbuf *b, const char *s); /* raw NUL-terminated */
  * U+FFFD, valid multi-byte sequences copied.
  */
 void jbuf_str(struct jbuf *b, const char *s, size_t n);
+/* The same without the quotes: a piece of a longer string (cut it between characters). */
+void jbuf_str_part(struct jbuf *b, const char *s, size_t n);
 void jbuf_u64(struct jbuf *b, uint64_t v);
 void jbuf_i64(struct jbuf *b, int64_t v);
 

@@ -23,6 +23,9 @@ enum msg_type {
 	MSG_AUTH,        /* front -> agent: struct msg_ask (token only); MSG_REPLY 204 or 401 */
 	MSG_EXIT,        /* front -> agent: the stream ended with no reply; MSG_REPLY 400 limits.memory
 			    when Docker says the memory limit killed the container, else 204 */
+	MSG_EXEC,        /* front -> agent: struct msg_ask + struct msg_exec + script; answered as MSG_RUN */
+	MSG_WAIT,        /* front -> agent: struct msg_wait, an exec's stream is over; MSG_STATUS */
+	MSG_STATUS,      /* agent -> front: struct msg_status, how the container ended */
 };
 
 struct msg_hdr {
@@ -36,6 +39,34 @@ struct msg_ask {
 	uint32_t image_len;
 	char token[CONFIG_MAX_TOKEN];
 	char image[DOCKER_MAX_IMAGE_REF + 1];
+};
+
+/* What an exec runs; the agent picks the image and the command from the configuration. */
+enum msg_exec_kind {
+	MSG_EXEC_SHELL = 1, /* /bin/sh -c script in ask.image, or EXECUTE_DEFAULT_IMAGE when "" */
+	MSG_EXEC_PYTHON,    /* python3 reading its program on stdin, in COMPILE_IMAGE; no script */
+};
+
+/* After struct msg_ask in MSG_EXEC; script_len bytes of script follow (no NUL). */
+struct msg_exec {
+	uint32_t kind;
+	uint32_t script_len; /* <= EXEC_MAX_SCRIPT */
+};
+
+#define MSG_EXEC_MIN (sizeof(struct msg_ask) + sizeof(struct msg_exec))
+#define MSG_EXEC_MAX (MSG_EXEC_MIN + EXEC_MAX_SCRIPT)
+_Static_assert(MSG_EXEC_MAX + sizeof(struct msg_hdr) <= MSG_MAX, "a script fits one message");
+
+struct msg_wait {
+	uint32_t kill; /* 1: stop the container first (a limit ended the run) */
+};
+
+#define MSG_STATUS_KNOWN 1u /* Docker said how it ended: exit_code is valid */
+#define MSG_STATUS_OOM 2u   /* the memory limit killed it */
+
+struct msg_status {
+	int32_t exit_code;
+	uint32_t flags;
 };
 
 struct msg_reply {

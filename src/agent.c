@@ -241,20 +241,24 @@ static bool agent_image_allowed(const char *image)
 }
 
 /* Only the token: 204 or 401, so a client with a wrong one learns nothing else. */
-static void agent_auth(const struct msg_ask *ask)
+static void agent_auth(const struct msg_ask *ask, const char *rest, size_t rest_len)
 {
+	(void)rest;
+	(void)rest_len;
 	if (agent_token_ok(ask))
 		agent_send_reply(204, "", 0);
 	else
 		agent_error(401, "access_token", "Missing or wrong access token");
 }
 
-static void agent_version(const struct msg_ask *ask)
+static void agent_version(const struct msg_ask *ask, const char *rest, size_t rest_len)
 {
 	struct docker_error err;
 	struct jbuf b;
 	int rc;
 
+	(void)rest;
+	(void)rest_len;
 	if (!agent_token_ok(ask)) {
 		agent_error(401, "access_token", "Missing or wrong access token");
 		return;
@@ -273,15 +277,15 @@ static void agent_version(const struct msg_ask *ask)
  * in *fd.  On failure the container is removed (or left to a sweep), *fd
  * is -1, and the error is answered to the front when answer is set.
  */
-static bool agent_start(const char *image, char *id, int *fd, char *early, size_t early_sz,
-			size_t *early_len, bool answer)
+static bool agent_start(const char *image, const char *const *argv, char *id, int *fd, char *early,
+			size_t early_sz, size_t *early_len, bool answer)
 {
 	struct docker_error err;
 	const char *what;
 	int rc;
 
 	*fd = -1;
-	rc = docker_container_create(&dctx, cfg, image, cfg->instance, agent_slot, id, &err);
+	rc = docker_container_create_cmd(&dctx, cfg, image, argv, cfg->instance, agent_slot, id, &err);
 	if (rc != DOCKER_OK) {
 		/* Without Docker's answer the container may exist: look for it later. */
 		if (rc != DOCKER_ESTATUS)
@@ -335,7 +339,7 @@ static void agent_warm_fill(void)
 	for (unsigned i = 0; i < cfg->warm_images.n; i++) {
 		if (warm[i].id[0] != '\0')
 			continue;
-		if (!agent_start(cfg->warm_images.item[i], warm[i].id, &warm[i].fd, early,
+		if (!agent_start(cfg->warm_images.item[i], NULL, warm[i].id, &warm[i].fd, early,
 				 sizeof(early), &early_len, false)) {
 			warm_due = true;
 			continue;
@@ -382,31 +386,30 @@ static bool agent_warm_take(const char *image, int *fd)
 	return false;
 }
 
-/* A warm container, or create, attach, start; the attach stream goes to the front. */
-static void agent_run(const struct msg_ask *ask)
+/* The token, then the image against the configuration; answers the front itself if not. */
+static bool agent_may_run(const struct msg_ask *ask, const char *image)
 {
-	char early[AGENT_EARLY_MAX];
-	size_t early_len = 0;
-	int fd = -1;
-
 	if (!agent_token_ok(ask)) {
 		agent_error(401, "access_token", "Missing or wrong access token");
-		return;
+		return false;
 	}
-	if (!imageref_valid(ask->image)) {
+	if (!imageref_valid(image)) {
 		agent_error(400, "request.image", "\"image\" must be a valid Docker image reference");
-		return;
+		return false;
 	}
-	if (!agent_image_allowed(ask->image)) {
+	if (!agent_image_allowed(image)) {
 		agent_error(403, "image.not_allowed", "This image is not in RUN_IMAGE_ALLOWLIST");
-		return;
+		return false;
 	}
 	/* A busy agent is never idle long enough for the timer: take a few now. */
 	if (sweep_due)
 		agent_sweep_some((int)agent_slot, AGENT_SWEEP_INLINE);
-	if (!agent_warm_take(ask->image, &fd) &&
-	    !agent_start(ask->image, active, &fd, early, sizeof(early), &early_len, true))
-		return;
+	return true;
+}
+
+/* The front has the stream: the run is on, under the agent's own deadline too. */
+static void agent_pass_stream(int fd, const char *early, size_t early_len)
+{
 	if (msg_send(front_fd, MSG_ATTACHED, early, early_len, NULL, 0, fd) < 0) {
 		log_warn("%s: passing the stream to front %u", __func__, agent_slot);
 		agent_finish_run();
@@ -418,13 +421,111 @@ static void agent_run(const struct msg_ask *ask)
 	close(fd);
 }
 
+/* A warm container, or create, attach, start; the attach stream goes to the front. */
+static void agent_run(const struct msg_ask *ask, const char *rest, size_t rest_len)
+{
+	char early[AGENT_EARLY_MAX];
+	size_t early_len = 0;
+	int fd = -1;
+
+	(void)rest;
+	(void)rest_len;
+	if (!agent_may_run(ask, ask->image))
+		return;
+	if (!agent_warm_take(ask->image, &fd) &&
+	    !agent_start(ask->image, NULL, active, &fd, early, sizeof(early), &early_len, true))
+		return;
+	agent_pass_stream(fd, early, early_len);
+}
+
+/*
+ * A command in a stock image: the front sends the script, the image it
+ * asked for (only among what the allowlist allows) and the kind; the
+ * command line and, when none is named, the image come from the
+ * configuration.  Never a warm container: those run the image's own command.
+ */
+static void agent_exec(const struct msg_ask *ask, const char *rest, size_t rest_len)
+{
+	static char script[EXEC_MAX_SCRIPT + 1];
+	const char *argv[5] = {NULL};
+	char early[AGENT_EARLY_MAX];
+	struct msg_exec x;
+	const char *image;
+	size_t early_len = 0;
+	int fd = -1;
+
+	memcpy(&x, rest, sizeof(x));
+	if (x.script_len != rest_len - sizeof(x) || memchr(rest + sizeof(x), '\0', x.script_len)) {
+		agent_error(400, "request.script", "Malformed script");
+		return;
+	}
+	memcpy(script, rest + sizeof(x), x.script_len);
+	script[x.script_len] = '\0';
+	if (x.kind == MSG_EXEC_SHELL) {
+		image = ask->image_len > 0 ? ask->image : cfg->execute_default_image;
+		argv[0] = "/bin/sh";
+		argv[1] = "-c";
+		argv[2] = script;
+	} else if (x.kind == MSG_EXEC_PYTHON && ask->image_len == 0 && x.script_len == 0) {
+		image = cfg->compile_image;
+		/* The program comes on stdin, so its size is the request's, not argv's; unbuffered, so a
+		   program stopped by a limit still shows what it printed. */
+		argv[0] = "python3";
+		argv[1] = "-u";
+		argv[2] = "-";
+	} else {
+		agent_error(400, "request.malformed", "Unknown kind of run");
+		return;
+	}
+	if (image[0] == '\0' && agent_token_ok(ask)) {
+		agent_error(400, "request.image",
+			    x.kind == MSG_EXEC_SHELL ? "No \"image\" given and EXECUTE_DEFAULT_IMAGE is not set"
+						     : "POST /compile is off: COMPILE_IMAGE is not set");
+		return;
+	}
+	if (!agent_may_run(ask, image) ||
+	    !agent_start(image, argv, active, &fd, early, sizeof(early), &early_len, true))
+		return;
+	agent_pass_stream(fd, early, early_len);
+}
+
+/*
+ * An exec's stream is over: stop the container if a limit ended it, and
+ * say how it ended (Docker's record of the exit, after the kill).
+ */
+static void agent_wait(const struct msg_ask *ask, const char *rest, size_t rest_len)
+{
+	struct msg_status st = {.exit_code = -1, .flags = 0};
+	struct docker_error err;
+	struct msg_wait w;
+	bool oom = false;
+	int code = -1;
+
+	(void)ask;
+	(void)rest_len;
+	memcpy(&w, rest, sizeof(w));
+	if (state == AGENT_RUNNING && active[0] != '\0') {
+		if (w.kill && docker_container_kill(&dctx, active, &err) != DOCKER_OK)
+			log_warnx("%s: kill %.12s: %s", __func__, active, err.message);
+		if (docker_container_exit(&dctx, active, &code, &oom, &err) == DOCKER_OK) {
+			st.exit_code = code;
+			st.flags = MSG_STATUS_KNOWN | (oom ? MSG_STATUS_OOM : 0);
+		} else
+			log_warnx("%s: container %.12s: %s", __func__, active, err.message);
+	}
+	if (msg_send(front_fd, MSG_STATUS, &st, sizeof(st), NULL, 0, -1) < 0)
+		log_warn("%s: msg_send to front %u", __func__, agent_slot);
+}
+
 /* The stream ended with no reply: say whether the memory limit killed the container. */
-static void agent_exit(const struct msg_ask *ask)
+static void agent_exit(const struct msg_ask *ask, const char *rest, size_t rest_len)
 {
 	struct docker_error err;
 	bool killed = false;
 
 	(void)ask;
+	(void)rest;
+	(void)rest_len;
 	if (state == AGENT_RUNNING && active[0] != '\0' &&
 	    docker_container_oom_killed(&dctx, active, &killed, &err) != DOCKER_OK)
 		log_warnx("%s: container %.12s: %s", __func__, active, err.message);
@@ -436,9 +537,11 @@ static void agent_exit(const struct msg_ask *ask)
 	agent_send_reply(204, "", 0);
 }
 
-static void agent_done(const struct msg_ask *ask)
+static void agent_done(const struct msg_ask *ask, const char *rest, size_t rest_len)
 {
 	(void)ask;
+	(void)rest;
+	(void)rest_len;
 	agent_finish_run();
 	/* The client has its answer: a good time for what the master asked for, and the next warm container. */
 	if (sweep_due)
@@ -461,7 +564,7 @@ static void agent_take_signal(void)
 
 static bool agent_ask_ok(const void *body, size_t n, struct msg_ask *ask)
 {
-	if (n != sizeof(*ask))
+	if (n < sizeof(*ask))
 		return false;
 	memcpy(ask, body, sizeof(*ask));
 	return ask->token_len < sizeof(ask->token) && ask->token[ask->token_len] == '\0' &&
@@ -476,8 +579,9 @@ struct agent_handler {
 	uint32_t type;
 	unsigned states; /* enum agent_state bits in which it may come */
 	size_t min, max; /* body size */
-	bool ask;        /* the body is a struct msg_ask, checked before the handler */
-	void (*handle)(const struct msg_ask *ask);
+	bool ask;        /* the body starts with a struct msg_ask, checked before the handler */
+	/* rest: the body after the msg_ask (or all of it), min/max checked */
+	void (*handle)(const struct msg_ask *ask, const char *rest, size_t rest_len);
 };
 
 static const struct agent_handler agent_menu[] = {
@@ -486,6 +590,9 @@ static const struct agent_handler agent_menu[] = {
 	{MSG_RUN, AGENT_IDLE, sizeof(struct msg_ask), sizeof(struct msg_ask), true, agent_run},
 	{MSG_DONE, AGENT_RUNNING | AGENT_EXPIRED, 0, 0, false, agent_done},
 	{MSG_EXIT, AGENT_RUNNING | AGENT_EXPIRED, 0, 0, false, agent_exit},
+	{MSG_EXEC, AGENT_IDLE, MSG_EXEC_MIN, MSG_EXEC_MAX, true, agent_exec},
+	{MSG_WAIT, AGENT_RUNNING | AGENT_EXPIRED, sizeof(struct msg_wait), sizeof(struct msg_wait), false,
+	 agent_wait},
 };
 
 /* One message from the front; false when the slot must end. */
@@ -503,8 +610,11 @@ static bool agent_dispatch(uint32_t type, ssize_t n, int fd)
 	else if (h != NULL && (h->states & state) && n >= 0 && (size_t)n >= h->min &&
 		 (size_t)n <= h->max && (!h->ask || agent_ask_ok(msgbuf, (size_t)n, &ask)))
 		ok = true;
-	if (ok)
-		h->handle(h->ask ? &ask : NULL);
+	if (ok) {
+		size_t skip = h->ask ? sizeof(ask) : 0;
+
+		h->handle(h->ask ? &ask : NULL, msgbuf + skip, (size_t)n - skip);
+	}
 	else
 		log_errorx("front %u sent message type %u (%zd bytes%s) off the menu in state %u; "
 			   "ending the slot", agent_slot, type, n, fd >= 0 ? ", with a descriptor" : "",

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "imageref.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define NANO_PER_CPU INT64_C(1000000000)
@@ -40,6 +41,7 @@ enum config_type {
 	CT_LOGLEVEL, /* error|warn|info|debug */
 	CT_CPUS,     /* decimal CPUs, stored in nano-CPUs */
 	CT_INSTANCE, /* [A-Za-z0-9_.:-]* */
+	CT_IMAGE,    /* one image reference, or empty */
 };
 
 struct config_var {
@@ -152,6 +154,10 @@ static const struct config_var vars[] = {
 	     "user the agents run as when started as root (must reach the Docker socket)"),
 	TEXT("SERVER_FRONT_CHROOT", CT_PATH, front_chroot, "/var/lib/runboxd/empty",
 	     "empty root-owned directory the fronts are chrooted to when started as root"),
+	TEXT("EXECUTE_DEFAULT_IMAGE", CT_IMAGE, execute_default_image, "",
+	     "image POST /execute runs when the request names none (empty: the request must)"),
+	TEXT("COMPILE_IMAGE", CT_IMAGE, compile_image, "",
+	     "image with python3 that POST /compile runs (empty: /compile is off)"),
 	BOOL("SANDBOX_DEBUG", sandbox_debug, "false",
 	     "a forbidden system call is logged and fails instead of killing (debugging only)"),
 };
@@ -340,6 +346,11 @@ static int check_str_kind(const struct config_var *v, const char *s, char *err, 
 	if (v->type == CT_USER && !user_ok(s)) {
 		errf(err, errsz, "%s: \"%s\" is not a user name ([A-Za-z0-9._-], not starting with '-')",
 		     v->name, shown(q, s, strlen(s)));
+		return -1;
+	}
+	if (v->type == CT_IMAGE && *s && !imageref_valid(s)) {
+		errf(err, errsz, "%s: \"%s\" is not a valid image reference", v->name,
+		     shown(q, s, strlen(s)));
 		return -1;
 	}
 	if (v->type == CT_INSTANCE && !instance_ok(s)) {
@@ -711,6 +722,22 @@ static int check_token_secret(const struct config *c, char *err, size_t errsz)
 	return -1;
 }
 
+/*
+ * An image the server picks by itself must be one clients could ask for:
+ * a default outside RUN_IMAGE_ALLOWLIST would be refused on every request.
+ */
+static int check_image_allowed(const struct config *c, const char *name, const char *image,
+			       char *err, size_t errsz)
+{
+	if (image[0] == '\0' || c->image_allow.n == 0)
+		return 0;
+	for (unsigned i = 0; i < c->image_allow.n; i++)
+		if (strcmp(c->image_allow.item[i], image) == 0)
+			return 0;
+	errf(err, errsz, "%s: \"%s\" is not in RUN_IMAGE_ALLOWLIST", name, image);
+	return -1;
+}
+
 int config_finish(struct config *c, char *err, size_t errsz)
 {
 	size_t i;
@@ -724,7 +751,9 @@ int config_finish(struct config *c, char *err, size_t errsz)
 		     errsz) < 0 ||
 	    check_le(c, offsetof(struct config, nproc_soft), offsetof(struct config, nproc_hard), err,
 		     errsz) < 0 ||
-	    check_swap(c, err, errsz) < 0 || check_token_secret(c, err, errsz) < 0)
+	    check_swap(c, err, errsz) < 0 || check_token_secret(c, err, errsz) < 0 ||
+	    check_image_allowed(c, "EXECUTE_DEFAULT_IMAGE", c->execute_default_image, err, errsz) < 0 ||
+	    check_image_allowed(c, "COMPILE_IMAGE", c->compile_image, err, errsz) < 0)
 		return -1;
 	if (c->instance[0] == '\0')
 		snprintf(c->instance, sizeof c->instance, "%s:%u", c->listen_addr, c->listen_port);
@@ -822,6 +851,7 @@ static const char *type_text(const struct config_var *v)
 	case CT_LOGLEVEL: return "error|warn|info|debug";
 	case CT_CPUS: return "decimal CPUs";
 	case CT_INSTANCE: return "name [A-Za-z0-9_.:-]";
+	case CT_IMAGE: return "image reference or empty";
 	case CT_STR: return "string";
 	default: return "integer";
 	}

@@ -430,6 +430,12 @@ static void docker_put_host_config(struct jbuf *b, const struct config *c)
 int docker_create_body(const struct config *c, const char *image, const char *instance,
                        unsigned slot, char *out, size_t outsz)
 {
+	return docker_create_body_cmd(c, image, NULL, instance, slot, out, outsz);
+}
+
+int docker_create_body_cmd(const struct config *c, const char *image, const char *const *argv,
+                           const char *instance, unsigned slot, char *out, size_t outsz)
+{
 	struct jbuf b;
 	char slotstr[16];
 
@@ -445,6 +451,16 @@ int docker_create_body(const struct config *c, const char *image, const char *in
 	             ",\"Tty\":false,\"OpenStdin\":true,\"StdinOnce\":true");
 	docker_put_key(&b, "Image");
 	jbuf_str(&b, image, strlen(image));
+	if (argv != NULL) {
+		/* The whole command as the entrypoint: the image's own entrypoint would wrap it. */
+		docker_put_key(&b, "Entrypoint");
+		jbuf_lit(&b, "[");
+		for (size_t i = 0; argv[i] != NULL; i++) {
+			jbuf_lit(&b, i > 0 ? "," : "");
+			jbuf_str(&b, argv[i], strlen(argv[i]));
+		}
+		jbuf_lit(&b, "],\"Cmd\":[]");
+	}
 	docker_put_key(&b, "NetworkDisabled");
 	jbuf_lit(&b, c->network_disabled ? "true" : "false");
 	jbuf_lit(&b, ",\"Labels\":{\"" DOCKER_LABEL_INSTANCE "\":");
@@ -497,13 +513,20 @@ static int docker_create_reply(const char *js, size_t len, char *id)
 int docker_container_create(struct docker_ctx *ctx, const struct config *c, const char *image,
                             const char *instance, unsigned slot, char *id, struct docker_error *err)
 {
-	char body[DOCKER_MAX_REQUEST_BODY];
+	return docker_container_create_cmd(ctx, c, image, NULL, instance, slot, id, err);
+}
+
+int docker_container_create_cmd(struct docker_ctx *ctx, const struct config *c, const char *image,
+                                const char *const *argv, const char *instance, unsigned slot,
+                                char *id, struct docker_error *err)
+{
+	static char body[DOCKER_MAX_REQUEST_BODY]; /* a script's worth: not on the stack */
 	char reply[DOCKER_MAX_REPLY];
 	size_t len;
 	int blen, status, rc;
 
 	id[0] = '\0';
-	blen = docker_create_body(c, image, instance, slot, body, sizeof(body));
+	blen = docker_create_body_cmd(c, image, argv, instance, slot, body, sizeof(body));
 	if (blen < 0)
 		return docker_fail(err, DOCKER_EPROTO, 0, "container configuration over %d bytes",
 		                   DOCKER_MAX_REQUEST_BODY);
@@ -544,16 +567,18 @@ int docker_container_start(struct docker_ctx *ctx, const char *id, struct docker
 	return docker_container_op(ctx, "POST", id, "/start", 204, 304, err);
 }
 
-int docker_container_oom_killed(struct docker_ctx *ctx, const char *id, bool *killed,
-                                struct docker_error *err)
+int docker_container_exit(struct docker_ctx *ctx, const char *id, int *code, bool *killed,
+                          struct docker_error *err)
 {
 	static char reply[DOCKER_MAX_INSPECT];
 	char path[DOCKER_MAX_ID + 64];
-	const char *st, *oom;
-	size_t len, st_len, oom_len;
+	const char *st, *v;
+	size_t len, st_len, v_len;
 	int status, rc;
+	long long n;
 
 	*killed = false;
+	*code = -1;
 	/* The stream ends before Docker records the exit: wait for the record. */
 	rc = docker_container_op(ctx, "POST", id, "/wait?condition=not-running", 200, 200, err);
 	if (rc != DOCKER_OK)
@@ -566,8 +591,26 @@ int docker_container_oom_killed(struct docker_ctx *ctx, const char *id, bool *ki
 		return docker_status_error(status, reply, len, err);
 	if (json_member(reply, len, "State", &st, &st_len) != JSON_OBJECT)
 		return docker_fail(err, DOCKER_EPROTO, status, "container inspect has no State");
-	*killed = json_member(st, st_len, "OOMKilled", &oom, &oom_len) == JSON_TRUE;
+	*killed = json_member(st, st_len, "OOMKilled", &v, &v_len) == JSON_TRUE;
+	if (json_member(st, st_len, "ExitCode", &v, &v_len) != JSON_NUMBER || v_len > 12 ||
+	    sscanf(v, "%lld", &n) != 1 || n < INT32_MIN || n > INT32_MAX)
+		return docker_fail(err, DOCKER_EPROTO, status, "container inspect has no ExitCode");
+	*code = (int)n;
 	return DOCKER_OK;
+}
+
+int docker_container_oom_killed(struct docker_ctx *ctx, const char *id, bool *killed,
+                                struct docker_error *err)
+{
+	int code;
+
+	return docker_container_exit(ctx, id, &code, killed, err);
+}
+
+/* 409: it is not running (any more), which is what was wanted. */
+int docker_container_kill(struct docker_ctx *ctx, const char *id, struct docker_error *err)
+{
+	return docker_container_op(ctx, "POST", id, "/kill", 204, 409, err);
 }
 
 int docker_container_remove(struct docker_ctx *ctx, const char *id, struct docker_error *err)

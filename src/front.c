@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "execute.h"
 #include "frame.h"
 #include "front.h"
 #include "http.h"
@@ -72,6 +73,8 @@ static size_t reqbuf_cap;
 static char *outbuf;      /* a runner's stdout, RUN_MAX_OUTPUT_SIZE bytes */
 static char *errbuf;      /* the first FRONT_STDERR_KEEP bytes of its stderr */
 static char *jsonbuf;     /* error bodies */
+static unsigned char *outmap; /* /execute: which bytes of outbuf came on stderr */
+static char *emitbuf;     /* /execute: an answer's pieces (EXEC_EMIT_BUF) */
 static char *stderrmsg;   /* the coderunner.stderr message before escaping */
 static char msgbuf[MSG_MAX];
 
@@ -302,14 +305,21 @@ struct route {
  */
 static const char *front_find_token(struct conn *c)
 {
-	const struct http_header *x, *a;
+	const struct http_header *x, *k, *a;
 	const char *v;
 	size_t n;
 
 	if (http_header_unique(c->req.headers, c->req.num_headers, "X-Access-Token", &x) < 0)
 		return "More than one X-Access-Token field";
+	if (http_header_unique(c->req.headers, c->req.num_headers, "X-API-Key", &k) < 0)
+		return "More than one X-API-Key field";
 	if (http_header_unique(c->req.headers, c->req.num_headers, "Authorization", &a) < 0)
 		return "More than one Authorization field";
+	/* X-API-Key is seed 004's name for the same token. */
+	if (x != NULL && k != NULL && (k->value_len != x->value_len || memcmp(k->value, x->value, k->value_len) != 0))
+		return "X-Access-Token and X-API-Key differ";
+	if (x == NULL)
+		x = k;
 	if (x != NULL) {
 		c->token = x->value;
 		c->token_len = x->value_len;
@@ -321,7 +331,7 @@ static const char *front_find_token(struct conn *c)
 	for (v = a->value + 7, n = a->value_len - 7; n > 0 && *v == ' '; v++, n--)
 		;
 	if (x != NULL && (n != x->value_len || memcmp(v, x->value, n) != 0))
-		return "X-Access-Token and Authorization: Bearer differ";
+		return "The token fields differ";
 	c->token = v;
 	c->token_len = n;
 	return NULL;
@@ -410,13 +420,14 @@ static void front_route_root(struct conn *c)
  * MSG_ATTACHED with the stream in *fd.  Returns the answer's length in
  * msgbuf, or -1 after answering the client itself.
  */
-static ssize_t front_ask(struct conn *c, uint32_t what, struct msg_ask *ask, uint32_t *type, int *fd)
+static ssize_t front_ask_more(struct conn *c, uint32_t what, struct msg_ask *ask, const void *more,
+			      size_t more_len, uint32_t *type, int *fd)
 {
 	const char *why = "sent an unexpected message";
 	ssize_t n = -1;
 
 	*fd = -1;
-	if (msg_send(agent_fd, what, ask, sizeof(*ask), NULL, 0, -1) < 0)
+	if (msg_send(agent_fd, what, ask, sizeof(*ask), more, more_len, -1) < 0)
 		why = "cannot be reached";
 	else if ((n = msg_recv(agent_fd, type, msgbuf, sizeof(msgbuf), fd, front_agent_wait_ms())) < 0)
 		why = strerror(errno);
@@ -425,13 +436,18 @@ static ssize_t front_ask(struct conn *c, uint32_t what, struct msg_ask *ask, uin
 	c->deadline = io_now_ms() + (int64_t)cfg->request_timeout * 1000;
 	if (n >= 0 && *type == MSG_REPLY && *fd < 0)
 		return n;
-	if (n >= 0 && *type == MSG_ATTACHED && *fd >= 0 && what == MSG_RUN)
+	if (n >= 0 && *type == MSG_ATTACHED && *fd >= 0 && (what == MSG_RUN || what == MSG_EXEC))
 		return n;
 	if (*fd >= 0)
 		close(*fd);
 	*fd = -1;
 	front_agent_lost(c, why);
 	return -1;
+}
+
+static ssize_t front_ask(struct conn *c, uint32_t what, struct msg_ask *ask, uint32_t *type, int *fd)
+{
+	return front_ask_more(c, what, ask, NULL, 0, type, fd);
 }
 
 /*
@@ -883,6 +899,7 @@ static void front_forget_token(struct conn *c)
 		const struct http_header *h = &c->req.headers[i];
 
 		if (http_token_eq(h->name, h->name_len, "X-Access-Token") ||
+		    http_token_eq(h->name, h->name_len, "X-API-Key") ||
 		    http_token_eq(h->name, h->name_len, "Authorization"))
 			explicit_bzero(c->buf + (h->value - c->buf), h->value_len);
 	}
@@ -943,11 +960,162 @@ static void front_route_openapi(struct conn *c)
 	front_json(c, 200, openapi_doc, openapi_doc_len);
 }
 
+/* ---- POST /execute and /compile (execute.c) ---- */
+
+/*
+ * The stream is over: ask the agent how the container ended, stopping it
+ * first when a limit ended the run.  False when the agent failed us (the
+ * client has been answered).
+ */
+static bool front_exec_status(struct conn *c, bool kill, struct msg_status *st)
+{
+	struct msg_wait w = {.kill = kill ? 1 : 0};
+	uint32_t type = 0;
+	ssize_t n = -1;
+	int fd = -1;
+
+	if (msg_send(agent_fd, MSG_WAIT, &w, sizeof(w), NULL, 0, -1) == 0)
+		n = msg_recv(agent_fd, &type, msgbuf, sizeof(msgbuf), &fd, front_agent_wait_ms());
+	if (fd >= 0)
+		close(fd);
+	if (n != (ssize_t)sizeof(*st) || type != MSG_STATUS || fd >= 0) {
+		front_agent_lost(c, "did not say how the container ended");
+		return false;
+	}
+	memcpy(st, msgbuf, sizeof(*st));
+	return true;
+}
+
+static void front_exec_answer(struct conn *c, enum exec_end e, const struct msg_status *st,
+			      struct exec_result *r, enum exec_answer kind)
+{
+	ssize_t n;
+
+	switch (e) {
+	case EXEC_BAD_FRAME:
+		front_error(c, 500, "docker.container.stream.read", "Malformed frame on the container stream");
+		return;
+	case EXEC_READ_ERROR:
+		front_error(c, 500, "docker.container.stream.read", "Failed to read the container stream");
+		return;
+	case EXEC_ATTACH_ERROR:
+		front_error(c, 500, "docker.container.attach", "Cannot use the container stream");
+		return;
+	default:
+		break;
+	}
+	r->end = e;
+	r->exit_known = (st->flags & MSG_STATUS_KNOWN) != 0;
+	r->exit_code = st->exit_code;
+	r->oom = (st->flags & MSG_STATUS_OOM) != 0;
+	c->status = 200;
+	n = exec_answer_send(c->fd, c->deadline, kind, r, emitbuf);
+	if (n < 0) {
+		log_debug("%s: write to %s: %s", __func__, c->peer, strerror(errno));
+		return;
+	}
+	c->sent += (size_t)n;
+	c->answered = io_now_ms();
+}
+
+/*
+ * A command in a stock image: the agent creates it from the kind, the
+ * image asked for and the script; its stdin gets the request's input, its
+ * two streams are kept apart under the output limit, and the answer says
+ * how it ended (Docker's exit code, after a kill when a limit ended it).
+ */
+static void front_exec(struct conn *c, enum msg_exec_kind kind)
+{
+	static struct {
+		struct msg_exec h;
+		char script[EXEC_MAX_SCRIPT];
+	} x;
+	enum exec_answer answer = kind == MSG_EXEC_SHELL ? EXEC_ANSWER_EXECUTE : EXEC_ANSWER_COMPILE;
+	struct exec_request rq;
+	struct exec_limits lim;
+	struct exec_result res;
+	struct exec_out out;
+	struct exec_io io;
+	struct msg_status st;
+	struct msg_ask ask;
+	char why[FRONT_MAX_TEXT];
+	const char *bad;
+	enum exec_end e;
+	uint32_t type;
+	int64_t t0;
+	ssize_t n;
+	int sfd;
+
+	bad = answer == EXEC_ANSWER_EXECUTE
+		      ? exec_parse_execute(c->body, c->body_len, &rq, why, sizeof(why))
+		      : exec_parse_compile(c->body, c->body_len, &rq, why, sizeof(why));
+	if (bad) {
+		front_error(c, 400, bad, why);
+		return;
+	}
+	exec_limits_init(&lim, cfg);
+	/* Per-request limits lower lim here, before the agent is asked. */
+	memset(&ask, 0, sizeof(ask));
+	memcpy(ask.image, rq.image, sizeof(ask.image));
+	ask.image_len = (uint32_t)strlen(ask.image);
+	x.h.kind = kind;
+	x.h.script_len = (uint32_t)rq.script_len;
+	memcpy(x.script, rq.script, rq.script_len);
+	front_copy_token(c, &ask);
+	n = front_ask_more(c, MSG_EXEC, &ask, &x, sizeof(x.h) + rq.script_len, &type, &sfd);
+	front_forget_token(c);
+	if (n < 0)
+		return;
+	if (type == MSG_REPLY) {
+		front_relay(c, n);
+		return;
+	}
+	exec_out_init(&out, outbuf, outmap, lim.output);
+	memset(&io, 0, sizeof(io));
+	io.sfd = sfd;
+	io.client_fd = c->fd;
+	io.input = rq.input;
+	io.input_len = rq.input_len;
+	t0 = io_now_ms();
+	io.deadline = t0 + (int64_t)lim.seconds * 1000;
+	io.sink = exec_out_keep;
+	io.arg = &out;
+	e = exec_pump(&io, msgbuf, (size_t)n);
+	close(sfd);
+	memset(&res, 0, sizeof(res));
+	res.ms = io_now_ms() - t0;
+	res.output_limit = lim.output;
+	res.out = &out;
+	/* The run took its own time: the answer gets the request's allowance anew. */
+	c->deadline = io_now_ms() + (int64_t)cfg->request_timeout * 1000;
+	if (e == EXEC_CLIENT_GONE) {
+		c->status = 499;
+	} else if (front_exec_status(c, e != EXEC_EOF, &st)) {
+		front_exec_answer(c, e, &st, &res, answer);
+	} else {
+		return; /* the agent is gone: the slot ends */
+	}
+	front_done();
+	front_ready();
+}
+
+static void front_route_execute(struct conn *c)
+{
+	front_exec(c, MSG_EXEC_SHELL);
+}
+
+static void front_route_compile(struct conn *c)
+{
+	front_exec(c, MSG_EXEC_PYTHON);
+}
+
 static const struct route front_routes[] = {
 	{"/", "GET", false, false, front_route_root},
 	{"/openapi.json", "GET", false, false, front_route_openapi},
 	{"/version", "GET", true, false, front_route_version},
 	{"/run", "POST", true, true, front_route_run},
+	{"/execute", "POST", true, true, front_route_execute},
+	{"/compile", "POST", true, true, front_route_compile},
 };
 
 /* The path to route by: an absolute-form target may have none, which is "/". */
@@ -1093,8 +1261,10 @@ static void front_setup(void)
 	errbuf = malloc(FRONT_STDERR_KEEP);
 	jsonbuf = malloc(FRONT_ERROR_BODY);
 	stderrmsg = malloc(sizeof(FRONT_STDERR_PREFIX) + FRONT_STDERR_KEEP);
+	outmap = malloc(cfg->run_max_output / 8 + 1);
+	emitbuf = malloc(EXEC_EMIT_BUF);
 	/* Status 2: the configuration asks for more than there is; respawning will not help. */
-	if (!reqbuf || !outbuf || !errbuf || !jsonbuf || !stderrmsg)
+	if (!reqbuf || !outbuf || !errbuf || !jsonbuf || !stderrmsg || !outmap || !emitbuf)
 		fatal(2, "%s: cannot allocate buffers for SERVER_MAX_REQUEST_BYTES and RUN_MAX_OUTPUT_SIZE",
 		      __func__);
 	int keep[] = {listen_sock, agent_fd, stop_fd, ready_fd, life_fd};

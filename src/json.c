@@ -474,7 +474,8 @@ enum json_type json_member(const char *buf, size_t len, const char *key, const c
 	return v.type;
 }
 
-ssize_t json_string_decode(const char *raw, size_t rawlen, char *out, size_t outsz)
+/* Both decoders: nul_ok lets U+0000 through (bytes, not a C string). */
+static ssize_t json_decode(const char *raw, size_t rawlen, char *out, size_t outsz, bool nul_ok)
 {
 	const unsigned char *s = (const unsigned char *)raw;
 	unsigned char u[4];
@@ -483,11 +484,13 @@ ssize_t json_string_decode(const char *raw, size_t rawlen, char *out, size_t out
 
 	if (raw == NULL || out == NULL || outsz == 0)
 		return -1;
-	out[0] = '\0';
-	if (rawlen < 2 || s[0] != '"')
+	if (rawlen < 2 || s[0] != '"') {
+		out[0] = '\0';
 		return -1;
+	}
+	/* In place (out == raw) too: o < i always, and each unit is taken whole before it is put. */
 	while ((r = json_str_next(s, rawlen, &i, u, &n)) > 0) {
-		if (u[0] == 0 || outsz - 1 - o < n)
+		if ((u[0] == 0 && !nul_ok) || outsz - 1 - o < n)
 			goto fail;
 		memcpy(out + o, u, n);
 		o += n;
@@ -499,6 +502,16 @@ ssize_t json_string_decode(const char *raw, size_t rawlen, char *out, size_t out
 fail:
 	out[0] = '\0';
 	return -1;
+}
+
+ssize_t json_string_decode(const char *raw, size_t rawlen, char *out, size_t outsz)
+{
+	return json_decode(raw, rawlen, out, outsz, false);
+}
+
+ssize_t json_string_bytes(char *raw, size_t rawlen)
+{
+	return json_decode(raw, rawlen, raw, rawlen, true);
 }
 
 /* jsmn helpers */
@@ -685,11 +698,11 @@ static size_t jbuf_esc_unit(const unsigned char *s, size_t n, char out[6], size_
 }
 
 /* Measured first so that a string is written whole or not at all. */
-void jbuf_str(struct jbuf *b, const char *s, size_t n)
+static void jbuf_escaped(struct jbuf *b, const char *s, size_t n, bool quotes)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	char tmp[6];
-	size_t i, used, k, need = 2;
+	size_t i, used, k, need = quotes ? 2 : 0;
 
 	if (n > (SIZE_MAX - 2) / 6) {
 		b->overflow = true;
@@ -699,13 +712,25 @@ void jbuf_str(struct jbuf *b, const char *s, size_t n)
 		need += jbuf_esc_unit(u + i, n - i, tmp, &used);
 	if (!jbuf_reserve(b, need))
 		return;
-	b->p[b->len++] = '"';
+	if (quotes)
+		b->p[b->len++] = '"';
 	for (i = 0; i < n; i += used) {
 		k = jbuf_esc_unit(u + i, n - i, tmp, &used);
 		memcpy(b->p + b->len, tmp, k);
 		b->len += k;
 	}
-	b->p[b->len++] = '"';
+	if (quotes)
+		b->p[b->len++] = '"';
+}
+
+void jbuf_str(struct jbuf *b, const char *s, size_t n)
+{
+	jbuf_escaped(b, s, n, true);
+}
+
+void jbuf_str_part(struct jbuf *b, const char *s, size_t n)
+{
+	jbuf_escaped(b, s, n, false);
 }
 
 /* Decimal digits of v, written backwards ending at end; returns the first. */

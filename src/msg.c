@@ -32,6 +32,9 @@ static const struct {
 	{MSG_ATTACHED, 0, MSG_MAX - sizeof(struct msg_hdr), MSG_FD_ONE},
 	{MSG_AUTH, sizeof(struct msg_ask), sizeof(struct msg_ask), MSG_FD_NONE},
 	{MSG_EXIT, 0, 0, MSG_FD_NONE},
+	{MSG_EXEC, MSG_EXEC_MIN, MSG_EXEC_MAX, MSG_FD_NONE},
+	{MSG_WAIT, sizeof(struct msg_wait), sizeof(struct msg_wait), MSG_FD_NONE},
+	{MSG_STATUS, sizeof(struct msg_status), sizeof(struct msg_status), MSG_FD_NONE},
 };
 
 static int msg_shape_ok(uint32_t type, size_t len, int fd)
