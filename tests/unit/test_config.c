@@ -244,6 +244,9 @@ static const struct good goods[] = {
 	  "runbox/python:latest glot/c@sha256:0123abcd" },
 	{ "RUN_WARM_IMAGES", " runbox/sh  runbox/python:3 ", "runbox/sh runbox/python:3" },
 	{ "RUN_WAIT_FOR_EXIT", "true", "true" },
+	{ "EXECUTE_DEFAULT_IMAGE", "runbox/sh", "runbox/sh" },
+	{ "EXECUTE_DEFAULT_IMAGE", "", "" },
+	{ "COMPILE_IMAGE", "registry.local:5000/runbox/python:3.11", "registry.local:5000/runbox/python:3.11" },
 	/* Values the file loader would change are printed quoted. */
 	{ "DOCKER_CONTAINER_HOSTNAME", " pad ", "\" pad \"" },
 	{ "DOCKER_CONTAINER_HOSTNAME", "'q'", "\"'q'\"" },
@@ -294,6 +297,8 @@ struct bad {
 #define I64R "9223372036854775807"
 
 static const struct bad bads[] = {
+	{ "EXECUTE_DEFAULT_IMAGE", "Runbox/SH", "EXECUTE_DEFAULT_IMAGE: \"Runbox/SH\" is not a valid image reference" },
+	{ "COMPILE_IMAGE", "a b", "COMPILE_IMAGE: \"a b\" is not a valid image reference" },
 	{ "SERVER_FRONT_USER", "", "SERVER_FRONT_USER: \"\" is not a user name ([A-Za-z0-9._-], not starting with '-')" },
 	{ "SERVER_FRONT_USER", "-x", "SERVER_FRONT_USER: \"-x\" is not a user name ([A-Za-z0-9._-], not starting with '-')" },
 	{ "SERVER_AGENT_USER", "run boxd", "SERVER_AGENT_USER: \"run boxd\" is not a user name ([A-Za-z0-9._-], not starting with '-')" },
@@ -751,6 +756,22 @@ static void test_cross_checks(void)
 	       "%s", err);
 	CHECKF(load_env(&c, swap_ok) == 0, "%s", err);
 	CHECKF(load_env(&c, swap_inf) == 0, "%s", err);
+
+	/* An image the server picks itself must pass the allowlist. */
+	static const char *const exec_out[] = { "RUN_IMAGE_ALLOWLIST=runbox/sh", "EXECUTE_DEFAULT_IMAGE=runbox/c",
+						NULL };
+	static const char *const compile_out[] = { "RUN_IMAGE_ALLOWLIST=runbox/sh", "COMPILE_IMAGE=runbox/python",
+						   NULL };
+	static const char *const both_in[] = { "RUN_IMAGE_ALLOWLIST=runbox/sh runbox/python",
+					       "EXECUTE_DEFAULT_IMAGE=runbox/sh", "COMPILE_IMAGE=runbox/python", NULL };
+	static const char *const no_list[] = { "EXECUTE_DEFAULT_IMAGE=runbox/c", NULL };
+
+	CHECK(load_env(&c, exec_out) == -1);
+	CHECKF(strcmp(err, "EXECUTE_DEFAULT_IMAGE: \"runbox/c\" is not in RUN_IMAGE_ALLOWLIST") == 0, "%s", err);
+	CHECK(load_env(&c, compile_out) == -1);
+	CHECKF(strcmp(err, "COMPILE_IMAGE: \"runbox/python\" is not in RUN_IMAGE_ALLOWLIST") == 0, "%s", err);
+	CHECKF(load_env(&c, both_in) == 0, "%s", err);
+	CHECKF(load_env(&c, no_list) == 0, "%s", err);
 }
 
 static void test_instance(void)
@@ -808,7 +829,7 @@ static void test_print(void)
 	f = open_memstream(&usage, &usage_len);
 	config_usage(f);
 	fclose(f);
-	CHECK(count_lines(usage) == count_lines(out) && count_lines(out) == 44);
+	CHECK(count_lines(usage) == count_lines(out) && count_lines(out) == 46);
 	for (p = out, q = usage; *p && *q; p = strchr(p, '\n') + 1, q = strchr(q, '\n') + 1)
 		CHECKF(strncmp(p, q, strcspn(p, "=")) == 0 && q[strcspn(p, "=")] == ':', "%.40s vs %.40s", p, q);
 	CHECK(strstr(usage, "\nSERVER_LISTEN_PORT: listen TCP port [integer 1-65535; required]\n") != NULL);
