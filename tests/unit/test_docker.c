@@ -106,6 +106,29 @@ static void host_config(const char *js, size_t len, const char **hc, size_t *hle
 	}
 }
 
+/* A command of its own: the whole argv is the entrypoint, escaped; the image's command is not used. */
+static void test_create_body_cmd(void)
+{
+	static char out[DOCKER_MAX_REQUEST_BODY];
+	static char script[EXEC_MAX_SCRIPT + 1];
+	const char *argv[] = {"/bin/sh", "-c", "echo \"hi\"\n\x01", NULL};
+	struct config c;
+	int rc;
+
+	config_full(&c);
+	rc = docker_create_body_cmd(&c, "runbox/sh", argv, "i", 0, out, sizeof(out));
+	CHECK(rc > 0 && json_check(out, (size_t)rc) == JSON_OBJECT);
+	CHECK(member_is(out, (size_t)rc, "Entrypoint", "[\"/bin/sh\",\"-c\",\"echo \\\"hi\\\"\\n\\u0001\"]"));
+	CHECK(member_is(out, (size_t)rc, "Cmd", "[]"));
+	rc = docker_create_body(&c, "runbox/sh", "i", 0, out, sizeof(out));
+	CHECK(rc > 0 && strstr(out, "Entrypoint") == NULL && strstr(out, "\"Cmd\"") == NULL);
+	/* The longest script, all control characters (6 bytes each escaped), fits. */
+	memset(script, 0x01, EXEC_MAX_SCRIPT);
+	argv[2] = script;
+	rc = docker_create_body_cmd(&c, "runbox/sh", argv, "i", 0, out, sizeof(out));
+	CHECK(rc > (int)(6 * EXEC_MAX_SCRIPT) && json_check(out, (size_t)rc) == JSON_OBJECT);
+}
+
 static void test_create_body(void)
 {
 	static char out[DOCKER_MAX_REQUEST_BODY];
@@ -868,6 +891,7 @@ int main(void)
 	short_ctx.write_timeout_ms = SHORT_MS;
 
 	test_create_body();
+	test_create_body_cmd();
 	test_version_translate();
 	test_version_call();
 	test_container_create();
