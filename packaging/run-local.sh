@@ -30,6 +30,9 @@ token: $token
   curl -s -H 'X-Access-Token: $token' -H 'Content-Type: application/json' \\
     -d '{"image":"runbox/sh","payload":{"language":"sh","files":[{"name":"main.sh","content":"echo Hello World"}]}}' \\
     http://127.0.0.1:$PORT/run
+  curl -s -H 'X-Access-Token: $token' -H 'Content-Type: application/json' \\
+    -d '{"script":"echo Hello World; cat","stdin":"from stdin"}' \\
+    http://127.0.0.1:$PORT/execute
 
 Ctrl-C stops it.
 MSG
