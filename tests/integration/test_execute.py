@@ -1,7 +1,7 @@
 """POST /execute (seed 003) and POST /compile (seed 004) against the real
 runboxd and dockerd, on the project's stock images (runbox/sh: busybox,
 runbox/python: Debian's python3): stdout and stderr apart, stdin, Docker's
-exit codes (0, 3, 137 after a kill), the execution limit, the output limit,
+exit codes (0, 3, 137 after a kill), the execution, output and memory limits,
 binary output as valid JSON, the default image, and every refusal (bad
 JSON, duplicate keys, no token, an image outside the allowlist).  After
 every run, no container of the instance is left."""
@@ -222,9 +222,17 @@ def test_compile(s):
     no_leftovers(s, "compile")
 
 
-def test_unset_images():
-    s = Runboxd().start()
+def test_other_config():
+    # No default images; a small memory limit and a long deadline, so that
+    # the memory limit, not the clock, ends a program that grows.
+    s = Runboxd(DOCKER_CONTAINER_MEMORY=str(32 * 1024 * 1024), RUN_MAX_EXECUTION_TIME="90").start()
     try:
+        st, js, raw = execute(s, {"script": "echo start; tail /dev/zero", "image": SH})
+        R.check(st == 200 and js and js["exit_code"] == 137 and js["timed_out"] is False
+                and js["error"] == "Memory limit exceeded: the container was killed"
+                and js["stdout"] == "start\n",
+                "execute: a run the memory limit killed says so (Docker's OOMKilled)", raw[:300])
+        no_leftovers(s, "execute memory limit")
         st, _, raw = execute(s, {"script": "echo"})
         R.check(st == 400 and is_error(raw, "request.image"),
                 "execute: no image and no EXECUTE_DEFAULT_IMAGE is 400 request.image", raw[:200])
@@ -246,7 +254,7 @@ def main():
             t(s)
     finally:
         s.stop()
-    test_unset_images()
+    test_other_config()
     R.done()
 
 
