@@ -35,6 +35,7 @@ R = Results("openapi")
 DOC_PATH = os.path.join(ROOT, "src", "openapi.json")
 LINT_DIR = os.path.join(ROOT, "tests", "openapi")
 SH = "runbox/sh"
+PY = "runbox/python"
 MISSING = "runbox-test/no-such-image"
 
 
@@ -188,6 +189,44 @@ def post_run(s, body, headers=None, token=True):
     return st, hdrs, data
 
 
+def post_to(s, path, body, headers=None, token=True):
+    """A POST to /execute or /compile: the token in X-API-Key for /compile (seed 004's header)."""
+    h = {"Content-Type": "application/json"}
+    if token:
+        h["X-API-Key" if path == "/compile" else "X-Access-Token"] = s.token
+    h.update(headers or {})
+    return request(s, "POST", path, body, h)
+
+
+def exec_body(script, image=SH):
+    return json.dumps({"script": script, "image": image}).encode()
+
+
+def exec_triggers(s, t):
+    """/execute and /compile on the real daemon (COMPILE_IMAGE is PY)."""
+    for path, good in (("/execute", exec_body("echo hi")), ("/compile", b'{"code": "print(1)"}')):
+        t[("POST", path, 200, None)] = (lambda p, b: lambda: post_to(s, p, b))(path, good)
+        t[("POST", path, 401, "access_token")] = (lambda p, b: lambda: post_to(s, p, b, token=False))(path, good)
+        key = b"script" if path == "/execute" else b"code"
+        t[("POST", path, 400, "request.json")] = (lambda p, k: lambda: post_to(
+            s, p, b'{"%s": "1", "%s": "2"}' % (k, k)))(path, key)
+        t[("POST", path, 411, "request.length")] = (lambda p: lambda: raw(s, (
+            "POST %s HTTP/1.1\r\nHost: x\r\nX-Access-Token: %s\r\n\r\n" % (p, s.token)).encode()))(path)
+        t[("POST", path, 413, "request.size")] = (lambda p: lambda: post_to(s, p, b"{}", headers={
+            "Content-Length": str(64 * 1024 * 1024)}))(path)
+        t[("POST", path, 415, "request.content_type")] = (lambda p, b: lambda: post_to(
+            s, p, b, headers={"Content-Type": "text/plain"}))(path, good)
+        t[("POST", path, 415, "request.content_encoding")] = (lambda p, b: lambda: post_to(
+            s, p, b, headers={"Content-Encoding": "gzip"}))(path, good)
+    t[("POST", "/execute", 400, "request.script")] = lambda: post_to(s, "/execute", b'{"stdin": "x"}')
+    t[("POST", "/execute", 400, "request.stdin")] = lambda: post_to(s, "/execute", b'{"script": "cat", "stdin": 5}')
+    t[("POST", "/execute", 400, "request.image")] = lambda: post_to(s, "/execute", exec_body("true", "UPPER"))
+    t[("POST", "/execute", 400, "docker.container.create")] = lambda: post_to(s, "/execute", exec_body("true", MISSING))
+    t[("POST", "/execute", 403, "image.not_allowed")] = lambda: post_to(
+        s, "/execute", exec_body("true", "runbox-test/not-listed"))
+    t[("POST", "/compile", 400, "request.code")] = lambda: post_to(s, "/compile", b'{"code": 5}')
+
+
 def request(s, method, path, body=None, headers=None, timeout=120):
     st, hdrs, data = s.request(method, path, body=body, headers=headers, timeout=timeout)
     return st, hdrs, data
@@ -224,6 +263,7 @@ def real_triggers(s, doc):
         s, run_body(SH, sh("true")), headers={"Content-Encoding": "gzip"})
     t[("POST", "/run", 500, "coderunner.stderr")] = run({"files": 5})
     t[("POST", "/run", 500, "coderunner.stdout.decode")] = run({}, test_run.NOTJSON)
+    exec_triggers(s, t)
     return t
 
 
@@ -284,7 +324,7 @@ def other_triggers():
 
     def no_socket(fn):
         def thunk():
-            s = Runboxd(DOCKER_UNIX_SOCKET_PATH="/nonexistent/docker.sock").start()
+            s = Runboxd(DOCKER_UNIX_SOCKET_PATH="/nonexistent/docker.sock", COMPILE_IMAGE=SH).start()
             try:
                 return fn(s, None)
             finally:
@@ -305,7 +345,36 @@ def other_triggers():
     t[("POST", "/run", 500, "docker.container.attach")] = fake_trigger("attach-500", run)
     t[("POST", "/run", 500, "docker.container.stream.read")] = fake_trigger("garbage-frame", run)
     t[("POST", "/run", 500, "coderunner.stdin")] = fake_trigger("stdin-frame", run)
+    exec_other_triggers(t, no_socket)
     return t
+
+
+def exec_other_triggers(t, no_socket):
+    """/execute and /compile where Docker fails, the agent dies, or COMPILE_IMAGE is unset or missing."""
+    for path, body in (("/execute", exec_body("true")), ("/compile", b'{"code": "print(1)"}')):
+        call = (lambda p, b: lambda s, fake: post_to(s, p, b))(path, body)
+        t[("POST", path, 500, "docker.unixsocket")] = no_socket(call)
+        for mode, code in (("start-500", "docker.container.start"), ("attach-500", "docker.container.attach"),
+                           ("garbage-frame", "docker.container.stream.read")):
+            t[("POST", path, 500, code)] = fake_trigger(mode, call, COMPILE_IMAGE=SH)
+        tok = "X-API-Key" if path == "/compile" else "X-Access-Token"
+        t[("POST", path, 503, "agent.unavailable")] = fake_trigger("hang", agent_killed(
+            ("POST %s HTTP/1.1\r\nHost: x\r\n%s: %%s\r\nContent-Type: application/json\r\n"
+             "Content-Length: %d\r\n\r\n" % (path, tok, len(body))).encode() + body.replace(b"%", b"%%")),
+            DOCKER_UNIX_SOCKET_READ_TIMEOUT="60", COMPILE_IMAGE=SH)
+
+    def real(fn, **cfg):
+        def thunk():
+            s = Runboxd(**cfg).start()
+            try:
+                return fn(s)
+            finally:
+                s.stop()
+        return thunk
+
+    compile_ = lambda s: post_to(s, "/compile", b'{"code": "print(1)"}')
+    t[("POST", "/compile", 400, "request.image")] = real(compile_)
+    t[("POST", "/compile", 400, "docker.container.create")] = real(compile_, COMPILE_IMAGE=MISSING)
 
 
 def check_answer(doc, key, answer):
@@ -339,11 +408,12 @@ def main():
 
     test_run.make_test_images()
     test_warm.make_images()
-    allowed = " ".join([SH, MISSING, test_run.NOTJSON, test_warm.OOM])
+    allowed = " ".join([SH, PY, MISSING, test_run.NOTJSON, test_warm.OOM])
     # A small memory limit, so that the memory-eating image meets it well
     # within the execution limit even on a loaded machine.
     s = Runboxd(RUN_IMAGE_ALLOWLIST=allowed, RUN_MAX_EXECUTION_TIME="10", RUN_MAX_OUTPUT_SIZE="1000000",
-                DOCKER_CONTAINER_MEMORY=str(48 * 1024 * 1024), SERVER_REQUEST_TIMEOUT="2").start()
+                DOCKER_CONTAINER_MEMORY=str(48 * 1024 * 1024), SERVER_REQUEST_TIMEOUT="2",
+                COMPILE_IMAGE=PY).start()
     try:
         st, hdrs, data = request(s, "GET", "/openapi.json")
         R.check(st == 200 and data == raw_doc, "GET /openapi.json serves src/openapi.json byte for byte",
