@@ -152,7 +152,9 @@ def test_warm_idle():
 
 
 def test_oom():
-    s = Runboxd().start()
+    # A small memory limit: tail fills it within the execution limit even on
+    # a loaded machine (256 MiB took over 10 s at a load average of 30).
+    s = Runboxd(DOCKER_CONTAINER_MEMORY=str(48 * 1024 * 1024), RUN_MAX_EXECUTION_TIME="30").start()
     try:
         st, js, body = s.run(OOM, sh("true"))
         R.check(st == 400 and is_error(body, "limits.memory"),
