@@ -161,8 +161,11 @@ def base_config():
         "SERVER_WORKER_THREADS": "2",
         "API_ACCESS_TOKEN": "",
         "DOCKER_UNIX_SOCKET_PATH": DOCKER_SOCK,
-        "DOCKER_UNIX_SOCKET_READ_TIMEOUT": "10",
-        "DOCKER_UNIX_SOCKET_WRITE_TIMEOUT": "10",
+        # Generous: at a load average of 35 a create or start took over 10 s
+        # and a run through nginx failed with docker.unixsocket.  Tests of
+        # the timeout itself set their own.
+        "DOCKER_UNIX_SOCKET_READ_TIMEOUT": "30",
+        "DOCKER_UNIX_SOCKET_WRITE_TIMEOUT": "30",
         "DOCKER_CONTAINER_HOSTNAME": "runbox",
         "DOCKER_CONTAINER_USER": "runbox",
         "DOCKER_CONTAINER_MEMORY": str(256 * 1024 * 1024),

@@ -133,7 +133,10 @@ def test_warm():
 def test_warm_idle():
     # The janitor removes containers older than any run can be (here 1 s +
     # 3 Docker calls of 3+3 s + slacks: 26 s); a warm container is older
-    # than that when it is not used, and must stay.
+    # than that when it is not used, and must stay.  What is checked is the
+    # janitor's own doing (it logs every removal): on a machine so loaded
+    # that Docker calls pass 3 s, the agent itself may give up on a warm
+    # container and make another, which is not what this test is about.
     s = Runboxd(SERVER_WORKER_THREADS="1", RUN_WARM_IMAGES=SH, RUN_MAX_EXECUTION_TIME="1",
                 DOCKER_UNIX_SOCKET_READ_TIMEOUT="3", DOCKER_UNIX_SOCKET_WRITE_TIMEOUT="3").start()
     try:
@@ -143,10 +146,17 @@ def test_warm_idle():
         while st == 200 and time.time() - born < 40:
             time.sleep(1)
             st, js = rbtest.docker("GET", "/containers/%s/json" % ids[0])
-        R.check(st == 200 and js["State"]["Running"], "an idle warm container outlives the janitor's age rule",
-                (st, ids))
+        log = s.log()
+        gave_up = "warm container of %s:" % SH in log
+        removed = [l for l in log.splitlines() if " janitor[" in l and "removing leftover container" in l]
+        ok = bool(R.check(ids and removed == [], "the janitor removes no idle warm container", removed))
+        ok &= bool(R.check(st == 200 and js["State"]["Running"] or gave_up,
+                           "an idle warm container outlives the janitor's age rule", (st, ids)))
         st, js, body = s.run(SH, sh("echo still warm"))
-        R.check(st == 200 and js and js.get("stdout") == "still warm\n", "it serves its run", body[:300])
+        ok &= bool(R.check(st == 200 and js and js.get("stdout") == "still warm\n" or gave_up,
+                           "it serves its run", body[:300]))
+        if not ok:
+            print(s.log()[-5000:])
     finally:
         s.stop()
 
