@@ -48,6 +48,13 @@
 #define AGENT_EARLY_MAX (MSG_MAX / 2)   /* attach stream bytes Docker sent with its upgrade reply */
 #define AGENT_RUN_SLACK_MS 2000         /* past RUN_MAX_EXECUTION_TIME the agent removes a run's container itself */
 
+/* Per-request limits (reqlimits.c). */
+#define REQLIMITS_MIN_MEMORY (6u * 1024 * 1024) /* Docker refuses a smaller Memory */
+#define REQLIMITS_MIN_NANO_CPUS 10000000        /* 0.01 CPU: the kernel's smallest CFS quota at Docker's period */
+#define REQLIMITS_MAX_MESSAGE 256               /* a refusal's message */
+#define REQLIMITS_MAX_KEY 32                    /* an unknown member's name quoted in a refusal */
+#define REQLIMITS_MAX_EXPONENT 100000           /* a number's exponent is read up to this; beyond, it saturates */
+
 /* JSON. */
 #define JSON_MAX_DEPTH 64               /* nesting json_check and json_object_pick accept */
 #define JSON_MAX_TOKENS 1024            /* jsmn tokens for Docker replies */

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "bounds.h"
+#include "reqlimits.h"
 
 enum msg_type {
 	MSG_VERSION = 1, /* front -> agent: struct msg_ask; answered by MSG_REPLY */
@@ -19,7 +20,8 @@ enum msg_type {
 	MSG_DONE,        /* front -> agent: the run is answered; remove the container. MSG_REPLY 204 once
 			    the agent is ready for the next run (its warm containers made) */
 	MSG_REPLY,       /* agent -> front: struct msg_reply + body: what to tell the client */
-	MSG_ATTACHED,    /* agent -> front: the attach stream as SCM_RIGHTS + early stream bytes */
+	MSG_ATTACHED,    /* agent -> front: the attach stream as SCM_RIGHTS, struct msg_attached + early
+			    stream bytes */
 	MSG_AUTH,        /* front -> agent: struct msg_ask (token only); MSG_REPLY 204 or 401 */
 	MSG_EXIT,        /* front -> agent: the stream ended with no reply; MSG_REPLY 400 limits.memory
 			    when Docker says the memory limit killed the container, else 204 */
@@ -33,12 +35,23 @@ struct msg_hdr {
 	uint32_t len; /* bytes after the header */
 };
 
-/* What a front may ask for: the presented token and, for a run, the image. */
+/*
+ * What a front may ask for: the presented token and, for a run, the image
+ * and the limits the request asked for (0: not asked), which the agent
+ * checks again.
+ */
 struct msg_ask {
 	uint32_t token_len;
 	uint32_t image_len;
 	char token[CONFIG_MAX_TOKEN];
 	char image[DOCKER_MAX_IMAGE_REF + 1];
+	struct reqlimits limits;
+};
+
+/* The stream-side limits the agent gives a run, sent with its stream. */
+struct msg_attached {
+	uint64_t time_ms; /* execution time from the payload's first write */
+	uint64_t output;  /* bytes of all frames */
 };
 
 /* What an exec runs; the agent picks the image and the command from the configuration. */

@@ -6,6 +6,7 @@
  * gone.  Anything else from the front ends the slot.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 #include "log.h"
 #include "msg.h"
 #include "proc.h"
+#include "reqlimits.h"
 #include "sandbox.h"
 
 static struct config *cfg;
@@ -40,6 +42,8 @@ static char active[DOCKER_MAX_ID];   /* the container of the run in progress, ""
 enum agent_state { AGENT_IDLE = 1 << 0, AGENT_RUNNING = 1 << 1, AGENT_EXPIRED = 1 << 2 };
 static enum agent_state state = AGENT_IDLE;
 static int64_t run_deadline;         /* AGENT_RUNNING: remove the container at this time */
+static uint64_t run_time_ms;         /* AGENT_RUNNING: the run's execution time */
+static unsigned long warm_passed;    /* runs of a warm image that went cold for their lower limits */
 static bool orphan;                  /* the master is gone: end with the run in progress */
 static int sig_fd = -1;              /* signalfd: SIGUSR1, the master asking for a sweep */
 static int life_fd = -1;             /* hangs up when the master dies */
@@ -136,8 +140,8 @@ static void agent_finish_run(void)
  */
 static void agent_expire(void)
 {
-	log_warnx("front %u did not end its run in %us; removing container %.12s", agent_slot,
-		  cfg->run_max_time, active);
+	log_warnx("front %u did not end its run in %" PRIu64 " ms; removing container %.12s", agent_slot,
+		  run_time_ms, active);
 	agent_remove(active);
 	active[0] = '\0';
 	state = AGENT_EXPIRED;
@@ -273,19 +277,20 @@ static void agent_version(const struct msg_ask *ask, const char *rest, size_t re
 }
 
 /*
- * Create, attach and start a container of image as id, its attach stream
- * in *fd.  On failure the container is removed (or left to a sweep), *fd
- * is -1, and the error is answered to the front when answer is set.
+ * Create, attach and start a container of image under configuration conf as
+ * id, its attach stream in *fd.  On failure the container is removed (or
+ * left to a sweep), *fd is -1, and the error is answered to the front when
+ * answer is set.
  */
-static bool agent_start(const char *image, const char *const *argv, char *id, int *fd, char *early,
-			size_t early_sz, size_t *early_len, bool answer)
+static bool agent_start(const struct config *conf, const char *image, const char *const *argv, char *id,
+			int *fd, char *early, size_t early_sz, size_t *early_len, bool answer)
 {
 	struct docker_error err;
 	const char *what;
 	int rc;
 
 	*fd = -1;
-	rc = docker_container_create_cmd(&dctx, cfg, image, argv, cfg->instance, agent_slot, id, &err);
+	rc = docker_container_create_cmd(&dctx, conf, image, argv, cfg->instance, agent_slot, id, &err);
 	if (rc != DOCKER_OK) {
 		/* Without Docker's answer the container may exist: look for it later. */
 		if (rc != DOCKER_ESTATUS)
@@ -339,7 +344,7 @@ static void agent_warm_fill(void)
 	for (unsigned i = 0; i < cfg->warm_images.n; i++) {
 		if (warm[i].id[0] != '\0')
 			continue;
-		if (!agent_start(cfg->warm_images.item[i], NULL, warm[i].id, &warm[i].fd, early,
+		if (!agent_start(cfg, cfg->warm_images.item[i], NULL, warm[i].id, &warm[i].fd, early,
 				 sizeof(early), &early_len, false)) {
 			warm_due = true;
 			continue;
@@ -386,9 +391,16 @@ static bool agent_warm_take(const char *image, int *fd)
 	return false;
 }
 
-/* The token, then the image against the configuration; answers the front itself if not. */
-static bool agent_may_run(const struct msg_ask *ask, const char *image)
+/*
+ * The token, the image against the configuration, and the limits the run
+ * asked for, checked again: a front must not raise any, whatever it sends.
+ * Answers the front itself and returns false if not; else the run's
+ * limits are in *eff.
+ */
+static bool agent_may_run(const struct msg_ask *ask, const char *image, struct reqlimits *eff)
 {
+	char msg[REQLIMITS_MAX_MESSAGE];
+
 	if (!agent_token_ok(ask)) {
 		agent_error(401, "access_token", "Missing or wrong access token");
 		return false;
@@ -401,41 +413,79 @@ static bool agent_may_run(const struct msg_ask *ask, const char *image)
 		agent_error(403, "image.not_allowed", "This image is not in RUN_IMAGE_ALLOWLIST");
 		return false;
 	}
+	if (reqlimits_check(cfg, &ask->limits, msg, sizeof(msg)) < 0) {
+		log_errorx("front %u asked for limits the configuration does not allow: %s", agent_slot, msg);
+		agent_error(400, "request.limits", msg);
+		return false;
+	}
+	reqlimits_effective(cfg, &ask->limits, eff);
 	/* A busy agent is never idle long enough for the timer: take a few now. */
 	if (sweep_due)
 		agent_sweep_some((int)agent_slot, AGENT_SWEEP_INLINE);
 	return true;
 }
 
-/* The front has the stream: the run is on, under the agent's own deadline too. */
-static void agent_pass_stream(int fd, const char *early, size_t early_len)
+/* The configuration a new container of the run is made under: with its lower limits in it. */
+static const struct config *agent_run_config(const struct reqlimits *eff)
 {
-	if (msg_send(front_fd, MSG_ATTACHED, early, early_len, NULL, 0, fd) < 0) {
+	static struct config runcfg;
+
+	if (!reqlimits_container_differs(cfg, eff))
+		return cfg;
+	runcfg = *cfg;
+	explicit_bzero(runcfg.access_token, sizeof(runcfg.access_token));
+	reqlimits_apply(&runcfg, eff);
+	return &runcfg;
+}
+
+/*
+ * The front has the stream, and the run's stream-side limits with it: the
+ * run is on, under the agent's own deadline too.
+ */
+static void agent_pass_stream(int fd, const struct reqlimits *eff, const char *early, size_t early_len)
+{
+	struct msg_attached att = {.time_ms = eff->time_ms, .output = eff->output};
+
+	if (msg_send(front_fd, MSG_ATTACHED, &att, sizeof(att), early, early_len, fd) < 0) {
 		log_warn("%s: passing the stream to front %u", __func__, agent_slot);
 		agent_finish_run();
 	} else {
 		/* The front's own deadline starts a little later than ours, so it ends first. */
 		state = AGENT_RUNNING;
-		run_deadline = io_now_ms() + (int64_t)cfg->run_max_time * 1000 + AGENT_RUN_SLACK_MS;
+		run_time_ms = eff->time_ms;
+		run_deadline = io_now_ms() + (int64_t)eff->time_ms + AGENT_RUN_SLACK_MS;
 	}
 	close(fd);
 }
 
-/* A warm container, or create, attach, start; the attach stream goes to the front. */
+/*
+ * A warm container, or create, attach, start; the attach stream goes to
+ * the front.  A warm container has the configuration's memory, pids and
+ * cpus: a run that lowers any of them is cold, and leaves it for the next.
+ */
 static void agent_run(const struct msg_ask *ask, const char *rest, size_t rest_len)
 {
 	char early[AGENT_EARLY_MAX];
+	struct reqlimits eff;
 	size_t early_len = 0;
+	bool lowered;
 	int fd = -1;
 
 	(void)rest;
 	(void)rest_len;
-	if (!agent_may_run(ask, ask->image))
+	if (!agent_may_run(ask, ask->image, &eff))
 		return;
-	if (!agent_warm_take(ask->image, &fd) &&
-	    !agent_start(ask->image, NULL, active, &fd, early, sizeof(early), &early_len, true))
+	lowered = reqlimits_container_differs(cfg, &eff);
+	if (lowered)
+		for (unsigned i = 0; i < cfg->warm_images.n; i++)
+			if (warm[i].id[0] != '\0' && strcmp(cfg->warm_images.item[i], ask->image) == 0)
+				log_info("run of %s is cold: its memory, pids or cpus limit is not the warm "
+					 "container's (%lu so far)", ask->image, ++warm_passed);
+	if ((lowered || !agent_warm_take(ask->image, &fd)) &&
+	    !agent_start(agent_run_config(&eff), ask->image, NULL, active, &fd, early, sizeof(early),
+			 &early_len, true))
 		return;
-	agent_pass_stream(fd, early, early_len);
+	agent_pass_stream(fd, &eff, early, early_len);
 }
 
 /*
@@ -449,6 +499,7 @@ static void agent_exec(const struct msg_ask *ask, const char *rest, size_t rest_
 	static char script[EXEC_MAX_SCRIPT + 1];
 	const char *argv[5] = {NULL};
 	char early[AGENT_EARLY_MAX];
+	struct reqlimits eff;
 	struct msg_exec x;
 	const char *image;
 	size_t early_len = 0;
@@ -483,10 +534,11 @@ static void agent_exec(const struct msg_ask *ask, const char *rest, size_t rest_
 						     : "POST /compile is off: COMPILE_IMAGE is not set");
 		return;
 	}
-	if (!agent_may_run(ask, image) ||
-	    !agent_start(image, argv, active, &fd, early, sizeof(early), &early_len, true))
+	if (!agent_may_run(ask, image, &eff) ||
+	    !agent_start(agent_run_config(&eff), image, argv, active, &fd, early, sizeof(early), &early_len,
+			 true))
 		return;
-	agent_pass_stream(fd, early, early_len);
+	agent_pass_stream(fd, &eff, early, early_len);
 }
 
 /*

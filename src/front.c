@@ -29,6 +29,7 @@
 #include "msg.h"
 #include "openapi.h"
 #include "proc.h"
+#include "reqlimits.h"
 #include "sandbox.h"
 
 #define FRONT_VERSION "1.0.0"
@@ -521,6 +522,7 @@ struct run_stream {
 	size_t scanned;        /* stdout bytes fed to reply */
 	bool early;            /* may answer at the reply (RUN_WAIT_FOR_EXIT=false) */
 	int64_t deadline;      /* of the run: from the payload's first write */
+	uint64_t max_output;   /* the run's output limit, as the agent gave it */
 	size_t written;        /* payload bytes written */
 	bool wdone;            /* payload written or no longer wanted */
 };
@@ -696,8 +698,7 @@ static void run_answer(struct conn *c, enum run_end e, const struct run_stream *
 		front_error(c, 400, "limits.execution_time", "Max execution time exceeded");
 		return;
 	case RUN_TOO_BIG:
-		snprintf(msg, sizeof(msg), "Max output size exceeded (%" PRIu64 " bytes)",
-			 cfg->run_max_output);
+		snprintf(msg, sizeof(msg), "Max output size exceeded (%" PRIu64 " bytes)", s->max_output);
 		front_error(c, 400, "limits.read.size", msg);
 		return;
 	case RUN_BAD_FRAME:
@@ -731,16 +732,18 @@ static void run_answer(struct conn *c, enum run_end e, const struct run_stream *
 	}
 }
 
-static enum run_end run_stream(struct conn *c, int sfd, const char *early, size_t early_len,
-			       const char *payload, size_t plen, struct run_stream *s)
+static enum run_end run_stream(struct conn *c, int sfd, const struct msg_attached *att,
+			       const char *early, size_t early_len, const char *payload, size_t plen,
+			       struct run_stream *s)
 {
 	enum run_end e;
 
 	memset(s, 0, sizeof(*s));
-	frame_init(&s->fp, cfg->run_max_output);
+	s->max_output = att->output;
+	frame_init(&s->fp, att->output);
 	json_end_init(&s->reply);
 	s->early = !cfg->wait_for_exit;
-	s->deadline = io_now_ms() + (int64_t)cfg->run_max_time * 1000;
+	s->deadline = io_now_ms() + (int64_t)att->time_ms;
 	if (io_set_nonblock(sfd) < 0) {
 		log_error("%s: fcntl(O_NONBLOCK)", __func__);
 		return RUN_ATTACH_ERROR;
@@ -752,17 +755,18 @@ static enum run_end run_stream(struct conn *c, int sfd, const char *early, size_
 }
 
 /*
- * Validate the body, {"image": "<reference>", "payload": {...}}, in one
- * pass.  Returns NULL, or the error code with its message in msg.
+ * Validate the body, {"image": "<reference>", "payload": {...}, "limits":
+ * {...} (optional)}, in one pass.  Returns NULL, or the error code with
+ * its message in msg.
  */
 static const char *front_run_check(const struct conn *c, struct msg_ask *ask, const char **payload,
 				   size_t *plen, char *msg, size_t msgsz)
 {
-	static const char *const keys[] = {"image", "payload"};
-	struct json_span v[2];
+	static const char *const keys[] = {"image", "payload", "limits"};
+	struct json_span v[3];
 	size_t dup = 0;
 
-	switch (json_object_pick(c->body, c->body_len, keys, 2, v, &dup)) {
+	switch (json_object_pick(c->body, c->body_len, keys, 3, v, &dup)) {
 	case JSON_PICK_OK:
 		break;
 	case JSON_PICK_DEPTH:
@@ -788,7 +792,23 @@ static const char *front_run_check(const struct conn *c, struct msg_ask *ask, co
 	}
 	*payload = v[1].p;
 	*plen = v[1].len;
+	if (v[2].type != JSON_INVALID &&
+	    reqlimits_parse(v[2].p, v[2].len, cfg, &ask->limits, msg, msgsz) < 0)
+		return "request.limits";
 	return NULL;
+}
+
+/*
+ * The limits the agent gave the run, with its stream: none may be over
+ * the configuration's (the output buffer has just that size).
+ */
+static bool front_attached_ok(ssize_t n, struct msg_attached *att)
+{
+	if (n < (ssize_t)sizeof(*att))
+		return false;
+	memcpy(att, msgbuf, sizeof(*att));
+	return att->time_ms >= 1 && att->time_ms <= (uint64_t)cfg->run_max_time * 1000 &&
+	       att->output >= 1 && att->output <= cfg->run_max_output;
 }
 
 /*
@@ -908,10 +928,11 @@ static void front_forget_token(struct conn *c)
 /* The token was found good before the body was read (front_authorized). */
 static void front_route_run(struct conn *c)
 {
+	struct msg_attached att;
 	struct msg_ask ask;
 	struct run_stream s;
 	const char *payload = NULL, *bad;
-	char why[FRONT_MAX_TEXT];
+	char why[REQLIMITS_MAX_MESSAGE];
 	size_t plen = 0;
 	uint32_t type;
 	enum run_end e;
@@ -933,7 +954,12 @@ static void front_route_run(struct conn *c)
 		front_relay(c, n);
 		return;
 	}
-	e = run_stream(c, sfd, msgbuf, (size_t)n, payload, plen, &s);
+	if (!front_attached_ok(n, &att)) {
+		close(sfd);
+		front_agent_lost(c, "gave a run limits over the configuration's");
+		return;
+	}
+	e = run_stream(c, sfd, &att, msgbuf + sizeof(att), (size_t)n - sizeof(att), payload, plen, &s);
 	if (e == RUN_REPLY) {
 		front_json(c, 200, outbuf, s.reply.end);
 		run_drain(sfd, payload, plen, &s);

@@ -29,7 +29,7 @@ static const struct {
 	{MSG_RUN, sizeof(struct msg_ask), sizeof(struct msg_ask), MSG_FD_NONE},
 	{MSG_DONE, 0, 0, MSG_FD_NONE},
 	{MSG_REPLY, sizeof(struct msg_reply), MSG_MAX - sizeof(struct msg_hdr), MSG_FD_NONE},
-	{MSG_ATTACHED, 0, MSG_MAX - sizeof(struct msg_hdr), MSG_FD_ONE},
+	{MSG_ATTACHED, sizeof(struct msg_attached), MSG_MAX - sizeof(struct msg_hdr), MSG_FD_ONE},
 	{MSG_AUTH, sizeof(struct msg_ask), sizeof(struct msg_ask), MSG_FD_NONE},
 	{MSG_EXIT, 0, 0, MSG_FD_NONE},
 	{MSG_EXEC, MSG_EXEC_MIN, MSG_EXEC_MAX, MSG_FD_NONE},

@@ -66,6 +66,7 @@ static int send_raw(int s, uint32_t type, uint32_t hlen, size_t blen, int nfds, 
 
 #define ASK sizeof(struct msg_ask)
 #define REP sizeof(struct msg_reply)
+#define ATT sizeof(struct msg_attached)
 #define HDR ((int)sizeof(struct msg_hdr))
 #define OK 0
 
@@ -91,9 +92,9 @@ static const struct row {
     {"status", MSG_STATUS, sizeof(struct msg_status), sizeof(struct msg_status), 0, HDR, MSG_MAX, OK, 0},
     {"reply, empty body", MSG_REPLY, REP, REP, 0, HDR, MSG_MAX, OK, 0},
     {"reply, largest", MSG_REPLY, MSG_MAX - HDR, MSG_MAX - HDR, 0, HDR, MSG_MAX, OK, 0},
-    {"attached, no early bytes", MSG_ATTACHED, 0, 0, 1, HDR, MSG_MAX, OK, 1},
-    {"attached, early bytes", MSG_ATTACHED, 100, 100, 1, HDR, MSG_MAX, OK, 1},
-    {"attached, extra fds", MSG_ATTACHED, 10, 10, 3, HDR, MSG_MAX, OK, 1},
+    {"attached, no early bytes", MSG_ATTACHED, ATT, ATT, 1, HDR, MSG_MAX, OK, 1},
+    {"attached, early bytes", MSG_ATTACHED, ATT + 100, ATT + 100, 1, HDR, MSG_MAX, OK, 1},
+    {"attached, extra fds", MSG_ATTACHED, ATT + 10, ATT + 10, 3, HDR, MSG_MAX, OK, 1},
     /* Sizes that do not fit the type. */
     {"version, short", MSG_VERSION, ASK - 1, ASK - 1, 0, HDR, MSG_MAX, EBADMSG, 0},
     {"run, long", MSG_RUN, ASK + 1, ASK + 1, 0, HDR, MSG_MAX, EBADMSG, 0},
@@ -107,6 +108,8 @@ static const struct row {
     {"status, long", MSG_STATUS, sizeof(struct msg_status) + 1, sizeof(struct msg_status) + 1, 0, HDR,
      MSG_MAX, EBADMSG, 0},
     {"reply, short", MSG_REPLY, REP - 1, REP - 1, 0, HDR, MSG_MAX, EBADMSG, 0},
+    {"attached, no limits", MSG_ATTACHED, 0, 0, 1, HDR, MSG_MAX, EBADMSG, 0},
+    {"attached, short limits", MSG_ATTACHED, ATT - 1, ATT - 1, 1, HDR, MSG_MAX, EBADMSG, 0},
     /* Headers that lie about the body. */
     {"claims more", MSG_VERSION, ASK + 4, ASK, 0, HDR, MSG_MAX, EBADMSG, 0},
     {"claims less", MSG_VERSION, ASK - 4, ASK, 0, HDR, MSG_MAX, EBADMSG, 0},
@@ -119,9 +122,9 @@ static const struct row {
     {"version with an fd", MSG_VERSION, ASK, ASK, 1, HDR, MSG_MAX, EBADMSG, 0},
     {"reply with an fd", MSG_REPLY, REP, REP, 1, HDR, MSG_MAX, EBADMSG, 0},
     {"done with fds", MSG_DONE, 0, 0, 2, HDR, MSG_MAX, EBADMSG, 0},
-    {"attached without fd", MSG_ATTACHED, 10, 10, 0, HDR, MSG_MAX, EBADMSG, 0},
+    {"attached without fd", MSG_ATTACHED, ATT + 10, ATT + 10, 0, HDR, MSG_MAX, EBADMSG, 0},
     /* More fds than the control buffer: MSG_CTRUNC. */
-    {"attached, too many fds", MSG_ATTACHED, 0, 0, 8, HDR, MSG_MAX, EBADMSG, 0},
+    {"attached, too many fds", MSG_ATTACHED, ATT, ATT, 8, HDR, MSG_MAX, EBADMSG, 0},
     /* Types off the menu. */
     {"type 0", 0, 0, 0, 0, HDR, MSG_MAX, EBADMSG, 0},
     {"type 7", 7, ASK, ASK, 0, HDR, MSG_MAX, EBADMSG, 0},
@@ -176,6 +179,7 @@ static void test_send_recv(void)
 {
 	static char buf[MSG_MAX];
 	struct msg_reply rep = {.status = 200, .body_len = 2};
+	struct msg_attached att = {.time_ms = 1500, .output = 4096};
 	uint32_t type;
 	ssize_t n;
 	int sv[2], fd;
@@ -192,9 +196,10 @@ static void test_send_recv(void)
 	CHECK(n == (ssize_t)sizeof(rep) + 2 && type == MSG_REPLY && fd == -1 &&
 	      memcmp(buf + sizeof(rep), "{}", 2) == 0);
 	/* A descriptor goes across. */
-	CHECK(msg_send(sv[0], MSG_ATTACHED, "ab", 2, NULL, 0, STDIN_FILENO) == 0);
+	CHECK(msg_send(sv[0], MSG_ATTACHED, &att, sizeof(att), "ab", 2, STDIN_FILENO) == 0);
 	n = msg_recv(sv[1], &type, buf, sizeof(buf), &fd, 1000);
-	CHECK(n == 2 && type == MSG_ATTACHED && fd >= 0);
+	CHECK(n == (ssize_t)sizeof(att) + 2 && type == MSG_ATTACHED && fd >= 0 &&
+	      memcmp(buf, &att, sizeof(att)) == 0);
 	if (fd >= 0)
 		close(fd);
 	/* Too big to send. */
