@@ -25,12 +25,12 @@ BB = "/bin/busybox"
 # Prints a fixed reply, spacing and all: a re-encoding server would change it.
 ECHOED = '{ "stdout" : "as printed",  "stderr":"", "error":"" , "extra":[1, 2.50, true, null] }'
 ECHO = "runbox-test/limits-echo"
-# PID 1 holds 48 MiB in a shell variable, then replies: fine under the
-# configured 256 MiB, killed by its memory limit under a lowered one.
+# PID 1 holds 24 MiB in a shell variable, then replies: fine under the
+# configured 256 MiB, killed by its memory limit under a lowered 8 MiB.
 HOG = "runbox-test/limits-hog"
 HOG_REPLY = '{"stdout":"held","stderr":"","error":""}'
 
-MAX_TIME = 20  # RUN_MAX_EXECUTION_TIME: a lowered deadline is answered long before it
+MAX_TIME = 30  # RUN_MAX_EXECUTION_TIME: a lowered deadline is answered long before it
 MAX_OUTPUT = 1000000
 MEMORY = 256 * 1024 * 1024
 PIDS = 25
@@ -44,7 +44,7 @@ def make_images():
     tar = busybox_rootfs()
     images = [
         (ECHO, [BB, "echo", ECHOED]),
-        (HOG, [BB, "sh", "-c", "x=$(%s head -c 50331648 /dev/zero | %s tr '\\0' a); echo '%s'"
+        (HOG, [BB, "sh", "-c", "x=$(%s head -c 25165824 /dev/zero | %s tr '\\0' a); echo '%s'"
                % (BB, BB, HOG_REPLY)]),
     ]
     for tag, cmd in images:
@@ -116,17 +116,17 @@ def test_output_size(s):
 def test_memory(s):
     st, js, data, _ = run(s, HOG, {})
     R.check(st == 200 and data.decode().strip() == HOG_REPLY,
-            "48 MiB under the configured 256 MiB: answered", data[:300])
-    st, js, data, _ = run(s, HOG, {}, {"memory": 16 * 1024 * 1024})
+            "24 MiB under the configured 256 MiB: answered", data[:300])
+    st, js, data, _ = run(s, HOG, {}, {"memory": 8 * 1024 * 1024})
     R.check(st == 400 and is_error(data, "limits.memory"),
-            "48 MiB under a lowered 16 MiB: 400 limits.memory", data[:300])
+            "24 MiB under a lowered 8 MiB: 400 limits.memory", data[:300])
     # The same through the runner: the program is killed, the runner reports it.
-    prog = "x=$(head -c 50331648 /dev/zero | tr '\\0' a); echo held ${#x}"
+    prog = "x=$(head -c 25165824 /dev/zero | tr '\\0' a); echo held ${#x}"
     st, js, data, _ = run(s, SH, sh(prog))
-    R.check(st == 200 and js and js.get("stdout") == "held 50331648\n", "runner: 48 MiB under 256 MiB", data[:300])
-    st, js, data, _ = run(s, SH, sh(prog), {"memory": 16 * 1024 * 1024})
+    R.check(st == 200 and js and js.get("stdout") == "held 25165824\n", "runner: 24 MiB under 256 MiB", data[:300])
+    st, js, data, _ = run(s, SH, sh(prog), {"memory": 8 * 1024 * 1024})
     R.check(st == 200 and js and "held" not in js.get("stdout", "") and js.get("error"),
-            "runner: 48 MiB under a lowered 16 MiB fails", data[:300])
+            "runner: 24 MiB under a lowered 8 MiB fails", data[:300])
     no_leak(s, "the lowered memory")
 
 
