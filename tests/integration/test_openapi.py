@@ -248,6 +248,8 @@ def real_triggers(s, doc):
     t[("POST", "/run", 400, "request.json")] = lambda: post_run(s, b'{"image": "x", "image": "y"}')
     t[("POST", "/run", 400, "request.image")] = lambda: post_run(s, b'{"image": "UPPER", "payload": {}}')
     t[("POST", "/run", 400, "request.payload")] = lambda: post_run(s, b'{"image": "runbox/sh", "payload": 5}')
+    t[("POST", "/run", 400, "request.limits")] = lambda: post_run(
+        s, b'{"image": "runbox/sh", "payload": {}, "limits": {"pids": 0}}')
     t[("POST", "/run", 400, "docker.container.create")] = run(sh("true"), MISSING)
     t[("POST", "/run", 400, "limits.execution_time")] = run(sh("sleep 30"))
     t[("POST", "/run", 400, "limits.read.size")] = run(sh("yes 0123456789abcdef | head -c 3000000"))
