@@ -29,17 +29,6 @@ enum exec_end {
 	EXEC_ATTACH_ERROR, /* the stream could not be used at all */
 };
 
-/*
- * The limits of one run.  exec_limits_init sets the server's; a request's
- * own "limits" may only lower them, after it and before the run starts.
- */
-struct exec_limits {
-	uint64_t output;  /* stdout + stderr bytes kept; more ends the run */
-	unsigned seconds; /* from the stream's hand-over to its end */
-};
-
-void exec_limits_init(struct exec_limits *l, const struct config *cfg);
-
 /* A parsed request: spans of the body, decoded in place. */
 struct exec_request {
 	char image[DOCKER_MAX_IMAGE_REF + 1]; /* "" when none was named */
@@ -47,11 +36,14 @@ struct exec_request {
 	size_t script_len;
 	const char *input;                    /* written to the program's stdin */
 	size_t input_len;
+	const char *limits;                   /* /execute: the raw "limits" value, NULL when absent */
+	size_t limits_len;
 };
 
 /*
- * {"script": "...", "stdin": "...", "image": "..."} (stdin and image may be
- * absent or null) and {"code": "..."}.  body is decoded in place.  Return
+ * {"script": "...", "stdin": "...", "image": "...", "limits": {...}}
+ * (stdin and image may be absent or null, limits absent; its value is left
+ * for reqlimits_parse) and {"code": "..."}.  body is decoded in place.  Return
  * NULL, or the error code (400) with a message in msg.
  */
 const char *exec_parse_execute(char *body, size_t len, struct exec_request *r, char *msg,

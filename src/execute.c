@@ -20,12 +20,6 @@
 #include "io.h"
 #include "json.h"
 
-void exec_limits_init(struct exec_limits *l, const struct config *cfg)
-{
-	l->output = cfg->run_max_output;
-	l->seconds = cfg->run_max_time;
-}
-
 /* ---- requests ---- */
 
 static const char *exec_pick_error(enum json_pick r, const char *const *keys, size_t dup, char *msg,
@@ -63,13 +57,13 @@ static bool exec_text(const struct json_span *v, bool optional, const char **p, 
 const char *exec_parse_execute(char *body, size_t len, struct exec_request *r, char *msg,
 			       size_t msgsz)
 {
-	static const char *const keys[] = {"script", "stdin", "image"};
-	struct json_span v[3];
+	static const char *const keys[] = {"script", "stdin", "image", "limits"};
+	struct json_span v[4];
 	enum json_pick pick;
 	size_t dup = 0;
 
 	memset(r, 0, sizeof(*r));
-	pick = json_object_pick(body, len, keys, 3, v, &dup);
+	pick = json_object_pick(body, len, keys, 4, v, &dup);
 	if (pick != JSON_PICK_OK)
 		return exec_pick_error(pick, keys, dup, msg, msgsz);
 	if (!exec_text(&v[0], false, &r->script, &r->script_len) || r->script_len == 0 ||
@@ -93,6 +87,11 @@ const char *exec_parse_execute(char *body, size_t len, struct exec_request *r, c
 		r->image[0] = '\0';
 		snprintf(msg, msgsz, "\"image\" must be a valid Docker image reference");
 		return "request.image";
+	}
+	/* Decoding a string in place stays inside its span: this one is intact. */
+	if (v[3].type != JSON_INVALID) {
+		r->limits = v[3].p;
+		r->limits_len = v[3].len;
 	}
 	return NULL;
 }

@@ -1058,13 +1058,13 @@ static void front_exec(struct conn *c, enum msg_exec_kind kind)
 	} x;
 	enum exec_answer answer = kind == MSG_EXEC_SHELL ? EXEC_ANSWER_EXECUTE : EXEC_ANSWER_COMPILE;
 	struct exec_request rq;
-	struct exec_limits lim;
+	struct msg_attached lim;
 	struct exec_result res;
 	struct exec_out out;
 	struct exec_io io;
 	struct msg_status st;
 	struct msg_ask ask;
-	char why[FRONT_MAX_TEXT];
+	char why[REQLIMITS_MAX_MESSAGE];
 	const char *bad;
 	enum exec_end e;
 	uint32_t type;
@@ -1075,13 +1075,14 @@ static void front_exec(struct conn *c, enum msg_exec_kind kind)
 	bad = answer == EXEC_ANSWER_EXECUTE
 		      ? exec_parse_execute(c->body, c->body_len, &rq, why, sizeof(why))
 		      : exec_parse_compile(c->body, c->body_len, &rq, why, sizeof(why));
+	memset(&ask, 0, sizeof(ask));
+	if (!bad && rq.limits != NULL &&
+	    reqlimits_parse(rq.limits, rq.limits_len, cfg, &ask.limits, why, sizeof(why)) < 0)
+		bad = "request.limits";
 	if (bad) {
 		front_error(c, 400, bad, why);
 		return;
 	}
-	exec_limits_init(&lim, cfg);
-	/* Per-request limits lower lim here, before the agent is asked. */
-	memset(&ask, 0, sizeof(ask));
 	memcpy(ask.image, rq.image, sizeof(ask.image));
 	ask.image_len = (uint32_t)strlen(ask.image);
 	x.h.kind = kind;
@@ -1096,6 +1097,12 @@ static void front_exec(struct conn *c, enum msg_exec_kind kind)
 		front_relay(c, n);
 		return;
 	}
+	/* The agent's word on the run's limits: the request's, checked, or the server's. */
+	if (!front_attached_ok(n, &lim)) {
+		close(sfd);
+		front_agent_lost(c, "gave a run limits over the configuration's");
+		return;
+	}
 	exec_out_init(&out, outbuf, outmap, lim.output);
 	memset(&io, 0, sizeof(io));
 	io.sfd = sfd;
@@ -1103,10 +1110,10 @@ static void front_exec(struct conn *c, enum msg_exec_kind kind)
 	io.input = rq.input;
 	io.input_len = rq.input_len;
 	t0 = io_now_ms();
-	io.deadline = t0 + (int64_t)lim.seconds * 1000;
+	io.deadline = t0 + (int64_t)lim.time_ms;
 	io.sink = exec_out_keep;
 	io.arg = &out;
-	e = exec_pump(&io, msgbuf, (size_t)n);
+	e = exec_pump(&io, msgbuf + sizeof(lim), (size_t)n - sizeof(lim));
 	close(sfd);
 	memset(&res, 0, sizeof(res));
 	res.ms = io_now_ms() - t0;

@@ -25,7 +25,7 @@ BB = "/bin/busybox"
 # Prints a fixed reply, spacing and all: a re-encoding server would change it.
 ECHOED = '{ "stdout" : "as printed",  "stderr":"", "error":"" , "extra":[1, 2.50, true, null] }'
 ECHO = "runbox-test/limits-echo"
-# PID 1 holds 24 MiB in a shell variable, then replies: fine under the
+# PID 1 holds 12 MiB in a shell variable, then replies: fine under the
 # configured 256 MiB, killed by its memory limit under a lowered 8 MiB.
 HOG = "runbox-test/limits-hog"
 HOG_REPLY = '{"stdout":"held","stderr":"","error":""}'
@@ -44,7 +44,7 @@ def make_images():
     tar = busybox_rootfs()
     images = [
         (ECHO, [BB, "echo", ECHOED]),
-        (HOG, [BB, "sh", "-c", "x=$(%s head -c 25165824 /dev/zero | %s tr '\\0' a); echo '%s'"
+        (HOG, [BB, "sh", "-c", "x=$(%s head -c 12582912 /dev/zero | %s tr '\\0' a); echo '%s'"
                % (BB, BB, HOG_REPLY)]),
     ]
     for tag, cmd in images:
@@ -116,17 +116,17 @@ def test_output_size(s):
 def test_memory(s):
     st, js, data, _ = run(s, HOG, {})
     R.check(st == 200 and data.decode().strip() == HOG_REPLY,
-            "24 MiB under the configured 256 MiB: answered", data[:300])
+            "12 MiB under the configured 256 MiB: answered", data[:300])
     st, js, data, _ = run(s, HOG, {}, {"memory": 8 * 1024 * 1024})
     R.check(st == 400 and is_error(data, "limits.memory"),
-            "24 MiB under a lowered 8 MiB: 400 limits.memory", data[:300])
+            "12 MiB under a lowered 8 MiB: 400 limits.memory", data[:300])
     # The same through the runner: the program is killed, the runner reports it.
-    prog = "x=$(head -c 25165824 /dev/zero | tr '\\0' a); echo held ${#x}"
+    prog = "x=$(head -c 12582912 /dev/zero | tr '\\0' a); echo held ${#x}"
     st, js, data, _ = run(s, SH, sh(prog))
-    R.check(st == 200 and js and js.get("stdout") == "held 25165824\n", "runner: 24 MiB under 256 MiB", data[:300])
+    R.check(st == 200 and js and js.get("stdout") == "held 12582912\n", "runner: 12 MiB under 256 MiB", data[:300])
     st, js, data, _ = run(s, SH, sh(prog), {"memory": 8 * 1024 * 1024})
     R.check(st == 200 and js and "held" not in js.get("stdout", "") and js.get("error"),
-            "runner: 24 MiB under a lowered 8 MiB fails", data[:300])
+            "runner: 12 MiB under a lowered 8 MiB fails", data[:300])
     no_leak(s, "the lowered memory")
 
 
@@ -159,7 +159,7 @@ def test_pids(s):
 
 def test_inspect(s):
     """memory, pids and cpus as the container got them, read while it runs."""
-    asked = {"memory": 64 * 1024 * 1024, "pids": 10, "cpus": 0.5, "executionTime": 15}
+    asked = {"memory": 64 * 1024 * 1024, "pids": 10, "cpus": 0.5, "executionTime": 25}
     result = {}
     gate = "i=0; while [ ! -e /tmp/go ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done; echo gated"
 
@@ -218,6 +218,46 @@ def test_warm():
     R.check(rbtest.wait_no_containers(s.instance, timeout=60) == [], "no container left after the warm tests")
 
 
+def execute(s, script, limits=None, timeout=120):
+    body = {"script": script}
+    if limits is not None:
+        body["limits"] = limits
+    t0 = time.time()
+    st, _, data = s.request("POST", "/execute", body, headers=s.auth(), timeout=timeout)
+    try:
+        js = json.loads(data)
+    except ValueError:
+        js = None
+    return st, js, data, time.time() - t0
+
+
+def test_execute(s):
+    """The same limits on POST /execute, answered in its own shape."""
+    st, js, data, secs = execute(s, "sleep 600", {"executionTime": 2})
+    R.check(st == 200 and js and js["timed_out"] is True and js["error"] == "Max execution time exceeded"
+            and 2 <= secs < 3 * (2 + 3) < MAX_TIME,
+            "execute, executionTime 2: timed_out at the lowered deadline (%.1fs)" % secs, data[:300])
+    st, js, data, _ = execute(s, "yes 0123456789abcdef | head -c 5000", {"outputSize": 1000})
+    R.check(st == 200 and js and js["output_truncated"] is True and len(js["stdout"]) == 1000
+            and js["error"] == "Max output size exceeded (1000 bytes)",
+            "execute, outputSize 1000: output_truncated at 1000 bytes", data[:300])
+    cg = ("cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes; "
+          "cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max")
+    st, js, data, _ = execute(s, cg, {"memory": 64 * 1024 * 1024, "pids": 7, "cpus": 0.5})
+    R.check(st == 200 and js and js["stdout"].split() == [str(64 * 1024 * 1024), "7"],
+            "execute, memory 64 MiB and pids 7: the container's cgroup has them", data[:300])
+    st, js, data, _ = execute(s, cg)
+    R.check(st == 200 and js and js["stdout"].split() == [str(MEMORY), str(PIDS)],
+            "execute, no limits: the configured memory and pids", data[:300])
+    st, js, data, _ = execute(s, "true", {"pids": PIDS + 1})
+    R.check(st == 400 and is_error(data, "request.limits") and "limits.pids" in js.get("message", ""),
+            "execute, pids over the configured: 400 request.limits naming limits.pids", data[:300])
+    st, js, data, _ = execute(s, "true", {"nice": 1})
+    R.check(st == 400 and is_error(data, "request.limits") and '"nice"' in js.get("message", ""),
+            "execute, an unknown member: 400 request.limits naming it", data[:300])
+    no_leak(s, "the execute runs")
+
+
 REFUSED = [
     # (body text, field named in the message)
     ('{"executionTime": %d}' % (MAX_TIME + 1), "limits.executionTime"),
@@ -260,7 +300,7 @@ def main():
     make_images()
     s = Runboxd(RUN_MAX_EXECUTION_TIME=str(MAX_TIME), RUN_MAX_OUTPUT_SIZE=str(MAX_OUTPUT),
                 DOCKER_CONTAINER_MEMORY=str(MEMORY), DOCKER_CONTAINER_PIDS_LIMIT=str(PIDS),
-                DOCKER_CONTAINER_CPUS="1").start()
+                DOCKER_CONTAINER_CPUS="1", EXECUTE_DEFAULT_IMAGE=SH).start()
     try:
         test_refused(s)
         test_unchanged(s)
@@ -269,6 +309,7 @@ def main():
         test_memory(s)
         test_pids(s)
         test_inspect(s)
+        test_execute(s)
     finally:
         s.stop()
     test_warm()

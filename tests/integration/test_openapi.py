@@ -221,6 +221,8 @@ def exec_triggers(s, t):
     t[("POST", "/execute", 400, "request.script")] = lambda: post_to(s, "/execute", b'{"stdin": "x"}')
     t[("POST", "/execute", 400, "request.stdin")] = lambda: post_to(s, "/execute", b'{"script": "cat", "stdin": 5}')
     t[("POST", "/execute", 400, "request.image")] = lambda: post_to(s, "/execute", exec_body("true", "UPPER"))
+    t[("POST", "/execute", 400, "request.limits")] = lambda: post_to(
+        s, "/execute", b'{"script": "true", "limits": {"memory": "1g"}}')
     t[("POST", "/execute", 400, "docker.container.create")] = lambda: post_to(s, "/execute", exec_body("true", MISSING))
     t[("POST", "/execute", 403, "image.not_allowed")] = lambda: post_to(
         s, "/execute", exec_body("true", "runbox-test/not-listed"))

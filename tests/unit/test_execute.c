@@ -45,6 +45,7 @@ static void test_parse_execute(void)
 		{"{\"script\":\"a\",\"image\":\"\"}", "request.image"},
 		{"{\"script\":\"a\",\"image\":\"UPPER/case\"}", "request.image"},
 		{"{\"script\":\"a\",\"image\":5}", "request.image"},
+		{"{\"script\":\"a\",\"limits\":{},\"limits\":{}}", "request.json"},
 	};
 	struct exec_request r;
 	const char *code;
@@ -64,6 +65,11 @@ static void test_parse_execute(void)
 
 	code = parse_exec("{\"script\":\"true\",\"stdin\":null,\"image\":null}", &r);
 	CHECK(code == NULL && r.input_len == 0 && r.image[0] == '\0');
+	CHECK(r.limits == NULL && r.limits_len == 0);
+	/* "limits" is left as it is, for reqlimits_parse, next to strings decoded in place. */
+	code = parse_exec("{\"script\":\"a\\u0041\",\"limits\": {\"pids\": 3} ,\"stdin\":\"\\n\"}", &r);
+	CHECK(code == NULL && r.limits_len == 11 && memcmp(r.limits, "{\"pids\": 3}", 11) == 0 &&
+	      r.script_len == 2 && memcmp(r.script, "aA", 2) == 0);
 	code = parse_exec("{\"script\":\"true\"}", &r);
 	CHECK(code == NULL && r.input_len == 0 && r.image[0] == '\0');
 
