@@ -255,7 +255,6 @@ def real_triggers(s, doc):
     t[("POST", "/run", 400, "docker.container.create")] = run(sh("true"), MISSING)
     t[("POST", "/run", 400, "limits.execution_time")] = run(sh("sleep 30"))
     t[("POST", "/run", 400, "limits.read.size")] = run(sh("yes 0123456789abcdef | head -c 3000000"))
-    t[("POST", "/run", 400, "limits.memory")] = run(sh("true"), test_warm.OOM)
     t[("POST", "/run", 403, "image.not_allowed")] = run(sh("true"), "runbox-test/not-listed")
     t[("POST", "/run", 411, "request.length")] = lambda: raw(s, (
         "POST /run HTTP/1.1\r\nHost: x\r\nX-Access-Token: %s\r\n\r\n" % s.token).encode())
@@ -335,6 +334,16 @@ def other_triggers():
                 s.stop(signal.SIGKILL)
         return thunk
 
+    def oom():
+        # A server of its own with a long run limit: filling even 48 MiB took
+        # over 10 s at a load average of 25.
+        s = Runboxd(DOCKER_CONTAINER_MEMORY=str(48 * 1024 * 1024), RUN_MAX_EXECUTION_TIME="60").start()
+        try:
+            return post_run(s, run_body(test_warm.OOM, sh("true")))
+        finally:
+            s.stop()
+
+    t[("POST", "/run", 400, "limits.memory")] = oom
     t[("GET", "/version", 500, "docker.unixsocket")] = no_socket(version)
     t[("POST", "/run", 500, "docker.unixsocket")] = no_socket(run)
     t[("GET", "/version", 500, "docker.version")] = fake_trigger("version-500", version)
