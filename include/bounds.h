@@ -72,6 +72,15 @@
 #define CONFIG_MAX_SECONDS 86400        /* any timeout variable: a day; ms fit an int */
 #define CONFIG_MAX_OUTPUT (1024ull * 1024 * 1024) /* RUN_MAX_OUTPUT_SIZE: each front mallocs it */
 
+/* Client access (front): SERVER_ALLOWED_IPS, RATE_LIMIT_*. */
+#define NETACL_MAX_RULES 64             /* CIDRs in SERVER_ALLOWED_IPS */
+#define NETACL_MAX_TEXT (NETACL_MAX_RULES * 48) /* SERVER_ALLOWED_IPS printed back */
+#define RATELIMIT_SETS 1024             /* the shared table: sets (a power of two) ... */
+#define RATELIMIT_WAYS 8                /* ... of this many clients: 8192 clients, 64 KiB */
+#define RATELIMIT_RETRIES 16            /* lost compare-and-swaps before a request is let through */
+#define RATELIMIT_MAX_PER_MINUTE 60000  /* RATE_LIMIT_PER_MINUTE: a token per ms at most */
+#define RATELIMIT_MAX_BURST 100000      /* RATE_LIMIT_BURST */
+
 /* HTTP client on Docker's socket (dhttp, agent). */
 #define DOCKER_MAX_RESPONSE_HEAD 16384  /* status line + headers of a reply */
 #define DHTTP_REQUEST_HEAD_MAX (HTTP_MAX_PATH + 512) /* request line + headers we send */
@@ -100,6 +109,7 @@
 #define IMAGEREF_MAX_TAG 128            /* a tag */
 #define IMAGEREF_DIGEST_PREFIX "sha256:" /* the only digest algorithm accepted */
 #define IMAGEREF_DIGEST_HEX 64          /* ... and its length in hex digits */
+#define IMAGEREF_MAX_REPO (DOCKER_MAX_IMAGE_REF + 32) /* a repository with "docker.io/library/" added */
 
 /* Docker's attach stream frames (front). */
 #define FRAME_HEADER 8                  /* stream type, 3 zero bytes, big-endian length */

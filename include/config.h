@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "bounds.h"
+#include "netacl.h"
 
 /*
  * Who a role runs as.  change is false when runboxd was not started as
@@ -78,7 +79,7 @@ struct config {
 	char log_driver[CONFIG_MAX_STR]; /* DOCKER_CONTAINER_LOG_DRIVER ("none") */
 	int64_t nano_cpus;             /* DOCKER_CONTAINER_CPUS decimal CPUs, e.g. "1.5" (0 = no limit), stored in 1e-9 CPUs */
 	char runtime[CONFIG_MAX_STR];  /* DOCKER_CONTAINER_RUNTIME ("" = daemon default) */
-	struct config_list image_allow; /* RUN_IMAGE_ALLOWLIST (empty = any image) */
+	struct config_list image_allow; /* RUN_IMAGE_ALLOWLIST (empty = any image; imageref_allowed's patterns) */
 	struct config_list warm_images; /* RUN_WARM_IMAGES (empty = no warm containers) */
 	bool wait_for_exit;            /* RUN_WAIT_FOR_EXIT (false): answer at end of stream, not at the reply */
 	char execute_default_image[CONFIG_MAX_STR]; /* EXECUTE_DEFAULT_IMAGE ("" = a request names its image) */
@@ -87,6 +88,9 @@ struct config {
 	char agent_user[CONFIG_MAX_STR];   /* SERVER_AGENT_USER (runboxd) */
 	char front_chroot[CONFIG_MAX_STR]; /* SERVER_FRONT_CHROOT (/var/lib/runboxd/empty) */
 	bool sandbox_debug;            /* SANDBOX_DEBUG (false): traps instead of kills */
+	struct netacl allowed_ips;     /* SERVER_ALLOWED_IPS (empty = every client) */
+	unsigned rate_per_minute;      /* RATE_LIMIT_PER_MINUTE per client address (0 = no limit) */
+	unsigned rate_burst;           /* RATE_LIMIT_BURST (10), 1..RATELIMIT_MAX_BURST */
 
 	/* Not variables: what sandbox_prepare found for the users above. */
 	struct sandbox_ids front_ids, agent_ids;

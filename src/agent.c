@@ -234,14 +234,10 @@ static void agent_sweep(void)
 	agent_sweep_some((int)agent_slot, AGENT_SWEEP_MAX);
 }
 
+/* The authority on RUN_IMAGE_ALLOWLIST: whatever the front checked, Docker is asked only after this. */
 static bool agent_image_allowed(const char *image)
 {
-	if (cfg->image_allow.n == 0)
-		return true;
-	for (unsigned i = 0; i < cfg->image_allow.n; i++)
-		if (strcmp(cfg->image_allow.item[i], image) == 0)
-			return true;
-	return false;
+	return imageref_list_allows(cfg->image_allow.item, cfg->image_allow.n, image);
 }
 
 /* Only the token: 204 or 401, so a client with a wrong one learns nothing else. */

@@ -38,6 +38,8 @@ enum config_type {
 	CT_USER,     /* a user name: [A-Za-z0-9._-], not starting with '-' */
 	CT_CAPS,     /* space-separated capability names */
 	CT_IMAGES,   /* space-separated image references */
+	CT_PATTERNS, /* space-separated image references or namespace patterns (imageref.h) */
+	CT_CIDRS,    /* space- or comma-separated IPv4/IPv6 CIDRs (netacl.h) */
 	CT_LOGLEVEL, /* error|warn|info|debug */
 	CT_CPUS,     /* decimal CPUs, stored in nano-CPUs */
 	CT_INSTANCE, /* [A-Za-z0-9_.:-]* */
@@ -74,6 +76,7 @@ struct config_var {
 #define LIST(n, t, f, def, doc) { n, t, FIELD(f, struct config_list), 0, 0, def, doc }
 #define LEVEL(n, f, def, doc) { n, CT_LOGLEVEL, FIELD(f, enum log_level), 0, 0, def, doc }
 #define CPUS(n, f, def, doc) { n, CT_CPUS, FIELD(f, int64_t), 0, 0, def, doc }
+#define CIDRS(n, f, def, doc) { n, CT_CIDRS, FIELD(f, struct netacl), 0, 0, def, doc }
 
 static const struct config_var vars[] = {
 	/* docker-run, required */
@@ -142,8 +145,8 @@ static const struct config_var vars[] = {
 	CPUS("DOCKER_CONTAINER_CPUS", nano_cpus, "0", "CPUs per container, e.g. 0.5 (0 = no limit)"),
 	TEXT("DOCKER_CONTAINER_RUNTIME", CT_STR, runtime, "",
 	     "OCI runtime, e.g. runsc (empty: daemon default)"),
-	LIST("RUN_IMAGE_ALLOWLIST", CT_IMAGES, image_allow, "",
-	     "images clients may run (empty: any)"),
+	LIST("RUN_IMAGE_ALLOWLIST", CT_PATTERNS, image_allow, "",
+	     "images clients may run: names, name:tag, name@digest or namespace/* (empty: any)"),
 	LIST("RUN_WARM_IMAGES", CT_IMAGES, warm_images, "",
 	     "images each slot keeps one started container of, ready for a run"),
 	BOOL("RUN_WAIT_FOR_EXIT", wait_for_exit, "false",
@@ -160,6 +163,12 @@ static const struct config_var vars[] = {
 	     "image with python3 that POST /compile runs (empty: /compile is off)"),
 	BOOL("SANDBOX_DEBUG", sandbox_debug, "false",
 	     "a forbidden system call is logged and fails instead of killing (debugging only)"),
+	CIDRS("SERVER_ALLOWED_IPS", allowed_ips, "",
+	      "client addresses or networks (CIDR) answered; others get 403 (empty: all)"),
+	UINT("RATE_LIMIT_PER_MINUTE", rate_per_minute, 0, RATELIMIT_MAX_PER_MINUTE, "0",
+	     "requests a minute per client address, across all slots (0 = no limit)"),
+	UINT("RATE_LIMIT_BURST", rate_burst, 1, RATELIMIT_MAX_BURST, "10",
+	     "requests a client address may make at once before RATE_LIMIT_PER_MINUTE applies"),
 };
 
 _Static_assert(ARRAY_SIZE(vars) <= 64, "struct config's given mask has 64 bits");
@@ -430,7 +439,17 @@ static int set_list(const struct config_var *v, struct config_list *field, const
 			     shown(q, s, n));
 			return -1;
 		}
-		memcpy(l.item[l.n++], s, n);
+		memcpy(l.item[l.n], s, n);
+		if (v->type == CT_IMAGES && !imageref_valid(l.item[l.n])) {
+			errf(err, errsz, "%s: \"%s\" is not a valid image reference", v->name, shown(q, s, n));
+			return -1;
+		}
+		if (v->type == CT_PATTERNS && !imageref_pattern_valid(l.item[l.n])) {
+			errf(err, errsz, "%s: \"%s\" is neither an image reference nor a pattern like namespace/*",
+			     v->name, shown(q, s, n));
+			return -1;
+		}
+		l.n++;
 	}
 	*field = l;
 	return 0;
@@ -495,7 +514,9 @@ static int var_parse(struct config *c, const struct config_var *v, const char *s
 	case CT_I64: return set_int(v, field, s, err, errsz);
 	case CT_BOOL: return set_bool(v, field, s, err, errsz);
 	case CT_CAPS:
-	case CT_IMAGES: return set_list(v, field, s, err, errsz);
+	case CT_IMAGES:
+	case CT_PATTERNS: return set_list(v, field, s, err, errsz);
+	case CT_CIDRS: return netacl_parse(field, s, v->name, err, errsz);
 	case CT_LOGLEVEL: return set_level(v, field, s, err, errsz);
 	case CT_CPUS: return set_cpus(v, field, s, err, errsz);
 	default: return set_text(v, field, s, err, errsz);
@@ -791,6 +812,14 @@ static void print_list(const struct config_list *l, FILE *out)
 		fprintf(out, "%s%s", i ? " " : "", l->item[i]);
 }
 
+static void print_cidrs(const struct netacl *acl, FILE *out)
+{
+	char text[NETACL_MAX_TEXT];
+
+	if (netacl_format(acl, text, sizeof(text)) >= 0)
+		fputs(text, out);
+}
+
 static void print_cpus(int64_t nano, FILE *out)
 {
 	char frac[24]; /* room for any uint64_t: the compiler cannot see nano >= 0 */
@@ -818,7 +847,9 @@ static void print_value(const struct config *c, const struct config_var *v, FILE
 	/* A fixed mask: not even the token's length shows. */
 	case CT_TOKEN: fputs("********", out); break;
 	case CT_CAPS:
-	case CT_IMAGES: print_list(field, out); break;
+	case CT_IMAGES:
+	case CT_PATTERNS: print_list(field, out); break;
+	case CT_CIDRS: print_cidrs(field, out); break;
 	case CT_LOGLEVEL: fputs(level_names[*(const enum log_level *)field], out); break;
 	case CT_CPUS: print_cpus(*(const int64_t *)field, out); break;
 	default: print_text(field, out); break;
@@ -848,6 +879,8 @@ static const char *type_text(const struct config_var *v)
 	case CT_DIR: return "absolute path or empty";
 	case CT_CAPS: return "space-separated capabilities";
 	case CT_IMAGES: return "space-separated image references";
+	case CT_PATTERNS: return "space-separated image references or namespace/*";
+	case CT_CIDRS: return "space- or comma-separated IPv4/IPv6 addresses or CIDRs";
 	case CT_LOGLEVEL: return "error|warn|info|debug";
 	case CT_CPUS: return "decimal CPUs";
 	case CT_INSTANCE: return "name [A-Za-z0-9_.:-]";

@@ -27,18 +27,23 @@
 #include "json.h"
 #include "log.h"
 #include "msg.h"
+#include "netacl.h"
 #include "openapi.h"
 #include "proc.h"
+#include "ratelimit.h"
 #include "reqlimits.h"
 #include "sandbox.h"
 
 #define FRONT_VERSION "1.0.0"
 #define FRONT_STDERR_PREFIX "Code runner failed with the following message: "
+/* The one route RATE_LIMIT_PER_MINUTE does not count: health checkers poll it. */
+#define FRONT_UNLIMITED_PATH "/health"
 
 /* One client connection and what the log line says about it. */
 struct conn {
 	int fd;
-	char peer[INET6_ADDRSTRLEN + sizeof(":65535")];
+	const struct sockaddr_storage *ss; /* the peer's address, as accept gave it */
+	char peer[INET6_ADDRSTRLEN + sizeof("[]:65535")];
 	int64_t started;
 	int64_t answered; /* when the answer was written: a run drains after it */
 	int64_t deadline; /* for reading the request and writing the answer */
@@ -945,6 +950,11 @@ static void front_route_run(struct conn *c)
 		front_error(c, 400, bad, why);
 		return;
 	}
+	/* The agent decides (it checks again); this only spares it a refused image's round trip. */
+	if (!imageref_list_allows(cfg->image_allow.item, cfg->image_allow.n, ask.image)) {
+		front_error(c, 403, "image.not_allowed", "This image is not in RUN_IMAGE_ALLOWLIST");
+		return;
+	}
 	front_copy_token(c, &ask);
 	n = front_ask(c, MSG_RUN, &ask, &type, &sfd);
 	front_forget_token(c);
@@ -1206,8 +1216,41 @@ static void front_note_request(struct conn *c)
 }
 
 /*
- * The order of the answers: a malformed or ambiguous head (400, 414, 431,
- * 501, 505, 417); the route (404, 405); the token where the route needs
+ * RATE_LIMIT_PER_MINUTE, for every request but FRONT_UNLIMITED_PATH's (a
+ * head that could not be parsed has no path: it counts too), before the
+ * token is looked at, so that guessing tokens is limited as well.
+ * Answers 429 itself and returns false.
+ */
+static bool front_rate_ok(struct conn *c, bool parsed)
+{
+	struct ratelimit *t = ratelimit_shared();
+	struct ratelimit_addr a;
+	char extra[FRONT_MAX_TEXT], msg[FRONT_MAX_TEXT];
+	const char *path;
+	size_t plen;
+	unsigned retry;
+
+	if (cfg->rate_per_minute == 0 || t == NULL)
+		return true;
+	if (parsed) {
+		front_path(c, &path, &plen);
+		if (plen == strlen(FRONT_UNLIMITED_PATH) && memcmp(path, FRONT_UNLIMITED_PATH, plen) == 0)
+			return true;
+	}
+	if (!ratelimit_addr_of((const struct sockaddr *)c->ss, sizeof(*c->ss), &a) ||
+	    ratelimit_take(t, &a, cfg->rate_per_minute, cfg->rate_burst, io_now_ms(), &retry))
+		return true;
+	snprintf(extra, sizeof(extra), "Retry-After: %u\r\n", retry);
+	snprintf(msg, sizeof(msg), "Too many requests from this address; retry in %u s", retry);
+	front_error_extra(c, 429, "rate.limited", msg, strlen(msg), extra);
+	return false;
+}
+
+/*
+ * The order of the answers: a client not in SERVER_ALLOWED_IPS (403, at
+ * accept, before a byte is read); a malformed or ambiguous head (400, 414,
+ * 431, 501, 505, 417), or too many requests (429, ahead of those); the
+ * route (404, 405); the token where the route needs
  * one, before any body is asked for or read (401); then the body (411,
  * 415, 413, 400).
  */
@@ -1217,14 +1260,19 @@ static void front_serve(struct conn *c)
 	int status;
 
 	status = front_read_head(c);
+	if (status < 0)
+		return;
+	if (status == 0) {
+		front_note_request(c);
+		/* No answer to HEAD carries content, an error's neither. */
+		c->no_content = c->req.method_len == 4 && memcmp(c->req.method, "HEAD", 4) == 0;
+	}
+	if (!front_rate_ok(c, status == 0))
+		return;
 	if (status != 0) {
-		if (status > 0)
-			front_http_error(c, status);
+		front_http_error(c, status);
 		return;
 	}
-	front_note_request(c);
-	/* No answer to HEAD carries content, an error's neither. */
-	c->no_content = c->req.method_len == 4 && memcmp(c->req.method, "HEAD", 4) == 0;
 	if (http_request_framing(&c->req, &c->framing, &status) < 0) {
 		front_http_error(c, status);
 		return;
@@ -1258,8 +1306,28 @@ static void front_peer(struct conn *c, const struct sockaddr_storage *ss)
 
 		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
 		port = ntohs(in->sin_port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		port = ntohs(in6->sin6_port);
+		snprintf(c->peer, sizeof(c->peer), "[%s]:%u", host, port);
+		return;
 	}
 	snprintf(c->peer, sizeof(c->peer), "%s:%u", host, port);
+}
+
+/*
+ * SERVER_ALLOWED_IPS, at accept: another address gets one fixed answer
+ * and nothing of its request is read or parsed (the close drains it, so
+ * the client sees the answer, not a reset).
+ */
+static bool front_peer_allowed(struct conn *c)
+{
+	if (netacl_allows(&cfg->allowed_ips, (const struct sockaddr *)c->ss, sizeof(*c->ss)))
+		return true;
+	front_error(c, 403, "ip.not_allowed", "This address may not use this server");
+	return false;
 }
 
 static void front_connection(int fd, const struct sockaddr_storage *ss)
@@ -1273,8 +1341,10 @@ static void front_connection(int fd, const struct sockaddr_storage *ss)
 	c.deadline = c.started + (int64_t)cfg->request_timeout * 1000;
 	snprintf(c.method, sizeof(c.method), "-");
 	snprintf(c.path, sizeof(c.path), "-");
+	c.ss = ss;
 	front_peer(&c, ss);
-	front_serve(&c);
+	if (front_peer_allowed(&c))
+		front_serve(&c);
 	/* The request held the client's token: it does not stay in memory. */
 	explicit_bzero(reqbuf, c.seen);
 	io_linger_close(fd, c.deadline);

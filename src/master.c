@@ -28,8 +28,9 @@
 #include "front.h"
 #include "io.h"
 #include "log.h"
-#include "proc.h"
 #include "master.h"
+#include "proc.h"
+#include "ratelimit.h"
 #include "sandbox.h"
 
 enum role { ROLE_FRONT, ROLE_AGENT };
@@ -862,6 +863,14 @@ int master_run(struct config *cfg, const char *file, char **envp)
 	log_info("runboxd starting: listening on %s:%u with %u slots, instance %s", cur->listen_addr,
 		 cur->listen_port, cur->worker_threads, cur->instance);
 	master_advise(cur);
+	/*
+	 * Before any fork, so every front maps the same table; made whether
+	 * or not a limit is set, so that a reload can turn one on.
+	 */
+	if (ratelimit_setup() < 0) {
+		log_error("%s: the rate limit table (mmap, getrandom)", __func__);
+		return 1;
+	}
 	/* Never written: its only news is its hang-up, when the master dies. */
 	if (pipe2(life_pipe, O_CLOEXEC) < 0) {
 		log_error("%s: pipe2", __func__);

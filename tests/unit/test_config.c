@@ -240,8 +240,17 @@ static const struct good goods[] = {
 	{ "SERVER_AGENT_USER", "_runboxd", "_runboxd" },
 	{ "SERVER_FRONT_CHROOT", "/srv/empty", "/srv/empty" },
 	{ "SANDBOX_DEBUG", "true", "true" },
-	{ "RUN_IMAGE_ALLOWLIST", "runbox/python:latest  glot/c@sha256:0123abcd",
-	  "runbox/python:latest glot/c@sha256:0123abcd" },
+	{ "RUN_IMAGE_ALLOWLIST", "runbox/python:latest  glot/c@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+	  "runbox/python:latest glot/c@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" },
+	{ "RUN_IMAGE_ALLOWLIST", "runbox/* ghcr.io/org/*  python", "runbox/* ghcr.io/org/* python" },
+	{ "SERVER_ALLOWED_IPS", "", "" },
+	{ "SERVER_ALLOWED_IPS", "127.0.0.1, 10.0.0.0/8 ::1,2001:db8::/32",
+	  "127.0.0.1/32 10.0.0.0/8 ::1/128 2001:db8::/32" },
+	{ "SERVER_ALLOWED_IPS", "::ffff:192.168.0.0/112", "192.168.0.0/16" },
+	{ "RATE_LIMIT_PER_MINUTE", "0", "0" },
+	{ "RATE_LIMIT_PER_MINUTE", "60000", "60000" },
+	{ "RATE_LIMIT_BURST", "1", "1" },
+	{ "RATE_LIMIT_BURST", "100000", "100000" },
 	{ "RUN_WARM_IMAGES", " runbox/sh  runbox/python:3 ", "runbox/sh runbox/python:3" },
 	{ "RUN_WAIT_FOR_EXIT", "true", "true" },
 	{ "EXECUTE_DEFAULT_IMAGE", "runbox/sh", "runbox/sh" },
@@ -426,6 +435,18 @@ static const struct bad bads[] = {
 	{ "DOCKER_CONTAINER_CAP_ADD", "sys_admin",
 	  "DOCKER_CONTAINER_CAP_ADD: \"sys_admin\" is not a capability name ([CAP_]A-Z0-9_)" },
 	{ "RUN_IMAGE_ALLOWLIST", "a\nb", "RUN_IMAGE_ALLOWLIST: value contains a control character (separate items with spaces)" },
+	{ "RUN_IMAGE_ALLOWLIST", "runbox/sh *", "RUN_IMAGE_ALLOWLIST: \"*\" is neither an image reference nor a pattern like namespace/*" },
+	{ "RUN_IMAGE_ALLOWLIST", "runbox*", "RUN_IMAGE_ALLOWLIST: \"runbox*\" is neither an image reference nor a pattern like namespace/*" },
+	{ "RUN_IMAGE_ALLOWLIST", "a/*/b", "RUN_IMAGE_ALLOWLIST: \"a/*/b\" is neither an image reference nor a pattern like namespace/*" },
+	{ "RUN_IMAGE_ALLOWLIST", "c@sha256:ff", "RUN_IMAGE_ALLOWLIST: \"c@sha256:ff\" is neither an image reference nor a pattern like namespace/*" },
+	{ "RUN_WARM_IMAGES", "runbox/sh Bad", "RUN_WARM_IMAGES: \"Bad\" is not a valid image reference" },
+	{ "RUN_WARM_IMAGES", "runbox/*", "RUN_WARM_IMAGES: \"runbox/*\" is not a valid image reference" },
+	{ "SERVER_ALLOWED_IPS", "10.0.0.1/8", "SERVER_ALLOWED_IPS: \"10.0.0.1/8\" has bits set past its prefix length (write the network address)" },
+	{ "SERVER_ALLOWED_IPS", "10.0.0.0/33", "SERVER_ALLOWED_IPS: \"10.0.0.0/33\" has a bad prefix length (0-32, no leading zeros)" },
+	{ "SERVER_ALLOWED_IPS", "::/129", "SERVER_ALLOWED_IPS: \"::/129\" has a bad prefix length (0-128, no leading zeros)" },
+	{ "SERVER_ALLOWED_IPS", "localhost", "SERVER_ALLOWED_IPS: \"localhost\" is not an IPv4 or IPv6 address (CIDR: ADDR or ADDR/PREFIX)" },
+	{ "RATE_LIMIT_PER_MINUTE", "60001", "RATE_LIMIT_PER_MINUTE: \"60001\" is out of range 0-60000" },
+	{ "RATE_LIMIT_BURST", "0", "RATE_LIMIT_BURST: \"0\" is out of range 1-100000" },
 	{ "RUN_WAIT_FOR_EXIT", "yes", "RUN_WAIT_FOR_EXIT: \"yes\" is not true or false" },
 };
 
@@ -527,9 +548,9 @@ static void test_lists(void)
 	CHECKF(strstr(err, "DOCKER_CONTAINER_CAP_ADD: item \"AAAA") == err &&
 	       strstr(err, "...\" is too long (256 bytes, max 255)"), "%s", err);
 
-	CHECK(config_set(&c, "RUN_IMAGE_ALLOWLIST", "  a  b:1   c@sha256:ff ", err, sizeof err) == 0);
+	CHECK(config_set(&c, "RUN_IMAGE_ALLOWLIST", "  a  b:1   c/* ", err, sizeof err) == 0);
 	CHECK(c.image_allow.n == 3 && strcmp(c.image_allow.item[0], "a") == 0 &&
-	      strcmp(c.image_allow.item[1], "b:1") == 0 && strcmp(c.image_allow.item[2], "c@sha256:ff") == 0);
+	      strcmp(c.image_allow.item[1], "b:1") == 0 && strcmp(c.image_allow.item[2], "c/*") == 0);
 	/* A shorter list leaves no stale items behind. */
 	CHECK(config_set(&c, "RUN_IMAGE_ALLOWLIST", "x", err, sizeof err) == 0);
 	CHECK(c.image_allow.n == 1 && c.image_allow.item[1][0] == '\0');
@@ -829,7 +850,7 @@ static void test_print(void)
 	f = open_memstream(&usage, &usage_len);
 	config_usage(f);
 	fclose(f);
-	CHECK(count_lines(usage) == count_lines(out) && count_lines(out) == 46);
+	CHECK(count_lines(usage) == count_lines(out) && count_lines(out) == 49);
 	for (p = out, q = usage; *p && *q; p = strchr(p, '\n') + 1, q = strchr(q, '\n') + 1)
 		CHECKF(strncmp(p, q, strcspn(p, "=")) == 0 && q[strcspn(p, "=")] == ':', "%.40s vs %.40s", p, q);
 	CHECK(strstr(usage, "\nSERVER_LISTEN_PORT: listen TCP port [integer 1-65535; required]\n") != NULL);
