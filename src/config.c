@@ -745,18 +745,25 @@ static int check_token_secret(const struct config *c, char *err, size_t errsz)
 
 /*
  * An image the server picks by itself must be one clients could ask for:
- * a default outside RUN_IMAGE_ALLOWLIST would be refused on every request.
+ * a default outside RUN_IMAGE_ALLOWLIST would be refused on every request,
+ * and a warm container of such an image would only take memory.
  */
 static int check_image_allowed(const struct config *c, const char *name, const char *image,
 			       char *err, size_t errsz)
 {
-	if (image[0] == '\0' || c->image_allow.n == 0)
+	if (image[0] == '\0' || imageref_list_allows(c->image_allow.item, c->image_allow.n, image))
 		return 0;
-	for (unsigned i = 0; i < c->image_allow.n; i++)
-		if (strcmp(c->image_allow.item[i], image) == 0)
-			return 0;
 	errf(err, errsz, "%s: \"%s\" is not in RUN_IMAGE_ALLOWLIST", name, image);
 	return -1;
+}
+
+static int check_warm_allowed(const struct config *c, char *err, size_t errsz)
+{
+	for (unsigned i = 0; i < c->warm_images.n; i++)
+		if (check_image_allowed(c, field_name(offsetof(struct config, warm_images)),
+					c->warm_images.item[i], err, errsz) < 0)
+			return -1;
+	return 0;
 }
 
 int config_finish(struct config *c, char *err, size_t errsz)
@@ -774,7 +781,8 @@ int config_finish(struct config *c, char *err, size_t errsz)
 		     errsz) < 0 ||
 	    check_swap(c, err, errsz) < 0 || check_token_secret(c, err, errsz) < 0 ||
 	    check_image_allowed(c, "EXECUTE_DEFAULT_IMAGE", c->execute_default_image, err, errsz) < 0 ||
-	    check_image_allowed(c, "COMPILE_IMAGE", c->compile_image, err, errsz) < 0)
+	    check_image_allowed(c, "COMPILE_IMAGE", c->compile_image, err, errsz) < 0 ||
+	    check_warm_allowed(c, err, errsz) < 0)
 		return -1;
 	if (c->instance[0] == '\0')
 		snprintf(c->instance, sizeof c->instance, "%s:%u", c->listen_addr, c->listen_port);

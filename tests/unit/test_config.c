@@ -793,6 +793,17 @@ static void test_cross_checks(void)
 	CHECKF(strcmp(err, "COMPILE_IMAGE: \"runbox/python\" is not in RUN_IMAGE_ALLOWLIST") == 0, "%s", err);
 	CHECKF(load_env(&c, both_in) == 0, "%s", err);
 	CHECKF(load_env(&c, no_list) == 0, "%s", err);
+
+	static const char *const warm_out[] = { "RUN_IMAGE_ALLOWLIST=runbox/*", "RUN_WARM_IMAGES=runbox/sh glot/c",
+						NULL };
+	static const char *const warm_in[] = { "RUN_IMAGE_ALLOWLIST=runbox/* glot/c:latest",
+					       "RUN_WARM_IMAGES=runbox/sh glot/c", NULL };
+	static const char *const warm_any[] = { "RUN_WARM_IMAGES=glot/c", NULL };
+
+	CHECK(load_env(&c, warm_out) == -1);
+	CHECKF(strcmp(err, "RUN_WARM_IMAGES: \"glot/c\" is not in RUN_IMAGE_ALLOWLIST") == 0, "%s", err);
+	CHECKF(load_env(&c, warm_in) == 0, "%s", err);
+	CHECKF(load_env(&c, warm_any) == 0, "%s", err);
 }
 
 static void test_instance(void)
