@@ -390,6 +390,56 @@ def exec_other_triggers(t, no_socket):
     t[("POST", "/compile", 400, "docker.container.create")] = real(compile_, COMPILE_IMAGE=MISSING)
 
 
+class AccessServers:
+    """Servers whose answer depends on the client's address, started when
+    first asked for: one that answers 127.0.0.2 only (these requests come
+    from 127.0.0.1), one that allows an address one request a minute."""
+
+    CONF = {"ip": {"SERVER_ALLOWED_IPS": "127.0.0.2/32"},
+            "rate": {"RATE_LIMIT_PER_MINUTE": "1", "RATE_LIMIT_BURST": "1"}}
+
+    def __init__(self):
+        self.servers = {}
+
+    def get(self, kind):
+        if kind not in self.servers:
+            s = self.servers[kind] = Runboxd(**self.CONF[kind]).start(wait=False)
+
+            def answers():  # /health is never rate limited
+                try:
+                    return request(s, "GET", "/health", timeout=5)[0]
+                except OSError:
+                    return None
+            rbtest.wait_until(answers)
+        return self.servers[kind]
+
+    def stop(self):
+        for s in self.servers.values():
+            s.stop()
+
+
+ACCESS = AccessServers()
+
+
+def access_triggers(doc):
+    """403 ip.not_allowed and 429 rate.limited, on every route."""
+    def ask(kind, method, path):
+        s = ACCESS.get(kind)
+        body = run_body(SH, sh("true")) if method == "POST" else None
+        headers = dict(s.auth(), **{"Content-Type": "application/json"}) if body else s.auth()
+        answer = request(s, method, path, body=body, headers=headers)
+        # The rate-limited server's first request from an address takes its one token.
+        if kind == "rate" and answer[0] != 429:
+            answer = request(s, method, path, body=body, headers=headers)
+        return answer
+    t = {}
+    for (path, method) in doc_routes(doc):
+        t[(method, path, 403, "ip.not_allowed")] = (lambda m, p: lambda: ask("ip", m, p))(method, path)
+        if path != "/health":
+            t[(method, path, 429, "rate.limited")] = (lambda m, p: lambda: ask("rate", m, p))(method, path)
+    return t
+
+
 def check_answer(doc, key, answer):
     method, path, status, code = key
     st, hdrs, data = answer
@@ -441,6 +491,7 @@ def main():
 
         triggers = real_triggers(s, doc)
         fakes = other_triggers()
+        fakes.update(access_triggers(doc))
         want = documented(doc)
         have = set(triggers) | set(fakes)
         R.check(want - have == set(), "every documented answer has a request here that produces it",
@@ -451,8 +502,11 @@ def main():
     finally:
         s.stop()
     R.check(rbtest.wait_no_containers(s.instance, timeout=60) == [], "no container left")
-    for key in sorted(want & set(fakes), key=str):
-        check_answer(doc, key, fakes[key]())
+    try:
+        for key in sorted(want & set(fakes), key=str):
+            check_answer(doc, key, fakes[key]())
+    finally:
+        ACCESS.stop()
     R.done()
 
 
