@@ -28,8 +28,8 @@
 #include "front.h"
 #include "io.h"
 #include "log.h"
-#include "master.h"
 #include "proc.h"
+#include "master.h"
 #include "ratelimit.h"
 #include "sandbox.h"
 
