@@ -71,6 +71,13 @@
 #define CONFIG_MAX_WORKERS 1024         /* SERVER_WORKER_THREADS upper bound */
 #define CONFIG_MAX_SECONDS 86400        /* any timeout variable: a day; ms fit an int */
 #define CONFIG_MAX_OUTPUT (1024ull * 1024 * 1024) /* RUN_MAX_OUTPUT_SIZE: each front mallocs it */
+#define CONFIG_GIVEN_WORDS 2            /* 64-bit words of "variable given" bits: up to 128 variables */
+#define CONFIG_MAX_MOUNTS 16            /* DOCKER_CONTAINER_MOUNTS entries */
+#define CONFIG_MAX_PREPARE 8            /* RUN_PREPARE_<NAME> variables */
+#define CONFIG_MAX_PREPARE_NAME 32      /* <NAME> */
+#define CONFIG_MAX_COMMAND 1024         /* a prepare command */
+#define CONFIG_MAX_PULL_RETRIES 10      /* RUN_IMAGE_PULL_RETRIES upper bound */
+#define CONFIG_MAX_PULL_SECONDS 3600    /* RUN_IMAGE_PULL_TIMEOUT upper bound: an hour per attempt */
 
 /* Client access (front): SERVER_ALLOWED_IPS, RATE_LIMIT_*. */
 #define NETACL_MAX_RULES 64             /* CIDRs in SERVER_ALLOWED_IPS */
@@ -97,7 +104,7 @@
 #define DOCKER_MAX_ID 128               /* container id buffer */
 #define DOCKER_ID_MIN 12                /* a container id Docker hands out: 12 (short) ... */
 #define DOCKER_ID_MAX 64                /* ... to 64 hex digits */
-#define DOCKER_MAX_REQUEST_BODY (16384 + 6 * EXEC_MAX_SCRIPT) /* container create JSON, an escaped script in it */
+#define DOCKER_MAX_REQUEST_BODY (65536 + 6 * EXEC_MAX_SCRIPT) /* container create JSON: every list, mount and path at its longest, and an escaped script */
 #define DOCKER_MAX_REPLY 65536u         /* create/start/version/error reply bodies (stack) */
 #define DOCKER_MAX_INSPECT (256u * 1024) /* one container's inspect (static) */
 #define DOCKER_LIST_LIMIT 256           /* containers per list reply: fits DOCKER_MAX_RESPONSE */
@@ -142,6 +149,13 @@
 #define RUNNER_DRAIN_GRACE_MS 500               /* read on this long after the program exits */
 #define RUNNER_POLL_TICK_MS 100                 /* how often the pump checks for the exit */
 #define RUNNER_OUTPUT_PIECE (64u * 1024)        /* the reply is escaped and written this much at a time */
+
+/* Image pulls (pull.c, agent). */
+#define PULL_TABLE_SLOTS 64             /* images being pulled at once that are coordinated */
+#define PULL_WAIT_TICK_MS 50            /* a waiter looks at the puller's progress this often */
+#define PULL_BACKOFF_FIRST_MS 1000      /* between attempts: 1 s, doubling ... */
+#define PULL_BACKOFF_MAX_MS 8000        /* ... up to 8 s */
+#define PULL_MAX_LINE (64u * 1024)      /* one object of Docker's progress stream */
 
 /* Sandbox (sandbox.c). */
 #define SANDBOX_MAX_GROUPS 32           /* supplementary groups of the agent user */

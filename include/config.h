@@ -37,6 +37,31 @@ struct config_list {
 	char item[CONFIG_MAX_LIST][CONFIG_MAX_STR];
 };
 
+/* DOCKER_CONTAINER_MOUNTS: read-only unless DOCKER_CONTAINER_MOUNTS_ALLOW_RW. */
+struct config_mount {
+	char host[CONFIG_MAX_STR];
+	char target[CONFIG_MAX_STR];
+	bool rw;
+};
+
+struct config_mounts {
+	unsigned n;
+	struct config_mount item[CONFIG_MAX_MOUNTS];
+};
+
+/*
+ * RUN_PREPARE_<NAME>="<image> <command>": the command runs with /bin/sh -c
+ * in every container of that image before its payload (docker exec).
+ */
+struct config_prepare {
+	unsigned n;
+	struct {
+		char name[CONFIG_MAX_PREPARE_NAME]; /* <NAME> */
+		char image[DOCKER_MAX_IMAGE_REF + 1];
+		char command[CONFIG_MAX_COMMAND];
+	} item[CONFIG_MAX_PREPARE];
+};
+
 struct config {
 	/* docker-run, required */
 	char listen_addr[64];          /* SERVER_LISTEN_ADDR, dotted IPv4 */
@@ -91,6 +116,18 @@ struct config {
 	struct netacl allowed_ips;     /* SERVER_ALLOWED_IPS (empty = every client) */
 	unsigned rate_per_minute;      /* RATE_LIMIT_PER_MINUTE per client address (0 = no limit) */
 	unsigned rate_burst;           /* RATE_LIMIT_BURST (10), 1..RATELIMIT_MAX_BURST */
+	bool image_pull;               /* RUN_IMAGE_PULL (false): pull a missing allowed image */
+	unsigned pull_timeout;         /* RUN_IMAGE_PULL_TIMEOUT seconds (300) per attempt */
+	unsigned pull_retries;         /* RUN_IMAGE_PULL_RETRIES (2): attempts after the first */
+	struct config_mounts mounts;   /* DOCKER_CONTAINER_MOUNTS host:container[:ro|:rw] */
+	bool mounts_allow_rw;          /* DOCKER_CONTAINER_MOUNTS_ALLOW_RW (false) */
+	char workdir[CONFIG_MAX_STR];  /* DOCKER_CONTAINER_WORKDIR ("" = the image's) */
+	struct config_list dns;        /* DOCKER_CONTAINER_DNS IP addresses */
+	struct config_list dns_search; /* DOCKER_CONTAINER_DNS_SEARCH domains */
+	char network[CONFIG_MAX_STR];  /* DOCKER_CONTAINER_NETWORK ("" = none if disabled, else Docker's default) */
+	int64_t memory_reservation;    /* DOCKER_CONTAINER_MEMORY_RESERVATION bytes (0 = none) */
+	char platform[CONFIG_MAX_STR]; /* DOCKER_CONTAINER_PLATFORM os/arch[/variant] ("" = the daemon's) */
+	struct config_prepare prepare; /* RUN_PREPARE_<NAME> */
 
 	/* Not variables: what sandbox_prepare found for the users above. */
 	struct sandbox_ids front_ids, agent_ids;
@@ -98,8 +135,11 @@ struct config {
 	/* config.c's bookkeeping: bit i is set once variable i of its table was
 	 * given.  A bool has no spare value to mean "unset", so config_finish
 	 * needs this to tell a missing required variable from a zero value. */
-	uint64_t given;
+	uint64_t given[CONFIG_GIVEN_WORDS];
 };
+
+/* The prepare command of image, or NULL. */
+const char *config_prepare_find(const struct config *c, const char *image);
 
 /* Fill every variable with its default; required ones are marked unset. */
 void config_defaults(struct config *c);

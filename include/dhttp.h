@@ -70,6 +70,16 @@ int dhttp_exchange(const struct dhttp_ctx *ctx, const char *method, const char *
 int dhttp_read_body(int fd, struct dhttp_reply *rep, const char *method, char *out, size_t outsz,
 		    size_t *outlen, struct dhttp_error *err);
 
+/* Takes body bytes as they arrive; < 0 stops the read (DHTTP_EPROTO). */
+typedef int (*dhttp_sink)(void *arg, const char *p, size_t n);
+
+/*
+ * The body of rep, of any length, handed to sink piece by piece (dechunked),
+ * by the same deadline as its head: for streams such as a pull's progress.
+ */
+int dhttp_read_stream(int fd, struct dhttp_reply *rep, dhttp_sink sink, void *arg,
+		      struct dhttp_error *err);
+
 /* Fill err (message scrubbed of control bytes) and return code. */
 int dhttp_fail(struct dhttp_error *err, int code, int status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -7,6 +7,7 @@
 #ifndef RUNBOXD_DOCKER_H
 #define RUNBOXD_DOCKER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -76,8 +77,9 @@ int docker_version_translate(const char *js, size_t len, const char *api, struct
  * tests): Hostname, User, Attach*, Tty=false, OpenStdin, StdinOnce, Image,
  * NetworkDisabled, Labels, and HostConfig (Memory, MemorySwap, Privileged,
  * CapAdd, CapDrop, Ulimits, ReadonlyRootfs, Tmpfs, PidsLimit, NanoCpus,
- * SecurityOpt no-new-privileges, LogConfig, NetworkMode none when network
- * is disabled, Runtime).  Returns its length or -1 if outsz is too small.
+ * SecurityOpt no-new-privileges, LogConfig, NetworkMode (the configured
+ * network, or none when the network is disabled), Dns, DnsSearch, Mounts,
+ * MemoryReservation, Runtime), and WorkingDir when configured.  Returns its length or -1 if outsz is too small.
  */
 int docker_create_body(const struct config *c, const char *image, const char *instance,
 		       unsigned slot, char *out, size_t outsz);
@@ -123,6 +125,54 @@ int docker_container_attach(struct docker_ctx *ctx, const char *id, int *fd, cha
  */
 int docker_container_oom_killed(struct docker_ctx *ctx, const char *id, bool *killed,
 				struct docker_error *err);
+
+/*
+ * Split an image reference into /images/create's fromImage (name with its
+ * registry) and tag (the tag, the digest, or "latest").  -1 if it does not fit.
+ */
+int docker_image_split(const char *image, char *name, size_t namesz, char *tag, size_t tagsz);
+
+/*
+ * Docker's pull progress: newline-separated JSON objects, one of which
+ * may carry "error" (or "errorDetail") even though the status was 200.
+ * A parser that does no I/O: feed it the body as it arrives.
+ */
+struct docker_pull {
+	char line[PULL_MAX_LINE];
+	size_t len;        /* bytes of an unfinished object in line */
+	unsigned objects;  /* objects seen */
+	bool failed;       /* an object carried an error ... */
+	bool bad;          /* ... or something was not an object, or too long */
+	char message[DOCKER_MAX_MESSAGE]; /* the first error's text */
+};
+
+void docker_pull_init(struct docker_pull *p);
+/* Take n more bytes; -1 once the stream is malformed. */
+int docker_pull_feed(struct docker_pull *p, const char *buf, size_t n);
+/* The stream ended: judge what is left; -1 if malformed. */
+int docker_pull_end(struct docker_pull *p);
+
+/*
+ * POST /images/create?fromImage=&tag=[&platform=], the progress read to
+ * its end within timeout_ms (prog is the caller's, for its size).
+ * DOCKER_ESTATUS with Docker's message for a refusal (err->status: 404
+ * for an image the registry does not have) or an error in the stream
+ * (err->status 200).
+ */
+int docker_image_pull(struct docker_ctx *ctx, const char *image, const char *platform,
+		      int timeout_ms, struct docker_pull *prog, struct docker_error *err);
+
+/* The exec create body: /bin/sh -c command as user, output attached (pure; for tests). */
+int docker_exec_body(const char *user, const char *command, char *out, size_t outsz);
+
+/*
+ * Run /bin/sh -c command as user in container id and wait for its end
+ * (within the read timeout): its exit code, and the start of its output
+ * (stdout and stderr, control bytes scrubbed) in output[outsz].
+ */
+int docker_container_exec(struct docker_ctx *ctx, const char *id, const char *user,
+			  const char *command, int *exit_code, char *output, size_t outsz,
+			  struct docker_error *err);
 
 /* DELETE /containers/{id}?v=1&force=1.  404 counts as success. */
 int docker_container_remove(struct docker_ctx *ctx, const char *id, struct docker_error *err);

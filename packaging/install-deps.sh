@@ -6,7 +6,7 @@ set -euo pipefail
 
 pkgs=(build-essential clang libjsmn-dev libseccomp-dev libclang-rt-14-dev
       docker.io podman busybox-static debootstrap curl python3 wrk cppcheck clang-tidy clang-format
-      dpkg-dev debhelper lintian rpm rpmlint nginx man-db systemd python3-jsonschema)
+      dpkg-dev debhelper lintian rpm rpmlint nginx man-db systemd python3-jsonschema docker-registry)
 # The OpenAPI lint (tests/openapi) runs on Node.js: Debian's, unless one is there.
 command -v npm >/dev/null || pkgs+=(nodejs npm)
 missing=()
@@ -24,4 +24,9 @@ echo "installing: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >&2
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+# The tests run docker-registry themselves, on loopback with their own
+# storage; the package's own service (all interfaces, port 5000) stays off.
+if [[ " ${missing[*]} " == *" docker-registry "* ]] && command -v systemctl >/dev/null; then
+	systemctl disable --now docker-registry >/dev/null 2>&1 || true
+fi
 exec "$(dirname "$0")/make-users.sh"

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "msg.h"
 #include "proc.h"
+#include "pull.h"
 #include "reqlimits.h"
 #include "sandbox.h"
 
@@ -272,6 +273,125 @@ static void agent_version(const struct msg_ask *ask, const char *rest, size_t re
 	agent_send_reply(200, b.p, b.len);
 }
 
+/* Docker's answer to a create of an image it does not have. */
+static bool agent_image_missing(int rc, const struct docker_error *err)
+{
+	return rc == DOCKER_ESTATUS && err->status == 404 &&
+	       strstr(err->message, "No such image") != NULL;
+}
+
+/*
+ * A refusal (4xx: no such repository or tag, no access) stays one; a
+ * broken stream, a timeout or a registry's 5xx may pass.
+ */
+static bool agent_pull_retryable(int rc, const struct docker_error *err)
+{
+	return rc != DOCKER_ECONNECT && rc != DOCKER_EVERSION &&
+	       !(rc == DOCKER_ESTATUS && err->status >= 400 && err->status < 500);
+}
+
+/* Pull image: up to 1 + RUN_IMAGE_PULL_RETRIES attempts, backing off between them. */
+static int agent_pull_tries(const char *image, struct docker_error *err)
+{
+	static struct docker_pull prog;
+	int backoff = PULL_BACKOFF_FIRST_MS, rc;
+	int64_t started = io_now_ms();
+
+	for (unsigned attempt = 0;; attempt++) {
+		log_info("pulling %s (attempt %u of %u)", image, attempt + 1, cfg->pull_retries + 1);
+		rc = docker_image_pull(&dctx, image, cfg->platform, (int)cfg->pull_timeout * 1000, &prog,
+				       err);
+		if (rc == DOCKER_OK) {
+			log_info("pulled %s in %lld ms", image, (long long)(io_now_ms() - started));
+			return rc;
+		}
+		log_warnx("%s: pull of %s failed: %s", __func__, image, err->message);
+		if (attempt >= cfg->pull_retries || !agent_pull_retryable(rc, err))
+			return rc;
+		(void)poll(NULL, 0, backoff);
+		backoff = backoff * 2 > PULL_BACKOFF_MAX_MS ? PULL_BACKOFF_MAX_MS : backoff * 2;
+	}
+}
+
+/*
+ * One pull per image across all agents: the first to find it missing
+ * pulls, the others wait for that pull's end and share its outcome.  A
+ * puller that died (or exceeded its budget) is taken over.
+ */
+static int agent_pull(const char *image, struct docker_error *err)
+{
+	int64_t budget = pull_budget_ms(cfg);
+	struct pull_ticket t;
+	int rc;
+
+	for (int round = 0; round < 2; round++) {
+		switch (pull_claim(image, budget, &t)) {
+		case PULL_MINE:
+			rc = agent_pull_tries(image, err);
+			pull_release(&t, image, rc, err);
+			return rc;
+		case PULL_ALONE:
+			return agent_pull_tries(image, err);
+		case PULL_WAIT:
+			log_info("waiting for another agent's pull of %s", image);
+			if (pull_wait(&t, image, budget, &rc, err) == 0)
+				return rc;
+			log_warnx("%s: the pull of %s by another agent did not end in time", __func__,
+				  image);
+			break;
+		}
+	}
+	return agent_pull_tries(image, err);
+}
+
+/* Create, pulling the image first when Docker lacks it and RUN_IMAGE_PULL allows. */
+static int agent_create(const struct config *conf, const char *image, const char *const *argv, char *id,
+			bool answer, struct docker_error *err, bool *pull_failed)
+{
+	int rc = docker_container_create_cmd(&dctx, conf, image, argv, cfg->instance, agent_slot, id, err);
+
+	*pull_failed = false;
+	/* Only for a request: its image passed validation and the allowlist. */
+	if (!answer || !cfg->image_pull || !agent_image_missing(rc, err))
+		return rc;
+	rc = agent_pull(image, err);
+	if (rc != DOCKER_OK) {
+		*pull_failed = rc != DOCKER_ECONNECT && rc != DOCKER_EVERSION;
+		return rc;
+	}
+	return docker_container_create_cmd(&dctx, conf, image, argv, cfg->instance, agent_slot, id, err);
+}
+
+/*
+ * The image's prepare command (RUN_PREPARE_<NAME>), in the started
+ * container before its payload: a failure is the run's error.
+ */
+static int agent_prepare(const char *image, const char *id, struct docker_error *err)
+{
+	const char *cmd = config_prepare_find(cfg, image);
+	char output[DOCKER_MAX_MESSAGE / 2];
+	int code, rc;
+
+	if (cmd == NULL)
+		return DOCKER_OK;
+	rc = docker_container_exec(&dctx, id, cfg->user, cmd, &code, output, sizeof(output), err);
+	if (rc == DOCKER_EIO) {
+		/* Most likely a command that outlived the read timeout: its failure, not Docker's. */
+		log_warnx("%s: prepare command of %s: %s", __func__, image, err->message);
+		(void)snprintf(err->message, sizeof(err->message),
+			       "The prepare command of %s did not end within %us "
+			       "(DOCKER_UNIX_SOCKET_READ_TIMEOUT)", image, cfg->docker_read_timeout);
+		return DOCKER_ESTATUS;
+	}
+	if (rc != DOCKER_OK || code == 0)
+		return rc;
+	err->status = 0;
+	(void)snprintf(err->message, sizeof(err->message),
+		       "The prepare command of %s exited with status %d%s%s", image, code,
+		       output[0] ? ": " : "", output);
+	return DOCKER_ESTATUS;
+}
+
 /*
  * Create, attach and start a container of image under configuration conf as
  * id, its attach stream in *fd.  On failure the container is removed (or
@@ -281,18 +401,23 @@ static void agent_version(const struct msg_ask *ask, const char *rest, size_t re
 static bool agent_start(const struct config *conf, const char *image, const char *const *argv, char *id,
 			int *fd, char *early, size_t early_sz, size_t *early_len, bool answer)
 {
+	char msg[DOCKER_MAX_MESSAGE + DOCKER_MAX_IMAGE_REF + 32];
 	struct docker_error err;
 	const char *what;
+	bool pull_failed;
 	int rc;
 
 	*fd = -1;
-	rc = docker_container_create_cmd(&dctx, conf, image, argv, cfg->instance, agent_slot, id, &err);
+	rc = agent_create(conf, image, argv, id, answer, &err, &pull_failed);
 	if (rc != DOCKER_OK) {
 		/* Without Docker's answer the container may exist: look for it later. */
-		if (rc != DOCKER_ESTATUS)
+		if (rc != DOCKER_ESTATUS && !pull_failed)
 			sweep_due = true;
 		id[0] = '\0';
-		if (answer)
+		if (answer && pull_failed) {
+			snprintf(msg, sizeof(msg), "Cannot pull %s: %s", image, err.message);
+			agent_error(502, "docker.pull", msg);
+		} else if (answer)
 			agent_docker_error(rc, &err, rc == DOCKER_ESTATUS ? 400 : 500, "docker.container.create");
 		else
 			log_warnx("%s: warm container of %s: create: %s", __func__, image, err.message);
@@ -304,6 +429,11 @@ static bool agent_start(const struct config *conf, const char *image, const char
 	if (rc == DOCKER_OK) {
 		what = "docker.container.start";
 		rc = docker_container_start(&dctx, id, &err);
+		/* Before a runner's payload; a command of its own (/execute) starts at once: none. */
+		if (rc == DOCKER_OK && argv == NULL) {
+			what = "docker.container.prepare";
+			rc = agent_prepare(image, id, &err);
+		}
 		if (rc != DOCKER_OK)
 			close(*fd);
 	}

@@ -44,6 +44,13 @@ enum config_type {
 	CT_CPUS,     /* decimal CPUs, stored in nano-CPUs */
 	CT_INSTANCE, /* [A-Za-z0-9_.:-]* */
 	CT_IMAGE,    /* one image reference, or empty */
+	CT_MOUNTS,   /* space-separated host:container[:ro|:rw] */
+	CT_WORKDIR,  /* absolute path without '..', or empty */
+	CT_IPS,      /* space-separated IPv4/IPv6 addresses */
+	CT_DOMAINS,  /* space-separated DNS domain names */
+	CT_NETWORK,  /* a Docker network name, or empty */
+	CT_PLATFORM, /* os/arch[/variant], or empty */
+	CT_PREPARE,  /* RUN_PREPARE_<NAME>: "<image> <command>"; the name is part of the key */
 };
 
 struct config_var {
@@ -77,6 +84,10 @@ struct config_var {
 #define LEVEL(n, f, def, doc) { n, CT_LOGLEVEL, FIELD(f, enum log_level), 0, 0, def, doc }
 #define CPUS(n, f, def, doc) { n, CT_CPUS, FIELD(f, int64_t), 0, 0, def, doc }
 #define CIDRS(n, f, def, doc) { n, CT_CIDRS, FIELD(f, struct netacl), 0, 0, def, doc }
+#define MOUNTS(n, f, def, doc) { n, CT_MOUNTS, FIELD(f, struct config_mounts), 0, 0, def, doc }
+#define PREPARE(n, f, def, doc) { n, CT_PREPARE, FIELD(f, struct config_prepare), 0, 0, def, doc }
+
+#define PREPARE_PREFIX "RUN_PREPARE_"
 
 static const struct config_var vars[] = {
 	/* docker-run, required */
@@ -169,9 +180,34 @@ static const struct config_var vars[] = {
 	     "requests a minute per client address, across all slots (0 = no limit)"),
 	UINT("RATE_LIMIT_BURST", rate_burst, 1, RATELIMIT_MAX_BURST, "10",
 	     "requests a client address may make at once before RATE_LIMIT_PER_MINUTE applies"),
+	BOOL("RUN_IMAGE_PULL", image_pull, "false",
+	     "pull an allowed image Docker does not have, then run it"),
+	UINT("RUN_IMAGE_PULL_TIMEOUT", pull_timeout, 1, CONFIG_MAX_PULL_SECONDS, "300",
+	     "seconds one pull attempt may take"),
+	UINT("RUN_IMAGE_PULL_RETRIES", pull_retries, 0, CONFIG_MAX_PULL_RETRIES, "2",
+	     "pull attempts after a failed first one (not after Docker says the image does not exist)"),
+	MOUNTS("DOCKER_CONTAINER_MOUNTS", mounts, "",
+	       "bind mounts host:container[:ro|:rw] (read-only unless :rw and ..._ALLOW_RW)"),
+	BOOL("DOCKER_CONTAINER_MOUNTS_ALLOW_RW", mounts_allow_rw, "false",
+	     "allow writable bind mounts in DOCKER_CONTAINER_MOUNTS"),
+	TEXT("DOCKER_CONTAINER_WORKDIR", CT_WORKDIR, workdir, "",
+	     "working directory of the container's command (empty: the image's)"),
+	LIST("DOCKER_CONTAINER_DNS", CT_IPS, dns, "", "DNS servers (IP addresses) of containers"),
+	LIST("DOCKER_CONTAINER_DNS_SEARCH", CT_DOMAINS, dns_search, "",
+	     "DNS search domains of containers"),
+	TEXT("DOCKER_CONTAINER_NETWORK", CT_NETWORK, network, "",
+	     "Docker network of containers (empty: none, or Docker's default when "
+	     "DOCKER_CONTAINER_NETWORK_DISABLED=false)"),
+	I64("DOCKER_CONTAINER_MEMORY_RESERVATION", memory_reservation, 0, "0",
+	    "memory soft limit in bytes (0 = none)"),
+	TEXT("DOCKER_CONTAINER_PLATFORM", CT_PLATFORM, platform, "",
+	     "platform os/arch[/variant] of the image to run and pull (empty: the daemon's)"),
+	PREPARE("RUN_PREPARE_<NAME>", prepare, "",
+		"\"<image> <command>\": /bin/sh -c <command> runs in each container of <image> "
+		"before its payload"),
 };
 
-_Static_assert(ARRAY_SIZE(vars) <= 64, "struct config's given mask has 64 bits");
+_Static_assert(ARRAY_SIZE(vars) <= 64 * CONFIG_GIVEN_WORDS, "struct config's given mask");
 
 static const char *const level_names[] = {
 	[LOG_LEVEL_ERROR] = "error",
@@ -223,13 +259,34 @@ static const char *shown(char buf[SHOWN_MAX + 4], const char *s, size_t len)
 	return buf;
 }
 
-static const struct config_var *var_find(const char *key, size_t len)
+/* <NAME> of RUN_PREPARE_<NAME>: what a shell variable name may hold, bounded. */
+static bool prepare_name_ok(const char *s, size_t len)
 {
 	size_t i;
 
-	for (i = 0; i < ARRAY_SIZE(vars); i++)
+	if (len == 0 || len >= CONFIG_MAX_PREPARE_NAME)
+		return false;
+	for (i = 0; i < len; i++)
+		if (!(is_digit(s[i]) || (s[i] >= 'A' && s[i] <= 'Z') || s[i] == '_'))
+			return false;
+	return true;
+}
+
+static const struct config_var *var_find(const char *key, size_t len)
+{
+	const size_t pl = sizeof(PREPARE_PREFIX) - 1;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(vars); i++) {
+		if (vars[i].type == CT_PREPARE) {
+			if (len > pl && memcmp(key, PREPARE_PREFIX, pl) == 0 &&
+			    prepare_name_ok(key + pl, len - pl))
+				return &vars[i];
+			continue;
+		}
 		if (strlen(vars[i].name) == len && memcmp(vars[i].name, key, len) == 0)
 			return &vars[i];
+	}
 	return NULL;
 }
 
@@ -342,6 +399,12 @@ static bool user_ok(const char *s)
 	return true;
 }
 
+static bool cpath_ok(const char *s, size_t n);
+static bool network_ok(const char *s);
+static bool platform_ok(const char *s);
+static bool ip_ok(const char *s, size_t n);
+static bool domain_ok(const char *s, size_t n);
+
 static int check_str_kind(const struct config_var *v, const char *s, char *err, size_t errsz)
 {
 	char q[SHOWN_MAX + 4];
@@ -359,6 +422,26 @@ static int check_str_kind(const struct config_var *v, const char *s, char *err, 
 	}
 	if (v->type == CT_IMAGE && *s && !imageref_valid(s)) {
 		errf(err, errsz, "%s: \"%s\" is not a valid image reference", v->name,
+		     shown(q, s, strlen(s)));
+		return -1;
+	}
+	if (v->type == CT_WORKDIR && *s && !cpath_ok(s, strlen(s))) {
+		errf(err, errsz, "%s: \"%s\" is not an absolute path without . or ..", v->name,
+		     shown(q, s, strlen(s)));
+		return -1;
+	}
+	if (v->type == CT_NETWORK && *s && !network_ok(s)) {
+		errf(err, errsz, "%s: \"%s\" is not a network name ([A-Za-z0-9][A-Za-z0-9_.-]*)",
+		     v->name, shown(q, s, strlen(s)));
+		return -1;
+	}
+	if (v->type == CT_NETWORK && strcmp(s, "host") == 0) {
+		errf(err, errsz, "%s: \"host\" would give untrusted code the host's network namespace "
+		     "(its loopback services and abstract unix sockets): refused", v->name);
+		return -1;
+	}
+	if (v->type == CT_PLATFORM && *s && !platform_ok(s)) {
+		errf(err, errsz, "%s: \"%s\" is not os/arch[/variant] ([a-z0-9_.-])", v->name,
 		     shown(q, s, strlen(s)));
 		return -1;
 	}
@@ -449,6 +532,15 @@ static int set_list(const struct config_var *v, struct config_list *field, const
 			     v->name, shown(q, s, n));
 			return -1;
 		}
+		if (v->type == CT_IPS && !ip_ok(s, n)) {
+			errf(err, errsz, "%s: \"%s\" is not an IPv4 or IPv6 address", v->name,
+			     shown(q, s, n));
+			return -1;
+		}
+		if (v->type == CT_DOMAINS && !domain_ok(s, n)) {
+			errf(err, errsz, "%s: \"%s\" is not a domain name", v->name, shown(q, s, n));
+			return -1;
+		}
 		l.n++;
 	}
 	*field = l;
@@ -501,8 +593,238 @@ static int set_cpus(const struct config_var *v, int64_t *field, const char *s, c
 	return 0;
 }
 
-/* Parse value into v's field; on error the field is left as it was. */
-static int var_parse(struct config *c, const struct config_var *v, const char *s, char *err, size_t errsz)
+/* Absolute, and no "." or ".." component that Docker would resolve against us. */
+static bool cpath_ok(const char *s, size_t n)
+{
+	size_t i = 0, seg;
+
+	if (n == 0 || s[0] != '/')
+		return false;
+	while (i < n) {
+		i++; /* the '/' */
+		seg = i;
+		while (i < n && s[i] != '/')
+			i++;
+		if ((i - seg == 1 && s[seg] == '.') || (i - seg == 2 && s[seg] == '.' && s[seg + 1] == '.'))
+			return false;
+	}
+	return true;
+}
+
+/* One host:container[:ro|:rw] entry of n bytes (no spaces, no control characters). */
+static int mount_parse(const struct config_var *v, const char *s, size_t n, struct config_mount *m,
+		       char *err, size_t errsz)
+{
+	char q[SHOWN_MAX + 4];
+	const char *c1 = memchr(s, ':', n), *c2 = NULL;
+	size_t hl, tl;
+
+	if (c1)
+		c2 = memchr(c1 + 1, ':', n - (size_t)(c1 + 1 - s));
+	hl = c1 ? (size_t)(c1 - s) : n;
+	tl = c1 ? (c2 ? (size_t)(c2 - c1 - 1) : n - hl - 1) : 0;
+	if (!c1 || (c2 && memchr(c2 + 1, ':', n - (size_t)(c2 + 1 - s)))) {
+		errf(err, errsz, "%s: \"%s\" is not host:container[:ro|:rw]", v->name, shown(q, s, n));
+		return -1;
+	}
+	if (c2 && !(n - (size_t)(c2 + 1 - s) == 2 && (memcmp(c2 + 1, "ro", 2) == 0 ||
+						       memcmp(c2 + 1, "rw", 2) == 0))) {
+		errf(err, errsz, "%s: \"%s\": the mode must be ro or rw", v->name, shown(q, s, n));
+		return -1;
+	}
+	if (!cpath_ok(s, hl) || !cpath_ok(c1 + 1, tl) || (tl == 1)) {
+		errf(err, errsz,
+		     "%s: \"%s\": both paths must be absolute, without . or .. (and not the container's /)",
+		     v->name, shown(q, s, n));
+		return -1;
+	}
+	memset(m, 0, sizeof *m);
+	memcpy(m->host, s, hl);
+	memcpy(m->target, c1 + 1, tl);
+	m->rw = !c2 || c2[2] == 'w'; /* Docker's default, refused by config_finish unless allowed */
+	return 0;
+}
+
+static int set_mounts(const struct config_var *v, struct config_mounts *field, const char *s,
+		      char *err, size_t errsz)
+{
+	char q[SHOWN_MAX + 4];
+	struct config_mounts l;
+	size_t n;
+
+	if (has_ctl(s)) {
+		errf(err, errsz, "%s: value contains a control character (separate items with spaces)",
+		     v->name);
+		return -1;
+	}
+	memset(&l, 0, sizeof l);
+	for (;; s += n) {
+		s += strspn(s, " ");
+		if (*s == '\0')
+			break;
+		n = strcspn(s, " ");
+		if (l.n == CONFIG_MAX_MOUNTS) {
+			errf(err, errsz, "%s: more than %d items", v->name, CONFIG_MAX_MOUNTS);
+			return -1;
+		}
+		if (n >= CONFIG_MAX_STR) {
+			errf(err, errsz, "%s: item \"%s\" is too long (%zu bytes, max %d)", v->name,
+			     shown(q, s, n), n, CONFIG_MAX_STR - 1);
+			return -1;
+		}
+		if (mount_parse(v, s, n, &l.item[l.n], err, errsz) < 0)
+			return -1;
+		for (unsigned i = 0; i < l.n; i++)
+			if (strcmp(l.item[i].target, l.item[l.n].target) == 0) {
+				errf(err, errsz, "%s: %s is mounted twice", v->name, l.item[i].target);
+				return -1;
+			}
+		l.n++;
+	}
+	*field = l;
+	return 0;
+}
+
+/* RFC 1123 host names: labels of 1-63 [A-Za-z0-9-], no '-' at either end, 253 bytes. */
+static bool domain_ok(const char *s, size_t n)
+{
+	size_t i, label = 0;
+
+	if (n == 0 || n > 253)
+		return false;
+	for (i = 0; i < n; i++) {
+		if (s[i] == '.') {
+			if (label == 0 || s[i - 1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!(is_digit(s[i]) || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      s[i] == '-') ||
+		    (label == 0 && s[i] == '-') || ++label > 63)
+			return false;
+	}
+	return label > 0 && s[n - 1] != '-';
+}
+
+static bool ip_ok(const char *s, size_t n)
+{
+	char buf[INET6_ADDRSTRLEN + 1];
+	unsigned char addr[sizeof(struct in6_addr)];
+
+	if (n >= sizeof buf)
+		return false;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return inet_pton(AF_INET, buf, addr) == 1 || inet_pton(AF_INET6, buf, addr) == 1;
+}
+
+/* Docker's network names; "host" would share the host's network namespace (below). */
+static bool network_ok(const char *s)
+{
+	if (!(is_digit(*s) || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
+		return false;
+	for (; *s; s++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-", *s))
+			return false;
+	return true;
+}
+
+/* os/arch[/variant], each part [a-z0-9_.-]+. */
+static bool platform_ok(const char *s)
+{
+	unsigned parts = 0;
+	size_t n;
+
+	for (;;) {
+		n = strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_.-");
+		if (n == 0)
+			return false;
+		parts++;
+		s += n;
+		if (*s == '\0')
+			return parts >= 2 && parts <= 3;
+		if (*s++ != '/')
+			return false;
+	}
+}
+
+/*
+ * RUN_PREPARE_<NAME>=<image> <command>: the name comes from the key; an
+ * empty value removes what an earlier source (the file) set for it.
+ */
+static int set_prepare(const struct config_var *v, struct config_prepare *p, const char *key,
+		       const char *s, char *err, size_t errsz)
+{
+	char q[SHOWN_MAX + 4], image[DOCKER_MAX_IMAGE_REF + 2];
+	const char *name = key + sizeof(PREPARE_PREFIX) - 1;
+	size_t nl = strcspn(name, "="), il, i;
+	const char *cmd;
+
+	(void)v;
+	for (i = 0; i < p->n; i++)
+		if (strlen(p->item[i].name) == nl && memcmp(p->item[i].name, name, nl) == 0)
+			break;
+	s += strspn(s, " ");
+	if (*s == '\0') {
+		if (i < p->n) {
+			memmove(&p->item[i], &p->item[i + 1], (p->n - i - 1) * sizeof p->item[0]);
+			memset(&p->item[--p->n], 0, sizeof p->item[0]);
+		}
+		return 0;
+	}
+	il = strcspn(s, " ");
+	cmd = s + il + strspn(s + il, " ");
+	if (has_ctl(s)) {
+		errf(err, errsz, PREPARE_PREFIX "%.*s: value contains a control character", (int)nl, name);
+		return -1;
+	}
+	if (il <= DOCKER_MAX_IMAGE_REF) {
+		memcpy(image, s, il);
+		image[il] = '\0';
+	}
+	if (il > DOCKER_MAX_IMAGE_REF || !imageref_valid(image)) {
+		errf(err, errsz, PREPARE_PREFIX "%.*s: \"%s\" is not an image reference", (int)nl, name,
+		     shown(q, s, il));
+		return -1;
+	}
+	if (*cmd == '\0' || strlen(cmd) >= CONFIG_MAX_COMMAND) {
+		errf(err, errsz, PREPARE_PREFIX "%.*s: expected \"<image> <command>\", the command "
+		     "1-%d bytes", (int)nl, name, CONFIG_MAX_COMMAND - 1);
+		return -1;
+	}
+	for (size_t k = 0; k < p->n; k++)
+		if (k != i && strcmp(p->item[k].image, image) == 0) {
+			errf(err, errsz, PREPARE_PREFIX "%.*s: %s already has a prepare command ("
+			     PREPARE_PREFIX "%s)", (int)nl, name, image, p->item[k].name);
+			return -1;
+		}
+	if (i == p->n) {
+		if (p->n == CONFIG_MAX_PREPARE) {
+			errf(err, errsz, PREPARE_PREFIX "%.*s: more than %d " PREPARE_PREFIX "<NAME> variables",
+			     (int)nl, name, CONFIG_MAX_PREPARE);
+			return -1;
+		}
+		p->n++;
+	}
+	memset(&p->item[i], 0, sizeof p->item[i]);
+	memcpy(p->item[i].name, name, nl);
+	memcpy(p->item[i].image, image, il);
+	memcpy(p->item[i].command, cmd, strlen(cmd));
+	return 0;
+}
+
+const char *config_prepare_find(const struct config *c, const char *image)
+{
+	for (unsigned i = 0; i < c->prepare.n && i < CONFIG_MAX_PREPARE; i++)
+		if (strcmp(c->prepare.item[i].image, image) == 0)
+			return c->prepare.item[i].command;
+	return NULL;
+}
+
+/* Parse value into v's field; on error the field is left as it was.  key: as given (RUN_PREPARE_<NAME>). */
+static int var_parse(struct config *c, const struct config_var *v, const char *key, const char *s,
+		     char *err, size_t errsz)
 {
 	void *field = (char *)c + v->off;
 
@@ -515,19 +837,31 @@ static int var_parse(struct config *c, const struct config_var *v, const char *s
 	case CT_BOOL: return set_bool(v, field, s, err, errsz);
 	case CT_CAPS:
 	case CT_IMAGES:
-	case CT_PATTERNS: return set_list(v, field, s, err, errsz);
+	case CT_PATTERNS:
+	case CT_IPS:
+	case CT_DOMAINS: return set_list(v, field, s, err, errsz);
 	case CT_CIDRS: return netacl_parse(field, s, v->name, err, errsz);
 	case CT_LOGLEVEL: return set_level(v, field, s, err, errsz);
 	case CT_CPUS: return set_cpus(v, field, s, err, errsz);
+	case CT_MOUNTS: return set_mounts(v, field, s, err, errsz);
+	case CT_PREPARE: return set_prepare(v, field, key, s, err, errsz);
 	default: return set_text(v, field, s, err, errsz);
 	}
 }
 
-static int var_set(struct config *c, const struct config_var *v, const char *s, char *err, size_t errsz)
+static bool var_given(const struct config *c, size_t i)
 {
-	if (var_parse(c, v, s, err, errsz) < 0)
+	return (c->given[i / 64] >> (i % 64)) & 1;
+}
+
+static int var_set(struct config *c, const struct config_var *v, const char *key, const char *s,
+		   char *err, size_t errsz)
+{
+	size_t i = (size_t)(v - vars);
+
+	if (var_parse(c, v, key, s, err, errsz) < 0)
 		return -1;
-	c->given |= UINT64_C(1) << (v - vars);
+	c->given[i / 64] |= UINT64_C(1) << (i % 64);
 	return 0;
 }
 
@@ -538,8 +872,8 @@ void config_defaults(struct config *c)
 	/* Zeroed first, padding and string tails too, so configs compare with memcmp. */
 	memset(c, 0, sizeof *c);
 	for (i = 0; i < ARRAY_SIZE(vars); i++)
-		if (vars[i].def)
-			(void)var_parse(c, &vars[i], vars[i].def, NULL, 0);
+		if (vars[i].def && vars[i].type != CT_PREPARE)
+			(void)var_parse(c, &vars[i], vars[i].name, vars[i].def, NULL, 0);
 }
 
 int config_set(struct config *c, const char *key, const char *value, char *err, size_t errsz)
@@ -551,7 +885,7 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
 		errf(err, errsz, "%s: not a runboxd variable", shown(q, key, strlen(key)));
 		return 1;
 	}
-	return var_set(c, v, value, err, errsz);
+	return var_set(c, v, key, value, err, errsz);
 }
 
 enum line_status { LINE_OK, LINE_EOF, LINE_LONG, LINE_NUL };
@@ -681,7 +1015,7 @@ int config_load_env(struct config *c, char *const envp[], char *err, size_t errs
 		eq = strchr(*envp, '=');
 		if (!eq || !(v = var_find(*envp, (size_t)(eq - *envp))))
 			continue;
-		if (var_set(c, v, eq + 1, err, errsz) < 0)
+		if (var_set(c, v, *envp, eq + 1, err, errsz) < 0)
 			return -1;
 	}
 	return 0;
@@ -766,12 +1100,47 @@ static int check_warm_allowed(const struct config *c, char *err, size_t errsz)
 	return 0;
 }
 
+/* Options that weaken isolation, or that Docker would refuse at every create. */
+static int check_container_options(const struct config *c, char *err, size_t errsz)
+{
+	const char *net = field_name(offsetof(struct config, network));
+	const char *res = field_name(offsetof(struct config, memory_reservation));
+	unsigned i;
+
+	for (i = 0; i < c->mounts.n; i++)
+		if (c->mounts.item[i].rw && !c->mounts_allow_rw) {
+			errf(err, errsz, "%s: %s:%s is writable (add :ro, or set %s=true)",
+			     field_name(offsetof(struct config, mounts)), c->mounts.item[i].host,
+			     c->mounts.item[i].target, field_name(offsetof(struct config, mounts_allow_rw)));
+			return -1;
+		}
+	if (c->network_disabled && c->network[0] != '\0' && strcmp(c->network, "none") != 0) {
+		errf(err, errsz, "%s: \"%s\" needs %s=false", net, c->network,
+		     field_name(offsetof(struct config, network_disabled)));
+		return -1;
+	}
+	/* Measured (Docker 20.10): NetworkDisabled leaves the container no /etc/resolv.conf at all. */
+	if (c->network_disabled && (c->dns.n > 0 || c->dns_search.n > 0)) {
+		errf(err, errsz, "%s: Docker writes no /etc/resolv.conf while %s=true; set it to false "
+		     "(with %s=none the container still has no network)",
+		     field_name(c->dns.n > 0 ? offsetof(struct config, dns) : offsetof(struct config, dns_search)),
+		     field_name(offsetof(struct config, network_disabled)), net);
+		return -1;
+	}
+	if (c->memory > 0 && c->memory_reservation > c->memory) {
+		errf(err, errsz, "%s: %" PRId64 " is greater than %s (%" PRId64 ")", res,
+		     c->memory_reservation, field_name(offsetof(struct config, memory)), c->memory);
+		return -1;
+	}
+	return 0;
+}
+
 int config_finish(struct config *c, char *err, size_t errsz)
 {
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(vars); i++)
-		if (!vars[i].def && !(c->given & (UINT64_C(1) << i))) {
+		if (!vars[i].def && !var_given(c, i)) {
 			errf(err, errsz, "%s: required but not set", vars[i].name);
 			return -1;
 		}
@@ -782,7 +1151,8 @@ int config_finish(struct config *c, char *err, size_t errsz)
 	    check_swap(c, err, errsz) < 0 || check_token_secret(c, err, errsz) < 0 ||
 	    check_image_allowed(c, "EXECUTE_DEFAULT_IMAGE", c->execute_default_image, err, errsz) < 0 ||
 	    check_image_allowed(c, "COMPILE_IMAGE", c->compile_image, err, errsz) < 0 ||
-	    check_warm_allowed(c, err, errsz) < 0)
+	    check_warm_allowed(c, err, errsz) < 0 ||
+	    check_container_options(c, err, errsz) < 0)
 		return -1;
 	if (c->instance[0] == '\0')
 		snprintf(c->instance, sizeof c->instance, "%s:%u", c->listen_addr, c->listen_port);
@@ -842,6 +1212,15 @@ static void print_cpus(int64_t nano, FILE *out)
 	fprintf(out, ".%s", frac);
 }
 
+static void print_mounts(const struct config_mounts *m, FILE *out)
+{
+	unsigned i;
+
+	for (i = 0; i < m->n; i++)
+		fprintf(out, "%s%s:%s:%s", i ? " " : "", m->item[i].host, m->item[i].target,
+			m->item[i].rw ? "rw" : "ro");
+}
+
 static void print_value(const struct config *c, const struct config_var *v, FILE *out)
 {
 	const void *field = (const char *)c + v->off;
@@ -856,8 +1235,11 @@ static void print_value(const struct config *c, const struct config_var *v, FILE
 	case CT_TOKEN: fputs("********", out); break;
 	case CT_CAPS:
 	case CT_IMAGES:
-	case CT_PATTERNS: print_list(field, out); break;
+	case CT_PATTERNS:
+	case CT_IPS:
+	case CT_DOMAINS: print_list(field, out); break;
 	case CT_CIDRS: print_cidrs(field, out); break;
+	case CT_MOUNTS: print_mounts(field, out); break;
 	case CT_LOGLEVEL: fputs(level_names[*(const enum log_level *)field], out); break;
 	case CT_CPUS: print_cpus(*(const int64_t *)field, out); break;
 	default: print_text(field, out); break;
@@ -869,6 +1251,18 @@ void config_print(const struct config *c, FILE *out)
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(vars); i++) {
+		if (vars[i].type == CT_PREPARE) {
+			for (unsigned k = 0; k < c->prepare.n; k++) {
+				char line[DOCKER_MAX_IMAGE_REF + CONFIG_MAX_COMMAND + 2];
+
+				fprintf(out, PREPARE_PREFIX "%s=", c->prepare.item[k].name);
+				snprintf(line, sizeof line, "%s %s", c->prepare.item[k].image,
+					 c->prepare.item[k].command);
+				print_text(line, out);
+				fputc('\n', out);
+			}
+			continue;
+		}
 		fprintf(out, "%s=", vars[i].name);
 		print_value(c, &vars[i], out);
 		fputc('\n', out);
@@ -893,6 +1287,13 @@ static const char *type_text(const struct config_var *v)
 	case CT_CPUS: return "decimal CPUs";
 	case CT_INSTANCE: return "name [A-Za-z0-9_.:-]";
 	case CT_IMAGE: return "image reference or empty";
+	case CT_MOUNTS: return "space-separated host:container[:ro|:rw]";
+	case CT_WORKDIR: return "absolute path or empty";
+	case CT_IPS: return "space-separated IP addresses";
+	case CT_DOMAINS: return "space-separated domain names";
+	case CT_NETWORK: return "network name or empty";
+	case CT_PLATFORM: return "os/arch[/variant] or empty";
+	case CT_PREPARE: return "image, space, shell command";
 	case CT_STR: return "string";
 	default: return "integer";
 	}

@@ -287,10 +287,18 @@ struct dhttp_body {
 	char *out;
 	size_t outsz;
 	size_t len;
+	dhttp_sink sink; /* when set, bytes go here instead, unbounded */
+	void *arg;
 };
 
 static int dhttp_body_put(struct dhttp_body *b, const char *p, size_t n, struct dhttp_error *err)
 {
+	if (b->sink != NULL) {
+		if (n > 0 && b->sink(b->arg, p, n) < 0)
+			return dhttp_fail(err, DHTTP_EPROTO, 0, "unexpected reply body from Docker");
+		b->len += n; /* counts toward a Content-Length */
+		return DHTTP_OK;
+	}
 	if (n > b->outsz - b->len)
 		return dhttp_fail(err, DHTTP_EPROTO, 0, "reply from Docker is over %zu bytes",
 				  b->outsz);
@@ -332,10 +340,31 @@ static int dhttp_body_feed(struct dhttp_body *b, const struct http_framing *f,
 	return 1;
 }
 
+static int dhttp_read_into(int fd, struct dhttp_reply *rep, const char *method, struct dhttp_body *bp,
+			   size_t *outlen, struct dhttp_error *err);
+
 int dhttp_read_body(int fd, struct dhttp_reply *rep, const char *method, char *out, size_t outsz,
 		    size_t *outlen, struct dhttp_error *err)
 {
 	struct dhttp_body b = {.out = out, .outsz = out != NULL ? outsz : 0};
+
+	return dhttp_read_into(fd, rep, method, &b, outlen, err);
+}
+
+int dhttp_read_stream(int fd, struct dhttp_reply *rep, dhttp_sink sink, void *arg,
+		      struct dhttp_error *err)
+{
+	struct dhttp_body b = {.sink = sink, .arg = arg};
+	size_t n;
+
+	return dhttp_read_into(fd, rep, "POST", &b, &n, err);
+}
+
+static int dhttp_read_into(int fd, struct dhttp_reply *rep, const char *method, struct dhttp_body *bp,
+			   size_t *outlen, struct dhttp_error *err)
+{
+	struct dhttp_body b = *bp;
+	char *out = b.out;
 	struct http_chunked ch = {0};
 	struct http_framing f;
 	char chunk[DHTTP_READ_CHUNK];
@@ -343,13 +372,13 @@ int dhttp_read_body(int fd, struct dhttp_reply *rep, const char *method, char *o
 	int rc;
 
 	*outlen = 0;
-	if (b.outsz > 0)
+	if (out != NULL && b.outsz > 0)
 		out[0] = '\0';
 	if (http_response_framing(&rep->res, &f) < 0)
 		return dhttp_fail(err, DHTTP_EPROTO, 0, "bad body framing in reply from Docker");
 	if (strcmp(method, "HEAD") == 0)
 		f.kind = HTTP_BODY_NONE;
-	if (f.kind == HTTP_BODY_LENGTH && f.content_length > b.outsz)
+	if (f.kind == HTTP_BODY_LENGTH && b.sink == NULL && f.content_length > b.outsz)
 		return dhttp_fail(err, DHTTP_EPROTO, 0, "reply from Docker is over %zu bytes",
 				  b.outsz);
 	rc = dhttp_body_feed(&b, &f, &ch, rep->head + rep->head_end, rep->head_len - rep->head_end,
@@ -369,7 +398,7 @@ int dhttp_read_body(int fd, struct dhttp_reply *rep, const char *method, char *o
 	if (rc < 0)
 		return rc;
 	*outlen = b.len;
-	if (b.len < b.outsz)
+	if (out != NULL && b.len < b.outsz)
 		out[b.len] = '\0';
 	return DHTTP_OK;
 }

@@ -15,6 +15,7 @@
 
 #include "dhttp.h"
 #include "docker.h"
+#include "frame.h"
 #include "http.h"
 #include "json.h"
 
@@ -43,6 +44,7 @@ static int docker_from_dhttp(struct docker_error *err, int rc, const struct dhtt
 }
 
 static int docker_status_error(int status, const char *body, size_t len, struct docker_error *err);
+static int docker_url_encode(const char *s, size_t n, char *out, size_t outsz);
 
 static void docker_http_ctx(const struct docker_ctx *ctx, struct dhttp_ctx *h)
 {
@@ -380,6 +382,42 @@ static void docker_put_tmpfs(struct jbuf *b, const struct config *c)
 	jbuf_lit(b, "}");
 }
 
+/* Bind mounts as Mounts objects: no "a:b:c" string for Docker to split again. */
+static void docker_put_mounts(struct jbuf *b, const struct config_mounts *m)
+{
+	unsigned i;
+
+	if (m->n == 0)
+		return;
+	docker_put_key(b, "Mounts");
+	jbuf_lit(b, "[");
+	for (i = 0; i < m->n && i < CONFIG_MAX_MOUNTS; i++) {
+		jbuf_lit(b, i ? ",{\"Type\":\"bind\",\"Source\":" : "{\"Type\":\"bind\",\"Source\":");
+		jbuf_str(b, m->item[i].host, strnlen(m->item[i].host, CONFIG_MAX_STR));
+		jbuf_lit(b, ",\"Target\":");
+		jbuf_str(b, m->item[i].target, strnlen(m->item[i].target, CONFIG_MAX_STR));
+		jbuf_lit(b, m->item[i].rw ? ",\"ReadOnly\":false}" : ",\"ReadOnly\":true}");
+	}
+	jbuf_lit(b, "]");
+}
+
+/* A named network; else none when the network is disabled; else Docker's default. */
+static void docker_put_network(struct jbuf *b, const struct config *c)
+{
+	if (c->network[0] != '\0')
+		docker_put_cstr(b, "NetworkMode", c->network);
+	else if (c->network_disabled)
+		jbuf_lit(b, ",\"NetworkMode\":\"none\"");
+	if (c->dns.n > 0) {
+		docker_put_key(b, "Dns");
+		docker_put_list(b, &c->dns);
+	}
+	if (c->dns_search.n > 0) {
+		docker_put_key(b, "DnsSearch");
+		docker_put_list(b, &c->dns_search);
+	}
+}
+
 static void docker_put_host_config(struct jbuf *b, const struct config *c)
 {
 	jbuf_lit(b, ",\"HostConfig\":{\"Privileged\":false");
@@ -388,6 +426,10 @@ static void docker_put_host_config(struct jbuf *b, const struct config *c)
 		jbuf_i64(b, c->memory);
 		docker_put_key(b, "MemorySwap");
 		jbuf_i64(b, c->memory_swap == 0 ? c->memory : c->memory_swap);
+	}
+	if (c->memory_reservation > 0) {
+		docker_put_key(b, "MemoryReservation");
+		jbuf_i64(b, c->memory_reservation);
 	}
 	docker_put_key(b, "CapAdd");
 	docker_put_list(b, &c->cap_add);
@@ -402,6 +444,7 @@ static void docker_put_host_config(struct jbuf *b, const struct config *c)
 	docker_put_key(b, "ReadonlyRootfs");
 	jbuf_lit(b, c->readonly_rootfs ? "true" : "false");
 	docker_put_tmpfs(b, c);
+	docker_put_mounts(b, &c->mounts);
 	if (c->pids_limit > 0) {
 		docker_put_key(b, "PidsLimit");
 		jbuf_i64(b, c->pids_limit);
@@ -420,8 +463,7 @@ static void docker_put_host_config(struct jbuf *b, const struct config *c)
 		jbuf_str(b, c->log_driver, strnlen(c->log_driver, CONFIG_MAX_STR));
 		jbuf_lit(b, ",\"Config\":{}}");
 	}
-	if (c->network_disabled)
-		jbuf_lit(b, ",\"NetworkMode\":\"none\"");
+	docker_put_network(b, c);
 	if (c->runtime[0] != '\0')
 		docker_put_cstr(b, "Runtime", c->runtime);
 	jbuf_lit(b, "}");
@@ -461,6 +503,8 @@ int docker_create_body_cmd(const struct config *c, const char *image, const char
 		}
 		jbuf_lit(&b, "],\"Cmd\":[]");
 	}
+	if (c->workdir[0] != '\0')
+		docker_put_cstr(&b, "WorkingDir", c->workdir);
 	docker_put_key(&b, "NetworkDisabled");
 	jbuf_lit(&b, c->network_disabled ? "true" : "false");
 	jbuf_lit(&b, ",\"Labels\":{\"" DOCKER_LABEL_INSTANCE "\":");
@@ -510,6 +554,35 @@ static int docker_create_reply(const char *js, size_t len, char *id)
 	return 0;
 }
 
+/* "&key=<value, percent-encoded>" ('?' first) appended at *o; -1 if it does not fit. */
+static int docker_query_add(char *out, size_t outsz, size_t *o, const char *key, const char *val)
+{
+	size_t kl = strlen(key);
+
+	if (*o + kl + 2 >= outsz)
+		return -1;
+	out[*o] = strchr(out, '?') == NULL ? '?' : '&';
+	(*o)++;
+	memcpy(out + *o, key, kl);
+	*o += kl;
+	out[(*o)++] = '=';
+	if (docker_url_encode(val, strlen(val), out + *o, outsz - *o) < 0)
+		return -1;
+	*o += strlen(out + *o);
+	return 0;
+}
+
+/* API 1.41: the platform of the image to use, as `docker create --platform`. */
+static int docker_create_path(const struct config *c, char *path, size_t pathsz)
+{
+	size_t o = sizeof("/containers/create") - 1;
+
+	memcpy(path, "/containers/create", o + 1);
+	if (c->platform[0] == '\0')
+		return 0;
+	return docker_query_add(path, pathsz, &o, "platform", c->platform);
+}
+
 int docker_container_create(struct docker_ctx *ctx, const struct config *c, const char *image,
                             const char *instance, unsigned slot, char *id, struct docker_error *err)
 {
@@ -522,6 +595,7 @@ int docker_container_create_cmd(struct docker_ctx *ctx, const struct config *c, 
 {
 	static char body[DOCKER_MAX_REQUEST_BODY]; /* a script's worth: not on the stack */
 	char reply[DOCKER_MAX_REPLY];
+	char path[HTTP_MAX_PATH];
 	size_t len;
 	int blen, status, rc;
 
@@ -530,7 +604,9 @@ int docker_container_create_cmd(struct docker_ctx *ctx, const struct config *c, 
 	if (blen < 0)
 		return docker_fail(err, DOCKER_EPROTO, 0, "container configuration over %d bytes",
 		                   DOCKER_MAX_REQUEST_BODY);
-	rc = docker_request(ctx, "POST", "/containers/create", body, (size_t)blen, &status, reply,
+	if (docker_create_path(c, path, sizeof(path)) < 0)
+		return docker_fail(err, DOCKER_EPROTO, 0, "DOCKER_CONTAINER_PLATFORM too long");
+	rc = docker_request(ctx, "POST", path, body, (size_t)blen, &status, reply,
 	                    sizeof(reply), &len, err);
 	if (rc != DOCKER_OK)
 		return rc;
@@ -884,5 +960,323 @@ int docker_containers_labelled(struct docker_ctx *ctx, const char *instance, int
 		                 "malformed container list from Docker (or out of memory)");
 out:
 	free(body);
+	return rc;
+}
+
+/* ---- image pulls ---- */
+
+int docker_image_split(const char *image, char *name, size_t namesz, char *tag, size_t tagsz)
+{
+	const char *at = strchr(image, '@'), *slash, *colon;
+	size_t nl;
+
+	if (at != NULL) {
+		/* name[:tag]@digest: the digest names the image; a tag beside it is dropped. */
+		nl = (size_t)(at - image);
+		slash = memrchr(image, '/', nl);
+		colon = memrchr(slash ? slash : image, ':', nl - (size_t)(slash ? slash - image : 0));
+		if (colon != NULL)
+			nl = (size_t)(colon - image);
+		if (nl >= namesz || strlen(at + 1) >= tagsz)
+			return -1;
+		memcpy(name, image, nl);
+		name[nl] = '\0';
+		memcpy(tag, at + 1, strlen(at + 1) + 1);
+		return 0;
+	}
+	slash = strrchr(image, '/');
+	colon = strrchr(slash ? slash : image, ':');
+	nl = colon ? (size_t)(colon - image) : strlen(image);
+	if (nl >= namesz || (colon ? strlen(colon + 1) : 6) >= tagsz)
+		return -1;
+	memcpy(name, image, nl);
+	name[nl] = '\0';
+	(void)snprintf(tag, tagsz, "%s", colon ? colon + 1 : "latest");
+	return 0;
+}
+
+void docker_pull_init(struct docker_pull *p)
+{
+	p->len = 0;
+	p->failed = false;
+	p->bad = false;
+	p->objects = 0;
+	p->message[0] = '\0';
+}
+
+/* One object of the stream: an "error" member ends the pull as failed. */
+static void docker_pull_line(struct docker_pull *p, const char *s, size_t n)
+{
+	const char *v, *d;
+	size_t vlen, dlen;
+
+	while (n > 0 && (s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	while (n > 0 && (*s == ' ' || *s == '\t')) {
+		s++;
+		n--;
+	}
+	if (n == 0)
+		return;
+	if (json_check(s, n) != JSON_OBJECT) {
+		p->bad = true;
+		return;
+	}
+	p->objects++;
+	if (p->failed)
+		return; /* the first error is the one that explains */
+	if (json_member(s, n, "error", &v, &vlen) == JSON_STRING) {
+		p->failed = true;
+		if (json_string_decode(v, vlen, p->message, sizeof(p->message)) < 1)
+			(void)snprintf(p->message, sizeof(p->message), "pull failed");
+	} else if (json_member(s, n, "errorDetail", &d, &dlen) == JSON_OBJECT) {
+		p->failed = true;
+		if (json_member(d, dlen, "message", &v, &vlen) != JSON_STRING ||
+		    json_string_decode(v, vlen, p->message, sizeof(p->message)) < 1)
+			(void)snprintf(p->message, sizeof(p->message), "pull failed");
+	}
+	if (p->failed)
+		dhttp_scrub(p->message, 1);
+}
+
+int docker_pull_feed(struct docker_pull *p, const char *buf, size_t n)
+{
+	const char *nl;
+	size_t take;
+
+	while (n > 0 && !p->bad) {
+		nl = memchr(buf, '\n', n);
+		take = nl ? (size_t)(nl - buf) : n;
+		if (take > sizeof(p->line) - p->len) {
+			p->bad = true; /* an object longer than any Docker writes */
+			break;
+		}
+		memcpy(p->line + p->len, buf, take);
+		p->len += take;
+		if (nl == NULL)
+			break;
+		docker_pull_line(p, p->line, p->len);
+		p->len = 0;
+		buf += take + 1;
+		n -= take + 1;
+	}
+	return p->bad ? -1 : 0;
+}
+
+int docker_pull_end(struct docker_pull *p)
+{
+	if (!p->bad && p->len > 0) {
+		docker_pull_line(p, p->line, p->len);
+		p->len = 0;
+	}
+	return p->bad ? -1 : 0;
+}
+
+static int docker_pull_sink(void *arg, const char *buf, size_t n)
+{
+	return docker_pull_feed(arg, buf, n);
+}
+
+/* /images/create?fromImage=<name>&tag=<tag>[&platform=<platform>]; -1 if it does not fit. */
+static int docker_pull_path(const char *image, const char *platform, char *path, size_t pathsz)
+{
+	char name[DOCKER_MAX_IMAGE_REF + 1], tag[DOCKER_MAX_IMAGE_REF + 1];
+	size_t o = sizeof("/images/create") - 1;
+
+	if (docker_image_split(image, name, sizeof(name), tag, sizeof(tag)) < 0)
+		return -1;
+	memcpy(path, "/images/create", o + 1);
+	if (docker_query_add(path, pathsz, &o, "fromImage", name) < 0 ||
+	    docker_query_add(path, pathsz, &o, "tag", tag) < 0)
+		return -1;
+	return platform[0] == '\0' ? 0 : docker_query_add(path, pathsz, &o, "platform", platform);
+}
+
+int docker_image_pull(struct docker_ctx *ctx, const char *image, const char *platform,
+                      int timeout_ms, struct docker_pull *prog, struct docker_error *err)
+{
+	char path[HTTP_MAX_PATH], full[DOCKER_MAX_PATH], reply[DOCKER_MAX_REPLY];
+	struct dhttp_reply rep;
+	struct dhttp_ctx h;
+	struct dhttp_error herr;
+	size_t n;
+	int s = -1, rc;
+
+	err->status = 0;
+	err->message[0] = '\0';
+	docker_pull_init(prog);
+	if (docker_pull_path(image, platform, path, sizeof(path)) < 0)
+		return docker_fail(err, DOCKER_EPROTO, 0, "cannot pull %.64s: reference too long", image);
+	if (ctx->api[0] == '\0' && (rc = docker_negotiate(ctx, err)) != DOCKER_OK)
+		return rc;
+	if (docker_path(ctx, full, sizeof(full), path) < 0)
+		return docker_fail(err, DOCKER_EPROTO, 0, "bad request to Docker: pull");
+	docker_http_ctx(ctx, &h);
+	/* One deadline for the whole pull: the reply streams until the last layer is in. */
+	h.read_timeout_ms = timeout_ms;
+	rc = dhttp_exchange(&h, "POST", full, NULL, 0, "Connection: close\r\n", &rep, &s, &herr);
+	if (rc != DHTTP_OK) {
+		ctx->api[0] = '\0';
+		rc = docker_from_dhttp(err, rc, &herr);
+		goto out;
+	}
+	if (rep.res.status != 200) {
+		rc = dhttp_read_body(s, &rep, "POST", reply, sizeof(reply), &n, &herr);
+		rc = rc == DHTTP_OK ? docker_status_error(rep.res.status, reply, n, err)
+		                    : docker_from_dhttp(err, rc, &herr);
+		goto out;
+	}
+	rc = dhttp_read_stream(s, &rep, docker_pull_sink, prog, &herr);
+	if (rc != DHTTP_OK) {
+		rc = prog->bad ? docker_fail(err, DOCKER_EPROTO, 200, "malformed pull progress from Docker")
+		               : docker_from_dhttp(err, rc, &herr);
+		goto out;
+	}
+	if (docker_pull_end(prog) < 0) {
+		rc = docker_fail(err, DOCKER_EPROTO, 200, "malformed pull progress from Docker");
+		goto out;
+	}
+	if (prog->failed) {
+		rc = docker_fail(err, DOCKER_ESTATUS, 200, "%s", prog->message);
+		goto out;
+	}
+	if (prog->objects == 0) {
+		rc = docker_fail(err, DOCKER_EPROTO, 200, "Docker's pull reply carried no progress");
+		goto out;
+	}
+	rc = DOCKER_OK;
+out:
+	if (s >= 0)
+		close(s);
+	return rc;
+}
+
+/* ---- prepare commands (docker exec) ---- */
+
+/* Keeps the first bytes of an exec's stream for the message of a failure. */
+struct docker_keep {
+	char *out;
+	size_t outsz, len;
+};
+
+static int docker_keep_sink(void *arg, const char *p, size_t n)
+{
+	struct docker_keep *k = arg;
+	size_t room = k->outsz - k->len;
+
+	if (n > room)
+		n = room;
+	memcpy(k->out + k->len, p, n);
+	k->len += n;
+	return 0;
+}
+
+/* The payload bytes of Docker's frames in raw[0..n), into text (NUL-terminated). */
+static void docker_unframe(const char *raw, size_t n, char *text, size_t textsz)
+{
+	struct frame_parser fp;
+	struct frame_event ev;
+	size_t o = 0;
+	ssize_t r;
+
+	frame_init(&fp, UINT64_MAX);
+	while (n > 0 && (r = frame_parse(&fp, raw, n, &ev)) > 0) {
+		for (size_t i = 0; i < ev.len && o + 1 < textsz; i++)
+			text[o++] = ev.data[i];
+		raw += r;
+		n -= (size_t)r;
+	}
+	text[o] = '\0';
+}
+
+int docker_exec_body(const char *user, const char *command, char *out, size_t outsz)
+{
+	struct jbuf b;
+
+	if (outsz == 0 || outsz - 1 > INT_MAX)
+		return -1;
+	jbuf_init(&b, out, outsz - 1);
+	jbuf_lit(&b, "{\"AttachStdin\":false,\"AttachStdout\":true,\"AttachStderr\":true"
+	             ",\"Tty\":false,\"Privileged\":false,\"User\":");
+	jbuf_str(&b, user, strlen(user));
+	jbuf_lit(&b, ",\"Cmd\":[\"/bin/sh\",\"-c\",");
+	jbuf_str(&b, command, strlen(command));
+	jbuf_lit(&b, "]}");
+	if (b.overflow)
+		return -1;
+	out[b.len] = '\0';
+	return (int)b.len;
+}
+
+int docker_container_exec(struct docker_ctx *ctx, const char *id, const char *user,
+                          const char *command, int *exit_code, char *output, size_t outsz,
+                          struct docker_error *err)
+{
+	char body[DOCKER_MAX_REQUEST_BODY], reply[DOCKER_MAX_REPLY], eid[DOCKER_MAX_ID];
+	char path[DOCKER_MAX_ID + 64], full[DOCKER_MAX_PATH], raw[DOCKER_MAX_MESSAGE];
+	struct docker_keep keep = {.out = raw, .outsz = sizeof(raw)};
+	static const char start[] = "{\"Detach\":false,\"Tty\":false}";
+	struct dhttp_reply rep;
+	struct dhttp_ctx h;
+	struct dhttp_error herr;
+	const char *v;
+	size_t len, vlen;
+	int blen, status, rc, s = -1;
+
+	*exit_code = -1;
+	output[0] = '\0';
+	if (!docker_id_valid(id))
+		return docker_fail(err, DOCKER_EPROTO, 0, "invalid container id");
+	blen = docker_exec_body(user, command, body, sizeof(body));
+	if (blen < 0)
+		return docker_fail(err, DOCKER_EPROTO, 0, "exec configuration too large");
+	(void)snprintf(path, sizeof(path), "/containers/%s/exec", id);
+	rc = docker_request(ctx, "POST", path, body, (size_t)blen, &status, reply, sizeof(reply),
+	                    &len, err);
+	if (rc != DOCKER_OK)
+		return rc;
+	if (status != 201)
+		return docker_status_error(status, reply, len, err);
+	if (docker_create_reply(reply, len, eid) < 0)
+		return docker_fail(err, DOCKER_EPROTO, status, "Docker's reply to exec create has no valid Id");
+	(void)snprintf(path, sizeof(path), "/exec/%s/start", eid);
+	if (docker_path(ctx, full, sizeof(full), path) < 0)
+		return docker_fail(err, DOCKER_EPROTO, 0, "bad request to Docker: exec start");
+	docker_http_ctx(ctx, &h);
+	/* The reply is the command's output until it ends: all within the read timeout. */
+	rc = dhttp_exchange(&h, "POST", full, start, sizeof(start) - 1, "Connection: close\r\n", &rep,
+	                    &s, &herr);
+	if (rc == DHTTP_OK && rep.res.status != 200) {
+		rc = dhttp_read_body(s, &rep, "POST", reply, sizeof(reply), &len, &herr);
+		rc = rc == DHTTP_OK ? docker_status_error(rep.res.status, reply, len, err)
+		                    : docker_from_dhttp(err, rc, &herr);
+		goto out;
+	}
+	if (rc == DHTTP_OK)
+		rc = dhttp_read_stream(s, &rep, docker_keep_sink, &keep, &herr);
+	if (rc != DHTTP_OK) {
+		rc = docker_from_dhttp(err, rc, &herr);
+		goto out;
+	}
+	docker_unframe(raw, keep.len, output, outsz);
+	dhttp_scrub(output, 0);
+	(void)snprintf(path, sizeof(path), "/exec/%s/json", eid);
+	rc = docker_request(ctx, "GET", path, NULL, 0, &status, reply, sizeof(reply), &len, err);
+	if (rc != DOCKER_OK)
+		goto out;
+	if (status != 200) {
+		rc = docker_status_error(status, reply, len, err);
+		goto out;
+	}
+	if (json_member(reply, len, "ExitCode", &v, &vlen) != JSON_NUMBER || vlen == 0 || vlen > 4 ||
+	    strspn(v, "0123456789") < vlen) {
+		rc = docker_fail(err, DOCKER_EPROTO, status, "exec inspect has no ExitCode");
+		goto out;
+	}
+	*exit_code = atoi(v);
+	rc = DOCKER_OK;
+out:
+	if (s >= 0)
+		close(s);
 	return rc;
 }

@@ -32,6 +32,7 @@
 #include "proc.h"
 #include "ratelimit.h"
 #include "reqlimits.h"
+#include "pull.h"
 #include "sandbox.h"
 
 #define FRONT_VERSION "1.0.0"
@@ -388,8 +389,12 @@ static int front_agent_wait_ms(void)
 
 	/* An agent may still be preparing the warm containers of the last run. */
 	int64_t calls = AGENT_MAX_CALLS + 3 * (int64_t)cfg->warm_images.n;
+	/* A prepare command is three calls more per container; a pull may wait for another first. */
+	int64_t extra = (cfg->prepare.n > 0 ? 3 * (1 + (int64_t)cfg->warm_images.n) * per_call : 0) +
+			(cfg->image_pull ? 2 * pull_budget_ms(cfg) : 0);
+	int64_t ms = per_call * calls + extra + FRONT_AGENT_SLACK_MS;
 
-	return (int)(per_call * calls + FRONT_AGENT_SLACK_MS);
+	return ms > INT32_MAX ? INT32_MAX : (int)ms;
 }
 
 /* The MSG_REPLY of n bytes in msgbuf, checked; false (client answered) if malformed. */
@@ -1372,6 +1377,8 @@ static void front_setup(void)
 		      __func__);
 	int keep[] = {listen_sock, agent_fd, stop_fd, ready_fd, life_fd};
 
+	/* The agents' pull table is none of a front's business: it must not be able to forge it. */
+	pull_table_forget();
 	sandbox_drop_front(cfg, keep, sizeof(keep) / sizeof(keep[0]));
 }
 

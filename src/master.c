@@ -29,6 +29,7 @@
 #include "io.h"
 #include "log.h"
 #include "proc.h"
+#include "pull.h"
 #include "master.h"
 #include "ratelimit.h"
 #include "sandbox.h"
@@ -874,6 +875,11 @@ int master_run(struct config *cfg, const char *file, char **envp)
 	/* Never written: its only news is its hang-up, when the master dies. */
 	if (pipe2(life_pipe, O_CLOEXEC) < 0) {
 		log_error("%s: pipe2", __func__);
+		return 1;
+	}
+	/* Before any fork: every agent, respawned ones too, shares it. */
+	if (pull_table_create() < 0) {
+		log_error("%s: mmap of the pull table", __func__);
 		return 1;
 	}
 	for (unsigned i = 0; i < CONFIG_MAX_WORKERS; i++)

@@ -359,6 +359,23 @@ def other_triggers():
     t[("POST", "/run", 500, "docker.container.stream.read")] = fake_trigger("garbage-frame", run)
     t[("POST", "/run", 500, "coderunner.stdin")] = fake_trigger("stdin-frame", run)
     exec_other_triggers(t, no_socket)
+
+    def real_with(fn, **cfg):
+        def thunk():
+            s = Runboxd(**cfg).start()
+            try:
+                return fn(s)
+            finally:
+                s.stop(signal.SIGKILL)
+        return thunk
+
+    # A registry nobody serves (a free port): the pull fails, once (no retries).
+    unserved = "127.0.0.1:%d/runbox/x:t" % rbtest.free_port()
+    t[("POST", "/run", 502, "docker.pull")] = real_with(
+        lambda s: post_run(s, run_body(unserved, sh("true"))), RUN_IMAGE_PULL="true",
+        RUN_IMAGE_PULL_RETRIES="0")
+    t[("POST", "/run", 500, "docker.container.prepare")] = real_with(
+        lambda s: post_run(s, run_body(SH, sh("true"))), RUN_PREPARE_FAILS=SH + " exit 3")
     return t
 
 

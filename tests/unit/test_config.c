@@ -121,7 +121,7 @@ static void test_defaults(void)
 	struct config c;
 
 	config_defaults(&c);
-	CHECK(c.given == 0);
+	CHECK(c.given[0] == 0 && c.given[1] == 0);
 	CHECK(c.cap_add.n == 0 && c.image_allow.n == 0 && c.cap_drop.n == 0);
 	CHECK(!c.readonly_rootfs && !c.debug_keep_container);
 	CHECK(strcmp(c.tmp_dir_path, "") == 0 && strcmp(c.work_dir_path, "") == 0);
@@ -256,6 +256,29 @@ static const struct good goods[] = {
 	{ "EXECUTE_DEFAULT_IMAGE", "runbox/sh", "runbox/sh" },
 	{ "EXECUTE_DEFAULT_IMAGE", "", "" },
 	{ "COMPILE_IMAGE", "registry.local:5000/runbox/python:3.11", "registry.local:5000/runbox/python:3.11" },
+	{ "RUN_IMAGE_PULL", "true", "true" },
+	{ "RUN_IMAGE_PULL_TIMEOUT", "3600", "3600" },
+	{ "RUN_IMAGE_PULL_RETRIES", "0", "0" },
+	{ "RUN_IMAGE_PULL_RETRIES", "10", "10" },
+	{ "DOCKER_CONTAINER_MOUNTS", " /srv/data:/data:ro  /a/b.c:/x/..y:ro ",
+	  "/srv/data:/data:ro /a/b.c:/x/..y:ro" },
+	{ "DOCKER_CONTAINER_MOUNTS", "/:/host:ro", "/:/host:ro" },
+	/* Writable is Docker's default; config_finish refuses it unless allowed. */
+	{ "DOCKER_CONTAINER_MOUNTS", "/srv/out:/out /srv/o2:/o2:rw", "/srv/out:/out:rw /srv/o2:/o2:rw" },
+	{ "DOCKER_CONTAINER_MOUNTS_ALLOW_RW", "true", "true" },
+	{ "DOCKER_CONTAINER_WORKDIR", "/home/runbox", "/home/runbox" },
+	{ "DOCKER_CONTAINER_WORKDIR", "/", "/" },
+	{ "DOCKER_CONTAINER_WORKDIR", "", "" },
+	{ "DOCKER_CONTAINER_DNS", "10.0.0.53 fd00::53 ::ffff:1.2.3.4", "10.0.0.53 fd00::53 ::ffff:1.2.3.4" },
+	{ "DOCKER_CONTAINER_DNS_SEARCH", "example.org a-b.c9.internal x",
+	  "example.org a-b.c9.internal x" },
+	{ "DOCKER_CONTAINER_NETWORK", "sandbox_net-1.a", "sandbox_net-1.a" },
+	{ "DOCKER_CONTAINER_NETWORK", "none", "none" },
+	{ "DOCKER_CONTAINER_MEMORY_RESERVATION", "268435456", "268435456" },
+	{ "DOCKER_CONTAINER_PLATFORM", "linux/amd64", "linux/amd64" },
+	{ "DOCKER_CONTAINER_PLATFORM", "linux/arm64/v8", "linux/arm64/v8" },
+	{ "RUN_PREPARE_PY", "runbox/python   mkdir -p /home/runbox/x && echo 'a  b'",
+	  "runbox/python mkdir -p /home/runbox/x && echo 'a  b'" },
 	/* Values the file loader would change are printed quoted. */
 	{ "DOCKER_CONTAINER_HOSTNAME", " pad ", "\" pad \"" },
 	{ "DOCKER_CONTAINER_HOSTNAME", "'q'", "\"'q'\"" },
@@ -304,6 +327,9 @@ struct bad {
 #define CPU "DOCKER_CONTAINER_CPUS"
 #define DROP "DOCKER_CONTAINER_CAP_DROP"
 #define I64R "9223372036854775807"
+
+#define MNT "DOCKER_CONTAINER_MOUNTS"
+#define MNTP ": both paths must be absolute, without . or .. (and not the container's /)"
 
 static const struct bad bads[] = {
 	{ "EXECUTE_DEFAULT_IMAGE", "Runbox/SH", "EXECUTE_DEFAULT_IMAGE: \"Runbox/SH\" is not a valid image reference" },
@@ -448,6 +474,59 @@ static const struct bad bads[] = {
 	{ "RATE_LIMIT_PER_MINUTE", "60001", "RATE_LIMIT_PER_MINUTE: \"60001\" is out of range 0-60000" },
 	{ "RATE_LIMIT_BURST", "0", "RATE_LIMIT_BURST: \"0\" is out of range 1-100000" },
 	{ "RUN_WAIT_FOR_EXIT", "yes", "RUN_WAIT_FOR_EXIT: \"yes\" is not true or false" },
+	{ "RUN_IMAGE_PULL", "1", "RUN_IMAGE_PULL: \"1\" is not true or false" },
+	{ "RUN_IMAGE_PULL_TIMEOUT", "0", "RUN_IMAGE_PULL_TIMEOUT: \"0\" is out of range 1-3600" },
+	{ "RUN_IMAGE_PULL_TIMEOUT", "3601", "RUN_IMAGE_PULL_TIMEOUT: \"3601\" is out of range 1-3600" },
+	{ "RUN_IMAGE_PULL_RETRIES", "11", "RUN_IMAGE_PULL_RETRIES: \"11\" is out of range 0-10" },
+	{ "RUN_IMAGE_PULL_RETRIES", "-1", "RUN_IMAGE_PULL_RETRIES: \"-1\" is out of range 0-10" },
+	{ MNT, "/srv/data", MNT ": \"/srv/data\" is not host:container[:ro|:rw]" },
+	{ MNT, "/a:/b:ro:x", MNT ": \"/a:/b:ro:x\" is not host:container[:ro|:rw]" },
+	{ MNT, "/a:/b:/c", MNT ": \"/a:/b:/c\": the mode must be ro or rw" },
+	{ MNT, "/a:/b:RO", MNT ": \"/a:/b:RO\": the mode must be ro or rw" },
+	{ MNT, "/a:/b:", MNT ": \"/a:/b:\": the mode must be ro or rw" },
+	{ MNT, "/a:/b:z", MNT ": \"/a:/b:z\": the mode must be ro or rw" },
+	{ MNT, "a:/b:ro", MNT ": \"a:/b:ro\"" MNTP },
+	{ MNT, "/a:b:ro", MNT ": \"/a:b:ro\"" MNTP },
+	{ MNT, ":/b:ro", MNT ": \":/b:ro\"" MNTP },
+	{ MNT, "/a::ro", MNT ": \"/a::ro\"" MNTP },
+	{ MNT, "/a/../etc:/b:ro", MNT ": \"/a/../etc:/b:ro\"" MNTP },
+	{ MNT, "/a/..:/b:ro", MNT ": \"/a/..:/b:ro\"" MNTP },
+	{ MNT, "/a/./b:/b:ro", MNT ": \"/a/./b:/b:ro\"" MNTP },
+	{ MNT, "/a:/b/../../proc:ro", MNT ": \"/a:/b/../../proc:ro\"" MNTP },
+	{ MNT, "/a:/:ro", MNT ": \"/a:/:ro\"" MNTP },
+	{ MNT, "/a:/b:ro /c:/b:ro", MNT ": /b is mounted twice" },
+	{ MNT, "/a:/b:ro\t/c:/d:ro", MNT ": value contains a control character (separate items with spaces)" },
+	{ "DOCKER_CONTAINER_MOUNTS_ALLOW_RW", "yes", "DOCKER_CONTAINER_MOUNTS_ALLOW_RW: \"yes\" is not true or false" },
+	{ "DOCKER_CONTAINER_WORKDIR", "work", "DOCKER_CONTAINER_WORKDIR: \"work\" is not an absolute path without . or .." },
+	{ "DOCKER_CONTAINER_WORKDIR", "/home/../etc", "DOCKER_CONTAINER_WORKDIR: \"/home/../etc\" is not an absolute path without . or .." },
+	{ "DOCKER_CONTAINER_DNS", "10.0.0.256", "DOCKER_CONTAINER_DNS: \"10.0.0.256\" is not an IPv4 or IPv6 address" },
+	{ "DOCKER_CONTAINER_DNS", "1.1.1.1 dns.google", "DOCKER_CONTAINER_DNS: \"dns.google\" is not an IPv4 or IPv6 address" },
+	{ "DOCKER_CONTAINER_DNS", "1.1.1.1,8.8.8.8", "DOCKER_CONTAINER_DNS: \"1.1.1.1,8.8.8.8\" is not an IPv4 or IPv6 address" },
+	{ "DOCKER_CONTAINER_DNS", "fe80::1%eth0", "DOCKER_CONTAINER_DNS: \"fe80::1%eth0\" is not an IPv4 or IPv6 address" },
+	{ "DOCKER_CONTAINER_DNS_SEARCH", "-a.org", "DOCKER_CONTAINER_DNS_SEARCH: \"-a.org\" is not a domain name" },
+	{ "DOCKER_CONTAINER_DNS_SEARCH", "a-.org", "DOCKER_CONTAINER_DNS_SEARCH: \"a-.org\" is not a domain name" },
+	{ "DOCKER_CONTAINER_DNS_SEARCH", "a..org", "DOCKER_CONTAINER_DNS_SEARCH: \"a..org\" is not a domain name" },
+	{ "DOCKER_CONTAINER_DNS_SEARCH", "a.org.", "DOCKER_CONTAINER_DNS_SEARCH: \"a.org.\" is not a domain name" },
+	{ "DOCKER_CONTAINER_DNS_SEARCH", "a_b.org", "DOCKER_CONTAINER_DNS_SEARCH: \"a_b.org\" is not a domain name" },
+	{ "DOCKER_CONTAINER_DNS_SEARCH",
+	  "a234567890123456789012345678901234567890123456789012345678901234.org",
+	  "DOCKER_CONTAINER_DNS_SEARCH: \"a234567890123456789012345678901234567890123456789012345678901234...\" is not a domain name" },
+	{ "DOCKER_CONTAINER_NETWORK", "host",
+	  "DOCKER_CONTAINER_NETWORK: \"host\" would give untrusted code the host's network namespace "
+	  "(its loopback services and abstract unix sockets): refused" },
+	{ "DOCKER_CONTAINER_NETWORK", "container:abc",
+	  "DOCKER_CONTAINER_NETWORK: \"container:abc\" is not a network name ([A-Za-z0-9][A-Za-z0-9_.-]*)" },
+	{ "DOCKER_CONTAINER_NETWORK", "-net",
+	  "DOCKER_CONTAINER_NETWORK: \"-net\" is not a network name ([A-Za-z0-9][A-Za-z0-9_.-]*)" },
+	{ "DOCKER_CONTAINER_MEMORY_RESERVATION", "-1",
+	  "DOCKER_CONTAINER_MEMORY_RESERVATION: \"-1\" is out of range 0-9223372036854775807" },
+	{ "DOCKER_CONTAINER_PLATFORM", "linux", "DOCKER_CONTAINER_PLATFORM: \"linux\" is not os/arch[/variant] ([a-z0-9_.-])" },
+	{ "DOCKER_CONTAINER_PLATFORM", "linux/amd64/v2/x", "DOCKER_CONTAINER_PLATFORM: \"linux/amd64/v2/x\" is not os/arch[/variant] ([a-z0-9_.-])" },
+	{ "DOCKER_CONTAINER_PLATFORM", "Linux/AMD64", "DOCKER_CONTAINER_PLATFORM: \"Linux/AMD64\" is not os/arch[/variant] ([a-z0-9_.-])" },
+	{ "DOCKER_CONTAINER_PLATFORM", "linux//amd64", "DOCKER_CONTAINER_PLATFORM: \"linux//amd64\" is not os/arch[/variant] ([a-z0-9_.-])" },
+	{ "RUN_PREPARE_PY", "runbox/python", "RUN_PREPARE_PY: expected \"<image> <command>\", the command 1-1023 bytes" },
+	{ "RUN_PREPARE_PY", "Runbox/Python true", "RUN_PREPARE_PY: \"Runbox/Python\" is not an image reference" },
+	{ "RUN_PREPARE_PY", "runbox/python true\ttrue", "RUN_PREPARE_PY: value contains a control character" },
 };
 
 static void test_bads(void)
@@ -699,7 +778,7 @@ static void test_file_syntax(void)
 
 	config_defaults(&c);
 	CHECK(load_text(&c, "") == 0);
-	CHECK(c.given == 0);
+	CHECK(c.given[0] == 0 && c.given[1] == 0);
 
 	CHECK(config_load_file(&c, "/nonexistent/runboxd.env", err, sizeof err) == -1);
 	CHECKF(strcmp(err, "/nonexistent/runboxd.env: cannot open: No such file or directory") == 0, "%s",
@@ -806,6 +885,125 @@ static void test_cross_checks(void)
 	CHECKF(load_env(&c, warm_any) == 0, "%s", err);
 }
 
+/* Container options that weaken isolation, or that Docker would refuse at every create. */
+static void test_container_option_checks(void)
+{
+	static const char *const rw[] = { "DOCKER_CONTAINER_MOUNTS=/srv/a:/a:ro /srv/b:/b", NULL };
+	static const char *const rw_ok[] = { "DOCKER_CONTAINER_MOUNTS=/srv/a:/a:ro /srv/b:/b:rw",
+					     "DOCKER_CONTAINER_MOUNTS_ALLOW_RW=true", NULL };
+	static const char *const ro[] = { "DOCKER_CONTAINER_MOUNTS=/srv/a:/a:ro", NULL };
+	static const char *const net[] = { "DOCKER_CONTAINER_NETWORK=sandbox", NULL };
+	static const char *const net_ok[] = { "DOCKER_CONTAINER_NETWORK=sandbox",
+					      "DOCKER_CONTAINER_NETWORK_DISABLED=false", NULL };
+	static const char *const none_ok[] = { "DOCKER_CONTAINER_NETWORK=none", NULL };
+	static const char *const res[] = { "DOCKER_CONTAINER_MEMORY_RESERVATION=536870913", NULL };
+	static const char *const res_ok[] = { "DOCKER_CONTAINER_MEMORY_RESERVATION=536870912", NULL };
+	static const char *const res_nomem[] = { "DOCKER_CONTAINER_MEMORY=0",
+						 "DOCKER_CONTAINER_MEMORY_RESERVATION=1073741824", NULL };
+	static const char *const dns[] = { "DOCKER_CONTAINER_DNS=10.0.0.53", NULL };
+	static const char *const search[] = { "DOCKER_CONTAINER_DNS_SEARCH=example.org", NULL };
+	static const char *const dns_ok[] = { "DOCKER_CONTAINER_DNS=10.0.0.53",
+					      "DOCKER_CONTAINER_DNS_SEARCH=example.org",
+					      "DOCKER_CONTAINER_NETWORK_DISABLED=false",
+					      "DOCKER_CONTAINER_NETWORK=none", NULL };
+	struct config c;
+
+	CHECK(load_env(&c, dns) == -1);
+	CHECKF(strcmp(err, "DOCKER_CONTAINER_DNS: Docker writes no /etc/resolv.conf while "
+			   "DOCKER_CONTAINER_NETWORK_DISABLED=true; set it to false (with "
+			   "DOCKER_CONTAINER_NETWORK=none the container still has no network)") == 0, "%s", err);
+	CHECK(load_env(&c, search) == -1 && strncmp(err, "DOCKER_CONTAINER_DNS_SEARCH: ", 29) == 0);
+	CHECKF(load_env(&c, dns_ok) == 0, "%s", err);
+	CHECK(load_env(&c, rw) == -1);
+	CHECKF(strcmp(err, "DOCKER_CONTAINER_MOUNTS: /srv/b:/b is writable (add :ro, or set "
+			   "DOCKER_CONTAINER_MOUNTS_ALLOW_RW=true)") == 0, "%s", err);
+	CHECKF(load_env(&c, rw_ok) == 0, "%s", err);
+	CHECK(c.mounts.n == 2 && !c.mounts.item[0].rw && c.mounts.item[1].rw &&
+	      strcmp(c.mounts.item[1].host, "/srv/b") == 0 && strcmp(c.mounts.item[1].target, "/b") == 0);
+	CHECKF(load_env(&c, ro) == 0, "%s", err);
+	CHECK(load_env(&c, net) == -1);
+	CHECKF(strcmp(err, "DOCKER_CONTAINER_NETWORK: \"sandbox\" needs "
+			   "DOCKER_CONTAINER_NETWORK_DISABLED=false") == 0, "%s", err);
+	CHECKF(load_env(&c, net_ok) == 0, "%s", err);
+	CHECKF(load_env(&c, none_ok) == 0, "%s", err);
+	CHECK(load_env(&c, res) == -1);
+	CHECKF(strcmp(err, "DOCKER_CONTAINER_MEMORY_RESERVATION: 536870913 is greater than "
+			   "DOCKER_CONTAINER_MEMORY (536870912)") == 0, "%s", err);
+	CHECKF(load_env(&c, res_ok) == 0, "%s", err);
+	CHECKF(load_env(&c, res_nomem) == 0, "%s", err);
+	/* The defaults: nothing of this in a container. */
+	base(&c);
+	CHECK(!c.image_pull && c.pull_timeout == 300 && c.pull_retries == 2);
+	CHECK(c.mounts.n == 0 && !c.mounts_allow_rw && c.workdir[0] == '\0' && c.dns.n == 0 &&
+	      c.dns_search.n == 0 && c.network[0] == '\0' && c.memory_reservation == 0 &&
+	      c.platform[0] == '\0' && c.prepare.n == 0);
+}
+
+/* RUN_PREPARE_<NAME>: a family of variables, the name from the key. */
+static void test_prepare(void)
+{
+	static const char *const env[] = { "RUN_PREPARE_A=runbox/sh  echo a > /tmp/a",
+					   "RUN_PREPARE_B_2=runbox/python:3 true", NULL };
+	static const char *const twice[] = { "RUN_PREPARE_A=runbox/sh true",
+					     "RUN_PREPARE_B=runbox/sh false", NULL };
+	struct config c;
+	char out[256];
+	char *p;
+
+	CHECKF(load_env(&c, env) == 0, "%s", err);
+	CHECK(c.prepare.n == 2);
+	CHECK(config_prepare_find(&c, "runbox/sh") != NULL &&
+	      strcmp(config_prepare_find(&c, "runbox/sh"), "echo a > /tmp/a") == 0);
+	CHECK(config_prepare_find(&c, "runbox/python:3") != NULL &&
+	      strcmp(config_prepare_find(&c, "runbox/python:3"), "true") == 0);
+	CHECK(config_prepare_find(&c, "runbox/python") == NULL);
+	CHECK(strcmp(printed(&c, "RUN_PREPARE_A", out, sizeof out), "runbox/sh echo a > /tmp/a") == 0);
+	CHECK(strcmp(printed(&c, "RUN_PREPARE_B_2", out, sizeof out), "runbox/python:3 true") == 0);
+	/* The same name again replaces; empty removes. */
+	CHECK(config_set(&c, "RUN_PREPARE_A", "runbox/c make", err, sizeof err) == 0);
+	CHECK(c.prepare.n == 2 && config_prepare_find(&c, "runbox/sh") == NULL &&
+	      strcmp(config_prepare_find(&c, "runbox/c"), "make") == 0);
+	CHECK(config_set(&c, "RUN_PREPARE_A", "", err, sizeof err) == 0);
+	CHECK(c.prepare.n == 1 && config_prepare_find(&c, "runbox/c") == NULL &&
+	      strcmp(c.prepare.item[0].name, "B_2") == 0);
+	CHECK(config_set(&c, "RUN_PREPARE_NOPE", "", err, sizeof err) == 0 && c.prepare.n == 1);
+	/* One image, one command. */
+	CHECK(load_env(&c, twice) == -1);
+	CHECKF(strcmp(err, "RUN_PREPARE_B: runbox/sh already has a prepare command (RUN_PREPARE_A)") == 0,
+	       "%s", err);
+	/* Names: [A-Z0-9_], bounded; anything else is not a variable. */
+	base(&c);
+	CHECK(config_set(&c, "RUN_PREPARE_", "runbox/sh true", err, sizeof err) == 1);
+	CHECK(config_set(&c, "RUN_PREPARE_py", "runbox/sh true", err, sizeof err) == 1);
+	CHECK(config_set(&c, "RUN_PREPARE_A-B", "runbox/sh true", err, sizeof err) == 1);
+	CHECK(config_set(&c, "RUN_PREPARE_0123456789012345678901234567890", "runbox/sh true", err,
+			 sizeof err) == 0);
+	CHECK(config_set(&c, "RUN_PREPARE_01234567890123456789012345678901", "runbox/sh true", err,
+			 sizeof err) == 1);
+	/* At most CONFIG_MAX_PREPARE of them. */
+	base(&c);
+	for (int i = 0; i < CONFIG_MAX_PREPARE; i++) {
+		char key[32], val[64];
+
+		snprintf(key, sizeof key, "RUN_PREPARE_N%d", i);
+		snprintf(val, sizeof val, "img%d true", i);
+		CHECK(config_set(&c, key, val, err, sizeof err) == 0);
+	}
+	CHECK(config_set(&c, "RUN_PREPARE_MORE", "more true", err, sizeof err) == -1);
+	CHECKF(strcmp(err, "RUN_PREPARE_MORE: more than 8 RUN_PREPARE_<NAME> variables") == 0, "%s", err);
+	/* A command of CONFIG_MAX_COMMAND - 1 bytes fits, one more does not. */
+	base(&c);
+	p = malloc(CONFIG_MAX_COMMAND + 16);
+	memcpy(p, "a ", 2);
+	memset(p + 2, 'x', CONFIG_MAX_COMMAND - 1);
+	p[CONFIG_MAX_COMMAND + 1] = '\0';
+	CHECK(config_set(&c, "RUN_PREPARE_L", p, err, sizeof err) == 0);
+	p[CONFIG_MAX_COMMAND + 1] = 'x';
+	p[CONFIG_MAX_COMMAND + 2] = '\0';
+	CHECK(config_set(&c, "RUN_PREPARE_L", p, err, sizeof err) == -1);
+	free(p);
+}
+
 static void test_instance(void)
 {
 	static const char *const addr[] = { "SERVER_LISTEN_ADDR=0.0.0.0", "SERVER_LISTEN_PORT=1", NULL };
@@ -861,7 +1059,8 @@ static void test_print(void)
 	f = open_memstream(&usage, &usage_len);
 	config_usage(f);
 	fclose(f);
-	CHECK(count_lines(usage) == count_lines(out) && count_lines(out) == 49);
+	/* ... and RUN_PREPARE_<NAME>, which prints nothing while no such variable is set. */
+	CHECK(count_lines(usage) == count_lines(out) + 1 && count_lines(out) == 60);
 	for (p = out, q = usage; *p && *q; p = strchr(p, '\n') + 1, q = strchr(q, '\n') + 1)
 		CHECKF(strncmp(p, q, strcspn(p, "=")) == 0 && q[strcspn(p, "=")] == ':', "%.40s vs %.40s", p, q);
 	CHECK(strstr(usage, "\nSERVER_LISTEN_PORT: listen TCP port [integer 1-65535; required]\n") != NULL);
@@ -896,7 +1095,7 @@ static void test_round_trip(void)
 	memcpy(b.access_token, a.access_token, sizeof b.access_token);
 	CHECKF(config_finish(&b, err, sizeof err) == 0, "%s", err);
 	CHECK(strcmp(b.hostname, " odd \"host' ") == 0 && strcmp(b.user, "'quoted'") == 0);
-	b.given = a.given;
+	memcpy(b.given, a.given, sizeof b.given);
 	CHECK(memcmp(&a, &b, sizeof a) == 0);
 	free(out);
 
@@ -911,7 +1110,7 @@ static void test_round_trip(void)
 	CHECKF(load_text(&b, out) == 0, "%s", err);
 	memcpy(b.access_token, a.access_token, sizeof b.access_token);
 	CHECKF(config_finish(&b, err, sizeof err) == 0, "%s", err);
-	b.given = a.given;
+	memcpy(b.given, a.given, sizeof b.given);
 	CHECK(memcmp(&a, &b, sizeof a) == 0);
 	free(out);
 }
@@ -1090,12 +1289,14 @@ static void test_shipped_conf(void)
 			line[strcspn(line, "\n")] = '\0';
 			documented = documented || strncmp(line, doc, strlen(doc)) == 0;
 			present = present || strncmp(line, set, strlen(set)) == 0;
-			if (strncmp(line, shown, strlen(shown)) == 0) {
+			/* RUN_PREPARE_<NAME> is a family: its line shows the syntax, not a value. */
+			if (strncmp(line, shown, strlen(shown)) == 0)
 				present = true;
+			if (strncmp(line, shown, strlen(shown)) == 0 && !strchr(name, '<')) {
 				one = def;
 				eq = strchr(line, '=');
 				CHECKF(config_set(&one, name, eq + 1, err, sizeof err) == 0, "%s", err);
-				one.given = 0;
+				memset(one.given, 0, sizeof one.given);
 				CHECKF(memcmp(&one, &def, sizeof one) == 0, "%s: not the default", line);
 			}
 		}
@@ -1132,6 +1333,8 @@ int main(int argc, char **argv)
 	test_env_over_file();
 	test_required();
 	test_cross_checks();
+	test_container_option_checks();
+	test_prepare();
 	test_instance();
 	test_print();
 	test_round_trip();

@@ -245,6 +245,295 @@ static void test_create_body(void)
 	CHECK(member_is(hc, hl, "Privileged", "false"));
 }
 
+/* The configured container options, as one exact create body. */
+static void test_create_options(void)
+{
+	static char out[DOCKER_MAX_REQUEST_BODY];
+	static const char want[] =
+	    "{\"Hostname\":\"h\",\"User\":\"u\",\"AttachStdin\":true,\"AttachStdout\":true,"
+	    "\"AttachStderr\":true,\"Tty\":false,\"OpenStdin\":true,\"StdinOnce\":true,"
+	    "\"Image\":\"img\",\"WorkingDir\":\"/work \\\"dir\\\"\",\"NetworkDisabled\":false,"
+	    "\"Labels\":{\"io.runboxd.instance\":\"i\",\"io.runboxd.slot\":\"1\"},"
+	    "\"HostConfig\":{\"Privileged\":false,\"Memory\":1000,\"MemorySwap\":1000,"
+	    "\"MemoryReservation\":500,\"CapAdd\":[],\"CapDrop\":[],\"Ulimits\":["
+	    "{\"Name\":\"nofile\",\"Soft\":1,\"Hard\":2},{\"Name\":\"nproc\",\"Soft\":3,\"Hard\":4}],"
+	    "\"ReadonlyRootfs\":false,\"Mounts\":["
+	    "{\"Type\":\"bind\",\"Source\":\"/srv/data\",\"Target\":\"/data\",\"ReadOnly\":true},"
+	    "{\"Type\":\"bind\",\"Source\":\"/srv/a,b=c\",\"Target\":\"/out\",\"ReadOnly\":false}],"
+	    "\"NetworkMode\":\"sandbox-net\",\"Dns\":[\"10.0.0.53\",\"fd00::53\"],"
+	    "\"DnsSearch\":[\"example.org\"]}}";
+	struct config c;
+	const char *hc;
+	size_t hl, len;
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	snprintf(c.hostname, sizeof(c.hostname), "h");
+	snprintf(c.user, sizeof(c.user), "u");
+	c.memory = 1000;
+	c.memory_reservation = 500;
+	c.nofile_soft = 1;
+	c.nofile_hard = 2;
+	c.nproc_soft = 3;
+	c.nproc_hard = 4;
+	snprintf(c.workdir, sizeof(c.workdir), "/work \"dir\"");
+	c.mounts.n = 2;
+	snprintf(c.mounts.item[0].host, CONFIG_MAX_STR, "/srv/data");
+	snprintf(c.mounts.item[0].target, CONFIG_MAX_STR, "/data");
+	snprintf(c.mounts.item[1].host, CONFIG_MAX_STR, "/srv/a,b=c");
+	snprintf(c.mounts.item[1].target, CONFIG_MAX_STR, "/out");
+	c.mounts.item[1].rw = true;
+	snprintf(c.network, sizeof(c.network), "sandbox-net");
+	c.dns.n = 2;
+	snprintf(c.dns.item[0], CONFIG_MAX_STR, "10.0.0.53");
+	snprintf(c.dns.item[1], CONFIG_MAX_STR, "fd00::53");
+	c.dns_search.n = 1;
+	snprintf(c.dns_search.item[0], CONFIG_MAX_STR, "example.org");
+	rc = docker_create_body(&c, "img", "i", 1, out, sizeof(out));
+	CHECKF(rc > 0 && strcmp(out, want) == 0, "\n  got  %s\n  want %s", out, want);
+	CHECK(json_check(out, strlen(out)) == JSON_OBJECT);
+
+	/* "none" named explicitly, with the network disabled: one NetworkMode, none. */
+	c.network_disabled = true;
+	snprintf(c.network, sizeof(c.network), "none");
+	c.dns.n = c.dns_search.n = c.mounts.n = 0;
+	c.memory_reservation = 0;
+	c.workdir[0] = '\0';
+	rc = docker_create_body(&c, "img", "i", 1, out, sizeof(out));
+	len = rc > 0 ? (size_t)rc : 0;
+	CHECK(json_check(out, len) == JSON_OBJECT);
+	CHECK(member_is(out, len, "NetworkDisabled", "true"));
+	CHECK(!has_member(out, len, "WorkingDir"));
+	host_config(out, len, &hc, &hl);
+	CHECK(member_is(hc, hl, "NetworkMode", "\"none\""));
+	CHECK(!has_member(hc, hl, "Mounts") && !has_member(hc, hl, "Dns") &&
+	      !has_member(hc, hl, "DnsSearch") && !has_member(hc, hl, "MemoryReservation"));
+	{
+		const char *first = strstr(out, "\"NetworkMode\"");
+
+		CHECK(first != NULL && strstr(first + 1, "\"NetworkMode\"") == NULL);
+	}
+}
+
+/* DOCKER_CONTAINER_PLATFORM goes on the create's query, encoded. */
+static void test_create_platform(void)
+{
+	char id[DOCKER_MAX_ID], js[256];
+	struct docker_error err;
+	struct config c;
+	pid_t pid;
+	int rc;
+
+	config_full(&c);
+	snprintf(c.platform, sizeof(c.platform), "linux/arm64/v8");
+	snprintf(js, sizeof(js), "{\"Id\":\"%s\"}", ID64);
+	pid = serve_json(201, "Created", js);
+	rc = docker_container_create(&ctx, &c, "img", "i", 0, id, &err);
+	reap(pid);
+	CHECK(rc == DOCKER_OK);
+	CHECKF(strncmp(request_seen(),
+	               "POST /v1.41/containers/create?platform=linux%2Farm64%2Fv8 HTTP/1.1\r\n",
+	               67) == 0,
+	       "%.80s", request_seen());
+}
+
+static void test_image_split(void)
+{
+	static const struct {
+		const char *in, *name, *tag;
+	} t[] = {
+	    {"busybox", "busybox", "latest"},
+	    {"busybox:1.36", "busybox", "1.36"},
+	    {"runbox/sh", "runbox/sh", "latest"},
+	    {"127.0.0.1:5000/runbox/x", "127.0.0.1:5000/runbox/x", "latest"},
+	    {"127.0.0.1:5000/runbox/x:t1", "127.0.0.1:5000/runbox/x", "t1"},
+	    {"reg.example:443/a/b@sha256:0f4b09f5198f0a70636cd3c751838f8cbbe5d4dca51737fdf44877b199c7659f",
+	     "reg.example:443/a/b",
+	     "sha256:0f4b09f5198f0a70636cd3c751838f8cbbe5d4dca51737fdf44877b199c7659f"},
+	    {"a/b:tag@sha256:0f4b09f5198f0a70636cd3c751838f8cbbe5d4dca51737fdf44877b199c7659f", "a/b",
+	     "sha256:0f4b09f5198f0a70636cd3c751838f8cbbe5d4dca51737fdf44877b199c7659f"},
+	    {"host:5000/a@sha256:0f4b09f5198f0a70636cd3c751838f8cbbe5d4dca51737fdf44877b199c7659f",
+	     "host:5000/a", "sha256:0f4b09f5198f0a70636cd3c751838f8cbbe5d4dca51737fdf44877b199c7659f"},
+	};
+	char name[DOCKER_MAX_IMAGE_REF + 1], tag[DOCKER_MAX_IMAGE_REF + 1];
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		CHECKF(docker_image_split(t[i].in, name, sizeof(name), tag, sizeof(tag)) == 0 &&
+		           strcmp(name, t[i].name) == 0 && strcmp(tag, t[i].tag) == 0,
+		       "%s -> %s %s", t[i].in, name, tag);
+	}
+	CHECK(docker_image_split("abc:tag", name, 3, tag, sizeof(tag)) == -1);
+	CHECK(docker_image_split("abc:tag", name, sizeof(name), tag, 3) == -1);
+}
+
+/* One progress stream fed in two pieces at every split point. */
+static int pull_split_all(const char *s, bool want_failed, const char *want_msg, bool want_bad)
+{
+	static struct docker_pull p;
+	size_t n = strlen(s);
+	int ok = 1;
+
+	for (size_t k = 0; k <= n; k++) {
+		int r;
+
+		docker_pull_init(&p);
+		r = docker_pull_feed(&p, s, k);
+		if (r == 0)
+			r = docker_pull_feed(&p, s + k, n - k);
+		if (r == 0)
+			r = docker_pull_end(&p);
+		if ((r < 0) != want_bad || (!want_bad && (p.failed != want_failed ||
+		                                          strcmp(p.message, want_msg) != 0))) {
+			fprintf(stderr, "  split %zu of [%s]: r=%d failed=%d msg=[%s]\n", k, s, r,
+			        p.failed, p.message);
+			ok = 0;
+		}
+	}
+	return ok;
+}
+
+static void test_pull_progress(void)
+{
+	static struct docker_pull p;
+	static char big[PULL_MAX_LINE + 16];
+
+	CHECK(pull_split_all("{\"status\":\"Pulling from runbox/x\",\"id\":\"t1\"}\r\n"
+	                     "{\"status\":\"Downloading\",\"progressDetail\":{\"current\":1,\"total\":2}}\r\n"
+	                     "{\"status\":\"Status: Downloaded newer image for x:t1\"}\r\n",
+	                     false, "", false));
+	CHECK(pull_split_all("{\"status\":\"Pulling fs layer\"}\n"
+	                     "{\"errorDetail\":{\"message\":\"unexpected EOF\"},\"error\":\"unexpected EOF\"}\n",
+	                     true, "unexpected EOF", false));
+	/* The last object need not end with a newline; errorDetail alone counts. */
+	CHECK(pull_split_all("{\"status\":\"a\"}\n{\"errorDetail\":{\"message\":\"denied: \\u001b x\"}}",
+	                     true, "denied: ? x", false));
+	/* The first error explains; later ones are ignored. */
+	CHECK(pull_split_all("{\"error\":\"first\"}\n{\"error\":\"second\"}\n", true, "first", false));
+	CHECK(pull_split_all("{\"status\":\"a\"}\nnot json\n", false, "", true));
+	CHECK(pull_split_all("[1]\n", false, "", true));
+	CHECK(pull_split_all("{\"status\":\"a\"", false, "", true));
+	CHECK(pull_split_all("\n\r\n  \n", false, "", false));
+
+	/* An object longer than PULL_MAX_LINE is refused, not truncated. */
+	memset(big, ' ', sizeof(big) - 1);
+	big[0] = '{';
+	big[sizeof(big) - 2] = '}';
+	big[sizeof(big) - 1] = '\0';
+	docker_pull_init(&p);
+	CHECK(docker_pull_feed(&p, big, strlen(big)) == -1 && p.bad);
+	/* ... and one of exactly PULL_MAX_LINE bytes is taken. */
+	big[PULL_MAX_LINE - 1] = '}';
+	big[PULL_MAX_LINE] = '\n';
+	docker_pull_init(&p);
+	CHECK(docker_pull_feed(&p, big, PULL_MAX_LINE + 1) == 0 && p.objects == 1);
+}
+
+static void test_image_pull(void)
+{
+	static struct docker_pull prog;
+	struct docker_error err;
+	pid_t pid;
+	int rc;
+
+	pid = serve("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+	            "Transfer-Encoding: chunked\r\n\r\n"
+	            "2e\r\n{\"status\":\"Pulling from runbox/x\",\"id\":\"t1\"}\r\n\r\n"
+	            "38\r\n{\"status\":\"Status: Downloaded newer image for x/y:t1\"}\r\n\r\n0\r\n\r\n",
+	            SERVE_BYTEWISE);
+	rc = docker_image_pull(&ctx, "127.0.0.1:5000/runbox/x:t1", "", GENEROUS_MS, &prog, &err);
+	reap(pid);
+	CHECKF(rc == DOCKER_OK && prog.objects == 2, "%d %s", rc, err.message);
+	CHECKF(strncmp(request_seen(),
+	               "POST /v1.41/images/create?fromImage=127.0.0.1%3A5000%2Frunbox%2Fx&tag=t1 "
+	               "HTTP/1.1\r\n",
+	               83) == 0,
+	       "%.100s", request_seen());
+
+	pid = serve("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n"
+	            "{\"status\":\"Pulling fs layer\"}\r\n{\"error\":\"read: connection reset\"}\r\n",
+	            SERVE_WHOLE);
+	rc = docker_image_pull(&ctx, "a", "linux/amd64", GENEROUS_MS, &prog, &err);
+	reap(pid);
+	CHECKF(rc == DOCKER_ESTATUS && err.status == 200 &&
+	           strcmp(err.message, "read: connection reset") == 0,
+	       "%d %s", rc, err.message);
+	CHECK(strncmp(request_seen(),
+	              "POST /v1.41/images/create?fromImage=a&tag=latest&platform=linux%2Famd64 ",
+	              72) == 0);
+
+	pid = serve_json(404, "Not Found",
+	                 "{\"message\":\"manifest for r/x:t not found: manifest unknown\"}");
+	rc = docker_image_pull(&ctx, "r/x:t", "", GENEROUS_MS, &prog, &err);
+	reap(pid);
+	CHECK(rc == DOCKER_ESTATUS && err.status == 404 &&
+	      strcmp(err.message, "manifest for r/x:t not found: manifest unknown") == 0);
+
+	pid = serve("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nnot json\n", SERVE_WHOLE);
+	rc = docker_image_pull(&ctx, "a", "", GENEROUS_MS, &prog, &err);
+	reap(pid);
+	CHECK(rc == DOCKER_EPROTO);
+
+	pid = serve("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", SERVE_WHOLE);
+	rc = docker_image_pull(&ctx, "a", "", GENEROUS_MS, &prog, &err);
+	reap(pid);
+	CHECK(rc == DOCKER_EPROTO);
+
+	/* The pull's own timeout bounds the whole stream. */
+	pid = serve("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"status\":\"a\"}\n",
+	            SERVE_HANG);
+	rc = docker_image_pull(&ctx, "a", "", SHORT_MS, &prog, &err);
+	reap(pid);
+	CHECK(rc == DOCKER_EIO);
+	/* A daemon that did not answer is forgotten: it may come back as another version. */
+	CHECK(ctx.api[0] == '\0');
+	snprintf(ctx.api, sizeof(ctx.api), "1.41");
+}
+
+static void test_exec(void)
+{
+	static char body[1024];
+	static char replies[3][512];
+	const char *seq[3] = {replies[0], replies[1], replies[2]};
+	char out[256], want[512];
+	struct docker_error err;
+	int code, rc;
+	pid_t pid;
+
+	rc = docker_exec_body("runbox", "mkdir -p \"$HOME/x\" && echo '\\' ok", body, sizeof(body));
+	CHECKF(rc > 0 &&
+	           strcmp(body, "{\"AttachStdin\":false,\"AttachStdout\":true,\"AttachStderr\":true,"
+	                        "\"Tty\":false,\"Privileged\":false,\"User\":\"runbox\",\"Cmd\":["
+	                        "\"/bin/sh\",\"-c\",\"mkdir -p \\\"$HOME/x\\\" && echo '\\\\' ok\"]}") == 0,
+	       "%s", body);
+	for (size_t n = 0; n <= (size_t)rc; n++)
+		CHECK(docker_exec_body("runbox", "mkdir -p \"$HOME/x\" && echo '\\' ok", body, n) == -1);
+
+	snprintf(replies[0], sizeof(replies[0]),
+	         "HTTP/1.1 201 Created\r\nContent-Length: %zu\r\n\r\n{\"Id\":\"%s\"}", strlen(ID64) + 9,
+	         ID64);
+	snprintf(replies[1], sizeof(replies[1]),
+	         "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.raw-stream\r\n\r\n");
+	snprintf(replies[2], sizeof(replies[2]),
+	         "HTTP/1.1 200 OK\r\nContent-Length: 30\r\n\r\n{\"ExitCode\":3,\"Running\":false}");
+	pid = serve_seq(seq, 3);
+	rc = docker_container_exec(&ctx, ID64, "runbox", "exit 3", &code, out, sizeof(out), &err);
+	reap(pid);
+	CHECKF(rc == DOCKER_OK && code == 3 && out[0] == '\0', "%d %d %s", rc, code, err.message);
+	snprintf(want, sizeof(want), "POST /v1.41/containers/%s/exec HTTP/1.1\r\n", ID64);
+	CHECK(strncmp(request_seen(), want, strlen(want)) == 0);
+	snprintf(want, sizeof(want), "POST /v1.41/exec/%s/start HTTP/1.1\r\n", ID64);
+	CHECK(strstr(request_seen(), want) != NULL);
+	snprintf(want, sizeof(want), "GET /v1.41/exec/%s/json HTTP/1.1\r\n", ID64);
+	CHECK(strstr(request_seen(), want) != NULL);
+
+	pid = serve_json(409, "Conflict", "{\"message\":\"Container x is not running\"}");
+	rc = docker_container_exec(&ctx, ID64, "runbox", "true", &code, out, sizeof(out), &err);
+	reap(pid);
+	CHECK(rc == DOCKER_ESTATUS && err.status == 409 && code == -1);
+	CHECK(docker_container_exec(&ctx, "../x", "runbox", "true", &code, out, sizeof(out), &err) ==
+	      DOCKER_EPROTO);
+}
+
 static void translate_is(const char *in, const char *want)
 {
 	char mem[4096];
@@ -892,6 +1181,12 @@ int main(void)
 
 	test_create_body();
 	test_create_body_cmd();
+	test_create_options();
+	test_create_platform();
+	test_image_split();
+	test_pull_progress();
+	test_image_pull();
+	test_exec();
 	test_version_translate();
 	test_version_call();
 	test_container_create();
