@@ -83,7 +83,8 @@ def test_options(hostdir):
                 and "exited with status 7: boom" in js["message"],
                 "a failing prepare command is 500 docker.container.prepare with its output", body[:300])
         st, js, body = s.run(HANG_IMG, sh("echo never"), timeout=120)
-        R.check(st == 500 and is_error(body, "docker.container.prepare") and "did not end within 10s" in js["message"],
+        within = "did not end within %ss" % s.config["DOCKER_UNIX_SOCKET_READ_TIMEOUT"]
+        R.check(st == 500 and is_error(body, "docker.container.prepare") and within in js["message"],
                 "a prepare command that does not end is 500 docker.container.prepare at the read timeout", body[:300])
     finally:
         s.stop()
