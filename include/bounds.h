@@ -141,6 +141,11 @@
 #define MASTER_DRAIN_TIMEOUT_SEC 30     /* SIGTERM: in-flight requests get this long */
 #define MASTER_ROLL_SETTLE_MS 1000      /* a reload's replacement slot runs this long before the next is retired */
 
+/* Scoreboard (shared memory) and the operator routes that read it. */
+#define SCOREBOARD_ROWS CONFIG_MAX_WORKERS /* one row per slot that can ever exist */
+#define SCOREBOARD_TEXT_MAX (64u * 1024)   /* GET /metrics body: every series at 20-digit values fits */
+#define HEALTH_PING_MS 1000                /* GET /health: Docker must answer /_ping within this */
+
 /* In-image runner (runbox-runner). */
 #define RUNNER_MAX_PAYLOAD (64u * 1024 * 1024)  /* stdin payload; more -> exit 1 */
 #define RUNNER_MAX_TOKENS (1u << 20)            /* jsmn tokens of one payload */

@@ -128,6 +128,7 @@ struct config {
 	int64_t memory_reservation;    /* DOCKER_CONTAINER_MEMORY_RESERVATION bytes (0 = none) */
 	char platform[CONFIG_MAX_STR]; /* DOCKER_CONTAINER_PLATFORM os/arch[/variant] ("" = the daemon's) */
 	struct config_prepare prepare; /* RUN_PREPARE_<NAME> */
+	bool metrics_public;           /* METRICS_PUBLIC (false): GET /metrics without the token */
 
 	/* Not variables: what sandbox_prepare found for the users above. */
 	struct sandbox_ids front_ids, agent_ids;

@@ -65,6 +65,12 @@ int docker_api_pick(const char *js, size_t len, char *api, size_t apisz, struct 
  */
 int docker_version(struct docker_ctx *ctx, struct jbuf *out, struct docker_error *err);
 
+/*
+ * Unversioned GET /_ping with every read and write bounded by timeout_ms
+ * (or the context's timeouts, if shorter): DOCKER_OK when Docker answers 200.
+ */
+int docker_ping(const struct docker_ctx *ctx, int timeout_ms, struct docker_error *err);
+
 /* Turn Docker's /version reply into the object above (pure; for tests); api NULL leaves "runboxd" out. */
 int docker_version_translate(const char *js, size_t len, const char *api, struct jbuf *out);
 

@@ -28,6 +28,8 @@ enum msg_type {
 	MSG_EXEC,        /* front -> agent: struct msg_ask + struct msg_exec + script; answered as MSG_RUN */
 	MSG_WAIT,        /* front -> agent: struct msg_wait, an exec's stream is over; MSG_STATUS */
 	MSG_STATUS,      /* agent -> front: struct msg_status, how the container ended */
+	MSG_PING,        /* front -> agent, no body: GET /health; MSG_REPLY 204 when Docker answers
+			    _ping within HEALTH_PING_MS, else 503 docker.unavailable */
 };
 
 struct msg_hdr {

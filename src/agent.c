@@ -27,6 +27,7 @@
 #include "pull.h"
 #include "reqlimits.h"
 #include "sandbox.h"
+#include "scoreboard.h"
 
 static struct config *cfg;
 static unsigned agent_slot;
@@ -50,6 +51,7 @@ static int sig_fd = -1;              /* signalfd: SIGUSR1, the master asking for
 static int life_fd = -1;             /* hangs up when the master dies */
 static bool sweep_due;               /* a removal or a listing failed: sweep again when idle */
 static bool warm_due;                /* a warm container could not be prepared: retry when idle */
+static bool janitor;                 /* this process is the master's janitor, not a slot's agent */
 
 /* A created, attached and started container nobody used yet, per RUN_WARM_IMAGES entry. */
 static struct warm {
@@ -109,7 +111,7 @@ static void agent_docker_error(int rc, const struct docker_error *err, int statu
 	agent_error(status, code, err->message);
 }
 
-static void agent_remove(const char *id)
+static void agent_remove(const char *id, enum scoreboard_removal why)
 {
 	struct docker_error err;
 	int rc;
@@ -123,14 +125,16 @@ static void agent_remove(const char *id)
 		/* Docker may be restarting: the container is still labelled, so a later sweep finds it. */
 		log_errorx("%s: cannot remove container %.12s: %s", __func__, id, err.message);
 		sweep_due = true;
-	} else
+	} else {
 		log_debug("removed container %.12s", id);
+		scoreboard_removed(janitor ? -1 : (int)agent_slot, why);
+	}
 }
 
 static void agent_finish_run(void)
 {
 	if (active[0] != '\0')
-		agent_remove(active);
+		agent_remove(active, SB_RM_AFTER_RUN);
 	active[0] = '\0';
 	state = AGENT_IDLE;
 }
@@ -143,7 +147,7 @@ static void agent_expire(void)
 {
 	log_warnx("front %u did not end its run in %" PRIu64 " ms; removing container %.12s", agent_slot,
 		  run_time_ms, active);
-	agent_remove(active);
+	agent_remove(active, SB_RM_EXPIRED);
 	active[0] = '\0';
 	state = AGENT_EXPIRED;
 }
@@ -216,7 +220,7 @@ static void agent_sweep_owned(int slot, unsigned max, const struct agent_owners 
 		sweep_due = true;
 	for (unsigned i = 0; i < s.n && i < max; i++) {
 		log_info("removing leftover container %.12s", s.ids[i]);
-		agent_remove(s.ids[i]);
+		agent_remove(s.ids[i], janitor ? SB_RM_JANITOR : SB_RM_SWEEP);
 	}
 }
 
@@ -443,7 +447,7 @@ static bool agent_start(const struct config *conf, const char *image, const char
 			agent_docker_error(rc, &err, 500, what);
 		else
 			log_warnx("%s: warm container of %s: %s: %s", __func__, image, what, err.message);
-		agent_remove(id);
+		agent_remove(id, SB_RM_FAILED);
 		id[0] = '\0';
 		return false;
 	}
@@ -454,7 +458,7 @@ static void agent_warm_drop(struct warm *w)
 {
 	close(w->fd);
 	w->fd = -1;
-	agent_remove(w->id);
+	agent_remove(w->id, SB_RM_WARM);
 	w->id[0] = '\0';
 }
 
@@ -596,6 +600,7 @@ static void agent_run(const struct msg_ask *ask, const char *rest, size_t rest_l
 	size_t early_len = 0;
 	bool lowered;
 	int fd = -1;
+	bool hit;
 
 	(void)rest;
 	(void)rest_len;
@@ -607,7 +612,10 @@ static void agent_run(const struct msg_ask *ask, const char *rest, size_t rest_l
 			if (warm[i].id[0] != '\0' && strcmp(cfg->warm_images.item[i], ask->image) == 0)
 				log_info("run of %s is cold: its memory, pids or cpus limit is not the warm "
 					 "container's (%lu so far)", ask->image, ++warm_passed);
-	if ((lowered || !agent_warm_take(ask->image, &fd)) &&
+	hit = !lowered && agent_warm_take(ask->image, &fd);
+	/* Before the stream is sent: the front reads the path once it has it. */
+	scoreboard_warm(agent_slot, hit);
+	if (!hit &&
 	    !agent_start(agent_run_config(&eff), ask->image, NULL, active, &fd, early, sizeof(early),
 			 &early_len, true))
 		return;
@@ -729,6 +737,26 @@ static void agent_done(const struct msg_ask *ask, const char *rest, size_t rest_
 }
 
 /*
+ * GET /health: does Docker answer /_ping within HEALTH_PING_MS?  No token:
+ * the answer says only whether Docker is up, and a ping costs no container.
+ */
+static void agent_ping(const struct msg_ask *ask, const char *rest, size_t rest_len)
+{
+	struct docker_error err;
+	char msg[DOCKER_MAX_MESSAGE + 64];
+
+	(void)ask;
+	(void)rest;
+	(void)rest_len;
+	if (docker_ping(&dctx, HEALTH_PING_MS, &err) == DOCKER_OK) {
+		agent_send_reply(204, "", 0);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "Docker did not answer _ping: %s", err.message);
+	agent_error(503, "docker.unavailable", msg);
+}
+
+/*
  * The master asks for a sweep when the last process of an earlier pair of
  * this slot is gone: what it left is nobody's now.
  */
@@ -771,6 +799,7 @@ static const struct agent_handler agent_menu[] = {
 	{MSG_EXEC, AGENT_IDLE, MSG_EXEC_MIN, MSG_EXEC_MAX, true, agent_exec},
 	{MSG_WAIT, AGENT_RUNNING | AGENT_EXPIRED, sizeof(struct msg_wait), sizeof(struct msg_wait), false,
 	 agent_wait},
+	{MSG_PING, AGENT_IDLE, 0, 0, false, agent_ping},
 };
 
 /* One message from the front; false when the slot must end. */
@@ -844,6 +873,7 @@ void agent_janitor(struct config *c, const struct agent_owners *owners)
 	unsigned rounds = owners ? 1 : AGENT_JANITOR_ROUNDS;
 
 	cfg = c;
+	janitor = true;
 	log_set_role("janitor");
 	proctitle_set("runboxd: janitor");
 	agent_setup();

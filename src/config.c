@@ -180,6 +180,8 @@ static const struct config_var vars[] = {
 	     "requests a minute per client address, across all slots (0 = no limit)"),
 	UINT("RATE_LIMIT_BURST", rate_burst, 1, RATELIMIT_MAX_BURST, "10",
 	     "requests a client address may make at once before RATE_LIMIT_PER_MINUTE applies"),
+	BOOL("METRICS_PUBLIC", metrics_public, "false",
+	     "GET /metrics needs no token (expose the port to trusted scrapers only)"),
 	BOOL("RUN_IMAGE_PULL", image_pull, "false",
 	     "pull an allowed image Docker does not have, then run it"),
 	UINT("RUN_IMAGE_PULL_TIMEOUT", pull_timeout, 1, CONFIG_MAX_PULL_SECONDS, "300",

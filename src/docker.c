@@ -181,6 +181,28 @@ int docker_negotiate(struct docker_ctx *ctx, struct docker_error *err)
 	return docker_api_pick(body, len, ctx->api, sizeof(ctx->api), err);
 }
 
+int docker_ping(const struct docker_ctx *ctx, int timeout_ms, struct docker_error *err)
+{
+	struct dhttp_ctx h;
+	struct dhttp_error herr;
+	char body[DOCKER_QUOTE_MAX];
+	size_t len;
+	int status, rc;
+
+	err->status = 0;
+	err->message[0] = '\0';
+	docker_http_ctx(ctx, &h);
+	/* A health check answers quickly or says no: never the run's longer timeouts. */
+	h.read_timeout_ms = timeout_ms < h.read_timeout_ms ? timeout_ms : h.read_timeout_ms;
+	h.write_timeout_ms = timeout_ms < h.write_timeout_ms ? timeout_ms : h.write_timeout_ms;
+	rc = dhttp_call(&h, "GET", "/_ping", NULL, 0, &status, body, sizeof(body), &len, &herr);
+	if (rc != DHTTP_OK)
+		return docker_from_dhttp(err, rc, &herr);
+	if (status != 200)
+		return docker_status_error(status, body, len, err);
+	return DOCKER_OK;
+}
+
 /* Docker's {"message": "..."}, else a short text naming the status. */
 static int docker_status_error(int status, const char *body, size_t len, struct docker_error *err)
 {

@@ -34,13 +34,14 @@
 #include "reqlimits.h"
 #include "pull.h"
 #include "sandbox.h"
+#include "scoreboard.h"
 
 #define FRONT_VERSION "1.0.0"
 #define FRONT_STDERR_PREFIX "Code runner failed with the following message: "
 /* The one route RATE_LIMIT_PER_MINUTE does not count: health checkers poll it. */
 #define FRONT_UNLIMITED_PATH "/health"
 
-/* One client connection and what the log line says about it. */
+/* One client connection and what the log line and the scoreboard say about it. */
 struct conn {
 	int fd;
 	const struct sockaddr_storage *ss; /* the peer's address, as accept gave it */
@@ -53,6 +54,11 @@ struct conn {
 	bool no_content; /* HEAD: the answer's head only */
 	char method[HTTP_MAX_METHOD + 1];
 	char path[FRONT_LOG_PATH];
+	const char *route;         /* the route its path named, whatever the method; NULL if none */
+	bool run;                  /* ... and it was POST /run */
+	int outcome;               /* scoreboard_outcome() of the error code answered; -1: none */
+	bool counted;              /* on the scoreboard: before the answer leaves, not after a run's drain */
+	int64_t asked;             /* when the agent was asked for a run that got a container; 0: none */
 	/* the request */
 	char *buf;
 	size_t len;
@@ -84,8 +90,39 @@ static unsigned char *outmap; /* /execute: which bytes of outbuf came on stderr 
 static char *emitbuf;     /* /execute: an answer's pieces (EXEC_EMIT_BUF) */
 static char *stderrmsg;   /* the coderunner.stderr message before escaping */
 static char msgbuf[MSG_MAX];
+static char metricsbuf[SCOREBOARD_TEXT_MAX];
 
 /* ---- answers ---- */
+
+/* The answer is out (or will never be): count it once. */
+static void front_count(struct conn *c)
+{
+	if (c->counted)
+		return;
+	c->counted = true;
+	/* How long a run that had a container took, cold or warm (the agent noted which before it sent the stream). */
+	if (c->asked)
+		scoreboard_duration(front_slot, scoreboard_took_warm(front_slot), io_now_ms() - c->asked);
+	scoreboard_request(front_slot, c->route ? c->route : "other", c->status);
+	if (c->run)
+		scoreboard_run(front_slot, c->status, c->outcome);
+}
+
+/* The code of an error answer the agent composed, for runboxd_runs_total. */
+static void front_note_outcome(struct conn *c, const char *body, size_t len)
+{
+	char code[FRONT_MAX_TEXT];
+	const char *v;
+	size_t vlen;
+	ssize_t n;
+
+	c->outcome = scoreboard_outcome("", 0);
+	if (json_member(body, len, "error", &v, &vlen) != JSON_STRING)
+		return;
+	n = json_string_decode(v, vlen, code, sizeof(code));
+	if (n > 0)
+		c->outcome = scoreboard_outcome(code, (size_t)n);
+}
 
 /*
  * Every answer goes out here.  A 401 names the scheme the token is sent
@@ -98,6 +135,8 @@ static void front_send(struct conn *c, int status, const char *type, const char 
 	int n;
 
 	c->status = status;
+	if (status >= 400 && c->outcome < 0)
+		front_note_outcome(c, body, len);
 	if (status == 401 && extra == NULL)
 		extra = "WWW-Authenticate: Bearer realm=\"runboxd\"\r\n";
 	n = http_format_head(head, sizeof(head), status, type, len, extra);
@@ -105,6 +144,8 @@ static void front_send(struct conn *c, int status, const char *type, const char 
 		return;
 	if (c->no_content)
 		len = 0;
+	/* A client that has its answer finds it counted. */
+	front_count(c);
 	if (io_write2_all(c->fd, head, (size_t)n, body, len, c->deadline) < 0) {
 		log_debug("%s: write to %s: %s", __func__, c->peer, strerror(errno));
 		return;
@@ -123,6 +164,7 @@ static void front_error_extra(struct conn *c, int status, const char *code, cons
 {
 	struct jbuf b;
 
+	c->outcome = scoreboard_outcome(code, strlen(code));
 	jbuf_init(&b, jsonbuf, FRONT_ERROR_BODY);
 	jbuf_lit(&b, "{\"error\":");
 	jbuf_str(&b, code, strlen(code));
@@ -691,6 +733,8 @@ static void run_drain(int sfd, const char *payload, size_t plen, struct run_stre
 		if (outbuf[i] != ' ' && outbuf[i] != '\t' && outbuf[i] != '\r' && outbuf[i] != '\n')
 			tail++;
 	if (tail > 0 || s->saw_stderr || s->saw_stdin)
+		scoreboard_late_output(front_slot, tail + s->err_len);
+	if (tail > 0 || s->saw_stderr || s->saw_stdin)
 		log_warnx("run: the runner wrote after its reply (%zu more bytes on stdout%s%s); "
 			  "the answer stands", tail, s->saw_stderr ? ", some on stderr" : "",
 			  s->saw_stdin ? ", some on stdin" : "");
@@ -946,6 +990,7 @@ static void front_route_run(struct conn *c)
 	size_t plen = 0;
 	uint32_t type;
 	enum run_end e;
+	int64_t asked;
 	ssize_t n;
 	int sfd;
 
@@ -961,6 +1006,7 @@ static void front_route_run(struct conn *c)
 		return;
 	}
 	front_copy_token(c, &ask);
+	asked = io_now_ms();
 	n = front_ask(c, MSG_RUN, &ask, &type, &sfd);
 	front_forget_token(c);
 	if (n < 0)
@@ -974,6 +1020,7 @@ static void front_route_run(struct conn *c)
 		front_agent_lost(c, "gave a run limits over the configuration's");
 		return;
 	}
+	c->asked = asked;
 	e = run_stream(c, sfd, &att, msgbuf + sizeof(att), (size_t)n - sizeof(att), payload, plen, &s);
 	if (e == RUN_REPLY) {
 		front_json(c, 200, outbuf, s.reply.end);
@@ -1157,6 +1204,79 @@ static void front_route_compile(struct conn *c)
 	front_exec(c, MSG_EXEC_PYTHON);
 }
 
+/* GET /health: no token, no container; each slot's state and Docker's _ping. */
+static void front_route_health(struct conn *c)
+{
+	char body[FRONT_RESPONSE_HEAD + (DOCKER_MAX_MESSAGE + 64) * 6]; /* the agent's message, each byte escaped */
+	const struct scoreboard *sb = scoreboard_get();
+	unsigned busy = 0, idle = 0, down = 0;
+	const char *why = NULL;
+	char slots[FRONT_MAX_TEXT];
+	struct msg_reply r;
+	const char *v = NULL;
+	size_t vlen = 0;
+	struct jbuf b;
+	uint32_t type;
+	ssize_t n;
+	int fd = -1;
+
+	if (msg_send(agent_fd, MSG_PING, NULL, 0, NULL, 0, -1) < 0 ||
+	    (n = msg_recv(agent_fd, &type, msgbuf, sizeof(msgbuf), &fd, front_agent_wait_ms())) < 0 ||
+	    type != MSG_REPLY || fd >= 0) {
+		if (fd >= 0)
+			close(fd);
+		front_agent_lost(c, "did not answer the health check");
+		return;
+	}
+	if (!front_reply(c, n, &r))
+		return;
+	if (r.status != 204 && json_member(msgbuf + sizeof(r), r.body_len, "message", &v, &vlen) != JSON_STRING)
+		v = NULL;
+	if (sb != NULL)
+		scoreboard_slots(sb, &busy, &idle, &down);
+	snprintf(slots, sizeof(slots), "{\"busy\":%u,\"idle\":%u,\"down\":%u}", busy, idle, down);
+	if (r.status != 204)
+		why = "Docker does not answer";
+	else if (down > 0 || sb == NULL)
+		why = "A slot is down (respawning)";
+	jbuf_init(&b, body, sizeof(body));
+	jbuf_lit(&b, why ? "{\"status\":\"unavailable\",\"reason\":" : "{\"status\":\"ok\"");
+	if (why != NULL)
+		jbuf_str(&b, why, strlen(why));
+	jbuf_lit(&b, ",\"slots\":");
+	jbuf_lit(&b, slots);
+	jbuf_lit(&b, ",\"docker\":");
+	if (r.status == 204)
+		jbuf_lit(&b, "\"ok\"");
+	else if (v != NULL)
+		jbuf_raw(&b, v, vlen); /* a valid JSON string already */
+	else
+		jbuf_lit(&b, "\"unavailable\"");
+	jbuf_lit(&b, "}");
+	if (b.overflow)
+		front_error(c, 503, "health", "The health answer does not fit");
+	else
+		front_json(c, why ? 503 : 200, b.p, b.len);
+}
+
+/* GET /metrics: the scoreboard as Prometheus text; the token unless METRICS_PUBLIC=true. */
+static void front_route_metrics(struct conn *c)
+{
+	const struct scoreboard *sb = scoreboard_get();
+	int n;
+
+	if (!cfg->metrics_public && !front_authorized(c))
+		return;
+	front_forget_token(c);
+	n = sb != NULL ? scoreboard_render(sb, metricsbuf, sizeof(metricsbuf)) : -1;
+	if (n < 0) {
+		log_errorx("%s: the metrics do not fit in %u bytes", __func__, SCOREBOARD_TEXT_MAX);
+		front_error(c, 500, "metrics", "The metrics could not be rendered");
+		return;
+	}
+	front_send(c, 200, "text/plain; version=0.0.4; charset=utf-8", metricsbuf, (size_t)n, NULL);
+}
+
 static const struct route front_routes[] = {
 	{"/", "GET", false, false, front_route_root},
 	{"/openapi.json", "GET", false, false, front_route_openapi},
@@ -1164,6 +1284,8 @@ static const struct route front_routes[] = {
 	{"/run", "POST", true, true, front_route_run},
 	{"/execute", "POST", true, true, front_route_execute},
 	{"/compile", "POST", true, true, front_route_compile},
+	{"/health", "GET", false, false, front_route_health},
+	{"/metrics", "GET", false, false, front_route_metrics}, /* the handler asks for the token */
 };
 
 /* The path to route by: an absolute-form target may have none, which is "/". */
@@ -1187,10 +1309,13 @@ static const struct route *front_route(struct conn *c)
 
 		if (strlen(r->path) != plen || memcmp(r->path, path, plen) != 0)
 			continue;
+		c->route = r->path;
 		/* Method names are case-sensitive (RFC 9110 9.1). */
 		if (strlen(r->method) == c->req.method_len &&
-		    memcmp(r->method, c->req.method, c->req.method_len) == 0)
+		    memcmp(r->method, c->req.method, c->req.method_len) == 0) {
+			c->run = r->handle == front_route_run;
 			return r;
+		}
 		/* HEAD is GET without the content (RFC 9110 9.3.2). */
 		if (get && c->no_content)
 			return r;
@@ -1341,6 +1466,7 @@ static void front_connection(int fd, const struct sockaddr_storage *ss)
 
 	memset(&c, 0, sizeof(c));
 	c.fd = fd;
+	c.outcome = -1;
 	c.buf = reqbuf;
 	c.started = io_now_ms();
 	c.deadline = c.started + (int64_t)cfg->request_timeout * 1000;
@@ -1355,6 +1481,7 @@ static void front_connection(int fd, const struct sockaddr_storage *ss)
 	io_linger_close(fd, c.deadline);
 	if (c.status == 0)
 		c.status = 499; /* the client left before it could be answered */
+	front_count(&c);
 	log_info("%s %s %s %d %" PRId64 "ms %zuB", c.peer, c.method, c.path, c.status,
 		 (c.answered ? c.answered : io_now_ms()) - c.started, c.sent);
 }
@@ -1464,7 +1591,9 @@ void front_main(struct config *c, unsigned slot, int lfd, int afd, int life, int
 			continue;
 		}
 		front_served();
+		scoreboard_busy(front_slot, true);
 		front_connection(fd, &ss);
+		scoreboard_busy(front_slot, false);
 	}
 	_exit(0);
 }

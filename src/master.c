@@ -33,6 +33,7 @@
 #include "master.h"
 #include "ratelimit.h"
 #include "sandbox.h"
+#include "scoreboard.h"
 
 enum role { ROLE_FRONT, ROLE_AGENT };
 
@@ -234,6 +235,7 @@ static void master_spawn(unsigned i)
 	}
 	s->kill_at = 0;
 	s->started = io_now_ms();
+	scoreboard_slot_up(i, s->pid[ROLE_FRONT] > 0 && s->pid[ROLE_AGENT] > 0);
 	log_debug("slot %u up: front %ld, agent %ld", i, (long)s->pid[ROLE_FRONT],
 		  (long)s->pid[ROLE_AGENT]);
 }
@@ -280,6 +282,7 @@ static void master_revert(unsigned i)
 			slots[k].gen = gen;
 		slots[k].disabled = false;
 	}
+	scoreboard_set_slots(cur->worker_threads);
 	log_set_level(cur->log_level);
 }
 
@@ -466,6 +469,14 @@ static bool master_find(pid_t pid, unsigned *slot, enum role *role)
 	return false;
 }
 
+/* What runboxd_respawns_total calls an unasked end. */
+static enum scoreboard_cause master_cause(int st)
+{
+	if (WIFSIGNALED(st))
+		return WTERMSIG(st) == SIGSYS ? SB_CAUSE_SANDBOX : SB_CAUSE_SIGNAL;
+	return WEXITSTATUS(st) == 2 ? SB_CAUSE_CONFIG : SB_CAUSE_CRASH;
+}
+
 /* Log how a child ended; true if it was a crash. */
 static bool master_log_exit(unsigned i, enum role r, pid_t pid, int st)
 {
@@ -526,10 +537,13 @@ static void master_reaped(pid_t pid, int st)
 		return;
 	s = &slots[i];
 	s->pid[r] = 0;
+	scoreboard_slot_up(i, false);
 	master_read_ready(s);
 	crash = master_log_exit(i, r, pid, st);
-	if (crash)
+	if (crash) {
 		s->crashed = true;
+		scoreboard_respawn(r == ROLE_FRONT ? SB_ROLE_FRONT : SB_ROLE_AGENT, master_cause(st));
+	}
 	/* A sandbox violation comes back with every request: a crash loop however it served. */
 	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS)
 		s->served = false;
@@ -692,6 +706,7 @@ static void master_reload(void)
 	rolling = true;
 	log_set_level(cur->log_level);
 	master_advise(cur);
+	scoreboard_set_slots(cur->worker_threads);
 	for (unsigned i = 0; i < CONFIG_MAX_WORKERS; i++)
 		slots[i].disabled = false;
 	log_info("reload: configuration accepted; replacing %u slots one by one", cur->worker_threads);
@@ -872,6 +887,10 @@ int master_run(struct config *cfg, const char *file, char **envp)
 		log_error("%s: the rate limit table (mmap, getrandom)", __func__);
 		return 1;
 	}
+	/* Before any fork: every child writes the same pages. */
+	if (scoreboard_create() < 0)
+		return 1;
+	scoreboard_set_slots(cur->worker_threads);
 	/* Never written: its only news is its hang-up, when the master dies. */
 	if (pipe2(life_pipe, O_CLOEXEC) < 0) {
 		log_error("%s: pipe2", __func__);

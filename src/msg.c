@@ -35,6 +35,7 @@ static const struct {
 	{MSG_EXEC, MSG_EXEC_MIN, MSG_EXEC_MAX, MSG_FD_NONE},
 	{MSG_WAIT, sizeof(struct msg_wait), sizeof(struct msg_wait), MSG_FD_NONE},
 	{MSG_STATUS, sizeof(struct msg_status), sizeof(struct msg_status), MSG_FD_NONE},
+	{MSG_PING, 0, 0, MSG_FD_NONE},
 };
 
 static int msg_shape_ok(uint32_t type, size_t len, int fd)

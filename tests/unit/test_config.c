@@ -279,6 +279,7 @@ static const struct good goods[] = {
 	{ "DOCKER_CONTAINER_PLATFORM", "linux/arm64/v8", "linux/arm64/v8" },
 	{ "RUN_PREPARE_PY", "runbox/python   mkdir -p /home/runbox/x && echo 'a  b'",
 	  "runbox/python mkdir -p /home/runbox/x && echo 'a  b'" },
+	{ "METRICS_PUBLIC", "true", "true" },
 	/* Values the file loader would change are printed quoted. */
 	{ "DOCKER_CONTAINER_HOSTNAME", " pad ", "\" pad \"" },
 	{ "DOCKER_CONTAINER_HOSTNAME", "'q'", "\"'q'\"" },
@@ -527,6 +528,7 @@ static const struct bad bads[] = {
 	{ "RUN_PREPARE_PY", "runbox/python", "RUN_PREPARE_PY: expected \"<image> <command>\", the command 1-1023 bytes" },
 	{ "RUN_PREPARE_PY", "Runbox/Python true", "RUN_PREPARE_PY: \"Runbox/Python\" is not an image reference" },
 	{ "RUN_PREPARE_PY", "runbox/python true\ttrue", "RUN_PREPARE_PY: value contains a control character" },
+	{ "METRICS_PUBLIC", "1", "METRICS_PUBLIC: \"1\" is not true or false" },
 };
 
 static void test_bads(void)
@@ -1060,7 +1062,7 @@ static void test_print(void)
 	config_usage(f);
 	fclose(f);
 	/* ... and RUN_PREPARE_<NAME>, which prints nothing while no such variable is set. */
-	CHECK(count_lines(usage) == count_lines(out) + 1 && count_lines(out) == 60);
+	CHECK(count_lines(usage) == count_lines(out) + 1 && count_lines(out) == 61);
 	for (p = out, q = usage; *p && *q; p = strchr(p, '\n') + 1, q = strchr(q, '\n') + 1)
 		CHECKF(strncmp(p, q, strcspn(p, "=")) == 0 && q[strcspn(p, "=")] == ':', "%.40s vs %.40s", p, q);
 	CHECK(strstr(usage, "\nSERVER_LISTEN_PORT: listen TCP port [integer 1-65535; required]\n") != NULL);
