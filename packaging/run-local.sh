@@ -33,6 +33,8 @@ token: $token
   curl -s -H 'X-Access-Token: $token' -H 'Content-Type: application/json' \\
     -d '{"script":"echo Hello World; cat","stdin":"from stdin"}' \\
     http://127.0.0.1:$PORT/execute
+  curl -s http://127.0.0.1:$PORT/health
+  curl -s -H 'X-Access-Token: $token' http://127.0.0.1:$PORT/metrics
 
 Ctrl-C stops it.
 MSG

@@ -1253,10 +1253,14 @@ static void front_route_health(struct conn *c)
 	else
 		jbuf_lit(&b, "\"unavailable\"");
 	jbuf_lit(&b, "}");
-	if (b.overflow)
-		front_error(c, 503, "health", "The health answer does not fit");
-	else
+	if (b.overflow) {
+		static const char short_body[] = "{\"status\":\"unavailable\",\"reason\":\"Docker does not answer\"}";
+
+		/* Only a message from the agent longer than it can send gets here. */
+		front_json(c, 503, short_body, sizeof(short_body) - 1);
+	} else {
 		front_json(c, why ? 503 : 200, b.p, b.len);
+	}
 }
 
 /* GET /metrics: the scoreboard as Prometheus text; the token unless METRICS_PUBLIC=true. */

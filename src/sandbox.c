@@ -111,6 +111,11 @@ struct sandbox_rule {
 #define SANDBOX_SANITIZER_RULES
 #endif
 
+/*
+ * The scoreboard (scoreboard.c) needs no rule in any table: the master maps
+ * it before forking, and fronts, agents and janitors only load and store.
+ */
+
 /* The front parses attacker bytes: it may only accept and talk. */
 static const struct sandbox_rule front_rules[] = {
 	SANDBOX_SANITIZER_RULES
