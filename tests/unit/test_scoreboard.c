@@ -249,5 +249,5 @@ int main(void)
 	scoreboard_run(0, 200, -1);
 	CHECK(scoreboard_get() == NULL);
 	free(sb);
-	return check_done("scoreboard");
+	return check_done("test_scoreboard");
 }
