@@ -94,7 +94,10 @@ static char metricsbuf[SCOREBOARD_TEXT_MAX];
 
 /* ---- answers ---- */
 
-/* The answer is out (or will never be): count it once. */
+/*
+ * The answer is decided (or the client left): count it once, before it is
+ * written, so that a client that has its answer finds it counted.
+ */
 static void front_count(struct conn *c)
 {
 	if (c->counted)
@@ -732,12 +735,12 @@ static void run_drain(int sfd, const char *payload, size_t plen, struct run_stre
 	for (size_t i = s->reply.end; i < s->out_len; i++)
 		if (outbuf[i] != ' ' && outbuf[i] != '\t' && outbuf[i] != '\r' && outbuf[i] != '\n')
 			tail++;
-	if (tail > 0 || s->saw_stderr || s->saw_stdin)
+	if (tail > 0 || s->saw_stderr || s->saw_stdin) {
 		scoreboard_late_output(front_slot, tail + s->err_len);
-	if (tail > 0 || s->saw_stderr || s->saw_stdin)
 		log_warnx("run: the runner wrote after its reply (%zu more bytes on stdout%s%s); "
 			  "the answer stands", tail, s->saw_stderr ? ", some on stderr" : "",
 			  s->saw_stdin ? ", some on stdin" : "");
+	}
 	if (e != RUN_EOF)
 		log_info("run: the stream did not end after the reply (%s); the container is removed",
 			  e == RUN_TIMEOUT ? "execution time" : e == RUN_TOO_BIG ? "output size" : "read error");

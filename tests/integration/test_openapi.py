@@ -244,6 +244,9 @@ def real_triggers(s, doc):
     t[("GET", "/openapi.json", 200, None)] = lambda: request(s, "GET", "/openapi.json")
     t[("GET", "/version", 200, None)] = lambda: request(s, "GET", "/version", headers=s.auth())
     t[("GET", "/version", 401, "access_token")] = lambda: request(s, "GET", "/version")
+    t[("GET", "/health", 200, None)] = lambda: request(s, "GET", "/health")
+    t[("GET", "/metrics", 200, None)] = lambda: request(s, "GET", "/metrics", headers=s.auth())
+    t[("GET", "/metrics", 401, "access_token")] = lambda: request(s, "GET", "/metrics")
     run = lambda payload, image=SH: (lambda: post_run(s, run_body(image, payload)))
     t[("POST", "/run", 200, None)] = run(sh("echo hi"))
     t[("POST", "/run", 401, "access_token")] = lambda: post_run(s, run_body(SH, sh("true")), token=False)
@@ -346,6 +349,7 @@ def other_triggers():
     t[("POST", "/run", 400, "limits.memory")] = oom
     t[("GET", "/version", 500, "docker.unixsocket")] = no_socket(version)
     t[("POST", "/run", 500, "docker.unixsocket")] = no_socket(run)
+    t[("GET", "/health", 503, None)] = no_socket(lambda s, fake: request(s, "GET", "/health"))
     t[("GET", "/version", 500, "docker.version")] = fake_trigger("version-500", version)
     t[("GET", "/version", 503, "agent.unavailable")] = fake_trigger("hang", agent_killed(
         b"GET /version HTTP/1.1\r\nHost: x\r\nX-Access-Token: %s\r\n\r\n"), DOCKER_UNIX_SOCKET_READ_TIMEOUT="60")
@@ -461,6 +465,13 @@ def check_answer(doc, key, answer):
     method, path, status, code = key
     st, hdrs, data = answer
     what = "%s %s: %d%s" % (method, path, status, " " + code if code else "")
+    content = doc["paths"][path][method.lower()]["responses"][str(status)]["content"]
+    if "application/json" not in content:
+        # Prometheus text (GET /metrics): promtool checks it in test_metrics.
+        ctype = {k.lower(): v for k, v in hdrs.items()}.get("content-type", "")
+        R.check(st == status and ctype.split(";")[0] in content and data.startswith(b"# HELP "),
+                what + " answered as documented (%s)" % ctype, (st, data[:300]))
+        return
     try:
         js = json.loads(data)
     except ValueError:
