@@ -279,6 +279,42 @@ def test_prometheus_and_respawn():
         s.stop()
 
 
+def test_sandbox_cause():
+    """A sandbox violation (the test-hook build's fronts and agents make a
+    forbidden call on SIGUSR2) is counted with cause sandbox, by role."""
+    hooks = os.environ.get("RUNBOXD_TESTHOOKS_BIN", rbtest.BIN + "-testhooks")
+    if not R.check(os.path.exists(hooks), "the test-hook build exists (make %s)" % hooks):
+        return
+    saved = rbtest.BIN
+    rbtest.BIN = hooks
+    s = Runboxd(SERVER_WORKER_THREADS="1", METRICS_PUBLIC="true")
+    try:
+        s.start()
+        for role in ("front", "agent"):
+            name = "runboxd: %s 0" % role
+            pid = wait_until(lambda: s.children().get(name))
+            if not R.check(pid is not None, "a %s to break" % role, s.children()):
+                return
+            os.kill(pid, signal.SIGUSR2)
+            want = key("runboxd_respawns_total", role=role, cause="sandbox")
+
+            def counted():
+                try:
+                    m = scrape(s, token=False)
+                except (OSError, RuntimeError):
+                    return None  # the slot is being respawned
+                return m if m.get(want) == 1 else None
+            m = wait_until(counted) or {}
+            R.check(m.get(want) == 1, "the %s's SIGSYS: respawns_total{%s,sandbox} is 1" % (role, role),
+                    {k: v for k, v in m.items() if k[0] == "runboxd_respawns_total" and v})
+            R.check(sum(v for k, v in m.items() if k[0] == "runboxd_respawns_total") == (1 if role == "front" else 2),
+                    "... and no other respawn counted")
+            wait_until(lambda: s.children().get(name) not in (None, pid))
+    finally:
+        rbtest.BIN = saved
+        s.stop()
+
+
 def dockerd(cmd):
     p = subprocess.run([DOCKERD_SH, cmd, PRIVATE_DIR], capture_output=True, timeout=120)
     return p.returncode, p.stdout.decode().strip(), p.stderr.decode()
@@ -316,7 +352,8 @@ def test_docker_down():
 
 
 def main():
-    for t in (test_health_and_counters, test_late_output, test_prometheus_and_respawn, test_docker_down):
+    for t in (test_health_and_counters, test_late_output, test_prometheus_and_respawn, test_sandbox_cause,
+              test_docker_down):
         t0 = time.time()
         t()
         print("-- %s: %.1fs" % (t.__name__, time.time() - t0), flush=True)
