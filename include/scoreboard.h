@@ -57,7 +57,6 @@ struct scoreboard_row {
 	uint32_t up;     /* master: front and agent both running */
 	uint32_t busy;   /* front: serving a connection */
 	uint32_t warm;   /* agent: the run it just handed its front took a warm container */
-	uint32_t unused;
 	uint64_t requests[SB_ROUTES][SB_STATUSES];
 	uint64_t runs[SB_OUTCOMES];
 	uint64_t duration[SB_PATHS][SB_BUCKETS]; /* per bucket, not cumulative */
