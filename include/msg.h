@@ -24,7 +24,8 @@ enum msg_type {
 			    stream bytes */
 	MSG_AUTH,        /* front -> agent: struct msg_ask (token only); MSG_REPLY 204 or 401 */
 	MSG_EXIT,        /* front -> agent: the stream ended with no reply; MSG_REPLY 400 limits.memory
-			    when Docker says the memory limit killed the container, else 204 */
+			    when Docker says the memory limit killed the container, 400 limits.pids
+			    when its exit status says the pids limit ended it, else 204 */
 	MSG_EXEC,        /* front -> agent: struct msg_ask + struct msg_exec + script; answered as MSG_RUN */
 	MSG_WAIT,        /* front -> agent: struct msg_wait, an exec's stream is over; MSG_STATUS */
 	MSG_STATUS,      /* agent -> front: struct msg_status, how the container ended */

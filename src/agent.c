@@ -18,6 +18,7 @@
 
 #include "agent.h"
 #include "docker.h"
+#include "exitcodes.h"
 #include "imageref.h"
 #include "io.h"
 #include "json.h"
@@ -703,21 +704,43 @@ static void agent_wait(const struct msg_ask *ask, const char *rest, size_t rest_
 		log_warn("%s: msg_send to front %u", __func__, agent_slot);
 }
 
-/* The stream ended with no reply: say whether the memory limit killed the container. */
+/*
+ * Did the pids limit end the run?  Only what Docker recorded tells: the
+ * container's pids are gone with it (a one-shot stats of an exited
+ * container is empty), so its exit status decides -- our runner's status
+ * for a fork the limit refused, or, under a runtime of its own choosing
+ * (gVisor), that kernel's fatal exit: with ptrace its own threads and stub
+ * processes count against the same limit, and it dies when the host
+ * refuses it one.
+ */
+static bool agent_pids_ended(int code)
+{
+	if (cfg->pids_limit <= 0)
+		return false;
+	return code == RUNNER_EXIT_NOPROC || (cfg->runtime[0] != '\0' && code == RUNTIME_EXIT_GO_FATAL);
+}
+
+/* The stream ended with no reply: say whether the memory or the pids limit ended the run. */
 static void agent_exit(const struct msg_ask *ask, const char *rest, size_t rest_len)
 {
 	struct docker_error err;
 	bool killed = false;
+	int code = -1;
 
 	(void)ask;
 	(void)rest;
 	(void)rest_len;
 	if (state == AGENT_RUNNING && active[0] != '\0' &&
-	    docker_container_oom_killed(&dctx, active, &killed, &err) != DOCKER_OK)
+	    docker_container_exit(&dctx, active, &code, &killed, &err) != DOCKER_OK)
 		log_warnx("%s: container %.12s: %s", __func__, active, err.message);
 	if (killed) {
 		log_info("container %.12s was killed by its memory limit", active);
 		agent_error(400, "limits.memory", "Memory limit exceeded: the container was killed");
+		return;
+	}
+	if (agent_pids_ended(code)) {
+		log_info("container %.12s ended by its pids limit (exit status %d)", active, code);
+		agent_error(400, "limits.pids", "Pids limit exceeded: no process could be created");
 		return;
 	}
 	agent_send_reply(204, "", 0);

@@ -261,6 +261,7 @@ int runner_exec(int dirfd, const char *cmd, const char *in, size_t inlen, struct
 	t0 = exec_now();
 	x.pid = fork();
 	if (x.pid < 0) {
+		rc = errno == EAGAIN ? RUNNER_NOPROC : -1;
 		snprintf(err, errsz, "fork: %s", strerror(errno));
 		goto out;
 	}

@@ -5,7 +5,9 @@
  * reply on stdout, exit 0 -- whatever the user's program did.  A payload
  * that is not what the contract says, or a failure of the runner itself,
  * is a message on stderr and exit 1: the server reports that as
- * coderunner.stderr.
+ * coderunner.stderr.  A command the process limit left no process for
+ * exits RUNNER_EXIT_NOPROC instead, which the server reports as
+ * limits.pids.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,14 +18,20 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "exitcodes.h"
 #include "runner.h"
 
 #define MAIN_READ_CHUNK 65536
 
-static void main_fail(const char *msg)
+static void main_fail_status(const char *msg, int status)
 {
 	fprintf(stderr, "runbox-runner: %s\n", msg);
-	exit(1);
+	exit(status);
+}
+
+static void main_fail(const char *msg)
+{
+	main_fail_status(msg, 1);
 }
 
 /* All of stdin, or exit 1 past RUNNER_MAX_PAYLOAD. */
@@ -143,8 +151,13 @@ static void main_run(int dirfd, const struct runner_plan *plan, const struct run
 		bool last = i == plan->nbuild;
 		const char *cmd = last ? plan->run : plan->build[i];
 
-		if (runner_exec(dirfd, cmd, last ? p->stdin_data.p : NULL,
-		                last ? p->stdin_data.len : 0, &r, err, sizeof(err)) < 0)
+		int rc = runner_exec(dirfd, cmd, last ? p->stdin_data.p : NULL,
+		                     last ? p->stdin_data.len : 0, &r, err, sizeof(err));
+
+		/* No process left for the command: a status the server tells from our other failures. */
+		if (rc == RUNNER_NOPROC)
+			main_fail_status(err, RUNNER_EXIT_NOPROC);
+		if (rc < 0)
 			main_fail(err);
 		runner_error_text(&r, error, sizeof(error));
 		if (last || error[0] != '\0') {

@@ -78,7 +78,12 @@ struct runner_result {
 	uint64_t ns; /* wall time of the command */
 };
 
-/* Runs /bin/sh -c cmd in dirfd with in[0..inlen) on its stdin. */
+/*
+ * Runs /bin/sh -c cmd in dirfd with in[0..inlen) on its stdin.  Returns 0,
+ * -1 with err set, or RUNNER_NOPROC with err set when the fork was refused
+ * for lack of processes (EAGAIN).
+ */
+#define RUNNER_NOPROC (-2)
 int runner_exec(int dirfd, const char *cmd, const char *in, size_t inlen, struct runner_result *r,
                 char *err, size_t errsz);
 void runner_result_free(struct runner_result *r);
