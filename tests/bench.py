@@ -7,6 +7,10 @@ dockerd, same image, same payload, same limits, alternating run by run:
   cold    runboxd, a container created for each run;
   warm    runboxd with RUN_WARM_IMAGES naming the image.
 
+With BENCH_RUNTIME=runsc the same four run under gVisor too (runsc, as
+tests/harness/dockerd.sh registers it: ptrace), alternated with the runc
+ones in the same run, so that runsc/runc ratios compare like with like.
+
 Only ratios carry over between machines (the floor moves with the load).
 Nothing here asserts a time.  Results go to BENCH_OUT (build/bench): a
 table (results.md), the raw numbers (results.json) and a latency plot
@@ -14,7 +18,8 @@ table (results.md), the raw numbers (results.json) and a latency plot
 
 Environment: BENCH_RUNS (sequential runs per peer, 30), BENCH_TPUT_RUNS
 (runs per peer and concurrency, 12), BENCH_RSS_RUNS (runs before the second
-RSS reading, 1000), BENCH_WRK_SECONDS (5), BENCH_IMAGE (runbox/sh).
+RSS reading, 1000), BENCH_WRK_SECONDS (5), BENCH_IMAGE (runbox/sh),
+BENCH_RUNTIME (runc; runsc adds the gVisor peers).
 """
 
 import http.client
@@ -43,6 +48,15 @@ PAYLOAD = {"language": "sh", "files": [{"name": "main.sh", "content": "echo Hell
 PAYLOAD_BYTES = json.dumps(PAYLOAD).encode()
 SLOTS = 4
 CONF = rbtest.base_config()
+# The shipped default for every peer: the tests' 25 leaves gVisor too few
+# for its own threads (it would not start).
+CONF["DOCKER_CONTAINER_PIDS_LIMIT"] = "256"
+RUNTIMES = ["runc"] + (["runsc"] if os.environ.get("BENCH_RUNTIME", "runc") == "runsc" else [])
+BASE = ("floor", "cli", "cold", "warm")
+
+
+def peer_name(base, runtime):
+    return base if runtime == "runc" else "%s/%s" % (base, runtime)
 
 
 def note(msg):
@@ -57,10 +71,10 @@ def check_reply(data):
 
 # ---- (a) the floor: raw Docker API on the unix socket ----
 
-def create_body():
+def create_body(runtime):
     """The container a cold runboxd run creates, from the same configuration."""
     c = CONF
-    return {
+    body = {
         "Hostname": c["DOCKER_CONTAINER_HOSTNAME"], "User": c["DOCKER_CONTAINER_USER"],
         "AttachStdin": True, "AttachStdout": True, "AttachStderr": True,
         "Tty": False, "OpenStdin": True, "StdinOnce": True, "Image": IMAGE,
@@ -82,6 +96,9 @@ def create_body():
             "NetworkMode": "none",
         },
     }
+    if runtime != "runc":
+        body["HostConfig"]["Runtime"] = runtime
+    return body
 
 
 def docker_call(method, path, body=None, upgrade=False):
@@ -135,8 +152,8 @@ def frames(data):
     return out, err
 
 
-def floor_run():
-    st, _, body = docker_call("POST", "/containers/create", create_body())
+def floor_run(runtime):
+    st, _, body = docker_call("POST", "/containers/create", create_body(runtime))
     if st != 201:
         raise RuntimeError("create: %d %r" % (st, body))
     cid = json.loads(body)["Id"]
@@ -165,9 +182,10 @@ def floor_run():
 
 # ---- (b) docker run --rm -i ----
 
-def cli_cmd():
+def cli_cmd(runtime):
     c = CONF
-    return ["docker", "run", "--rm", "-i", "--network", "none", "--read-only",
+    rt = [] if runtime == "runc" else ["--runtime", runtime]
+    return ["docker", "run", "--rm", "-i"] + rt + ["--network", "none", "--read-only",
             "--hostname", c["DOCKER_CONTAINER_HOSTNAME"], "-u", c["DOCKER_CONTAINER_USER"],
             "--memory", c["DOCKER_CONTAINER_MEMORY"], "--memory-swap", c["DOCKER_CONTAINER_MEMORY"],
             "--pids-limit", c["DOCKER_CONTAINER_PIDS_LIMIT"],
@@ -181,8 +199,8 @@ def cli_cmd():
             IMAGE]
 
 
-def cli_run():
-    p = subprocess.run(cli_cmd(), input=PAYLOAD_BYTES, capture_output=True, timeout=120)
+def cli_run(runtime):
+    p = subprocess.run(cli_cmd(runtime), input=PAYLOAD_BYTES, capture_output=True, timeout=120)
     if p.returncode != 0:
         raise RuntimeError("docker run: %d %r" % (p.returncode, p.stderr[:300]))
     check_reply(p.stdout)
@@ -280,7 +298,7 @@ def rss_of(server):
 def svg_plot(lat, path):
     """Latency distribution per peer: each sorted sample against its rank."""
     colors = {"floor": "#444444", "cli": "#d62728", "cold": "#1f77b4", "warm": "#2ca02c"}
-    w, h, ml, mb, mt, mr = 720, 420, 60, 40, 20, 110
+    w, h, ml, mb, mt, mr = 760, 420, 60, 40, 20, 150
     top = max(max(v) for v in lat.values()) * 1.05
     parts = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" '
              'font-size="12"><rect width="100%%" height="100%%" fill="white"/>' % (w, h)]
@@ -297,8 +315,9 @@ def svg_plot(lat, path):
         xs = sorted(xs)
         pts = " ".join("%.1f,%.1f" % (ml + pw * (i + 0.5) / len(xs), mt + ph - ph * v / top)
                        for i, v in enumerate(xs))
-        col = colors.get(name, "#9467bd")
-        parts.append('<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>' % (col, pts))
+        col = colors.get(name.split("/")[0], "#9467bd")
+        dash = ' stroke-dasharray="6,4"' if "/" in name else ""  # another runtime: same colour, dashed
+        parts.append('<polyline fill="none" stroke="%s" stroke-width="2"%s points="%s"/>' % (col, dash, pts))
         parts.append('<text x="%d" y="%d" fill="%s">%s p50 %.0f</text>'
                      % (ml + pw + 8, mt + 15 + 18 * j, col, name, statistics.median(xs)))
     parts.append("</svg>\n")
@@ -320,15 +339,32 @@ def machine():
     return "%d cores (%s), Docker %s, load average %s at start" % (os.cpu_count(), model, ver, load)
 
 
+def peer_fns(runtime, servers):
+    cold, warm = servers[runtime]
+    return {peer_name("floor", runtime): lambda: floor_run(runtime),
+            peer_name("cli", runtime): lambda: cli_run(runtime),
+            peer_name("cold", runtime): lambda: runboxd_run(cold),
+            peer_name("warm", runtime): lambda: runboxd_run(warm)}
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
-    common = dict(SERVER_WORKER_THREADS=SLOTS, LOG_LEVEL="warn")
-    cold = Runboxd(**common).start()
-    warm = Runboxd(RUN_WARM_IMAGES=IMAGE, **common).start()
-    res = {"machine": machine(), "runs": N}
+    # Docker may take long on a loaded machine: a timeout only ends a bench.
+    common = dict(SERVER_WORKER_THREADS=SLOTS, LOG_LEVEL="warn",
+                  DOCKER_CONTAINER_PIDS_LIMIT=CONF["DOCKER_CONTAINER_PIDS_LIMIT"],
+                  DOCKER_UNIX_SOCKET_READ_TIMEOUT="60", DOCKER_UNIX_SOCKET_WRITE_TIMEOUT="60")
+    servers = {}
+    for rt in RUNTIMES:
+        extra = {} if rt == "runc" else {"DOCKER_CONTAINER_RUNTIME": rt}
+        servers[rt] = (Runboxd(**common, **extra).start(),
+                       Runboxd(RUN_WARM_IMAGES=IMAGE, **common, **extra).start())
+    cold, warm = servers["runc"]
+    res = {"machine": machine(), "runs": N, "runtimes": RUNTIMES,
+           "pids_limit": int(CONF["DOCKER_CONTAINER_PIDS_LIMIT"])}
     try:
-        peers = {"floor": floor_run, "cli": cli_run, "cold": lambda: runboxd_run(cold),
-                 "warm": lambda: runboxd_run(warm)}
+        peers = {}
+        for rt in RUNTIMES:
+            peers.update(peer_fns(rt, servers))
         for fn in peers.values():  # images in the page cache, connections made
             fn()
         lat = {k: [] for k in peers}
@@ -354,8 +390,9 @@ def main():
         res["rss_kib"] = {"idle": idle, "after": rss_of(warm), "runs": RSS_RUNS}
         svg_plot(lat, os.path.join(OUT, "latency.svg"))
     finally:
-        cold.stop()
-        warm.stop()
+        for pair in servers.values():
+            for server in pair:
+                server.stop()
     with open(os.path.join(OUT, "results.json"), "w") as f:
         json.dump(res, f, indent=1)
     report = table(res)
@@ -369,21 +406,33 @@ def table(res):
     lat, tp = res["latency_ms"], res["throughput"]
     names = {"floor": "raw Docker API floor (a)", "cli": "`docker run --rm -i` (b)",
              "cold": "runboxd cold (c)", "warm": "runboxd warm (d)"}
-    lines = ["Machine: %s; %d sequential runs per peer, alternated." % (res["machine"], res["runs"]), "",
-             "| peer | p50 ms | p95 ms | max ms | × floor p50 | runs/s 1 | runs/s 2 | runs/s 4 | CPU s/run (4) |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    f50 = lat["floor"]["p50"]
-    for k, n in names.items():
-        lines.append("| %s | %.0f | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f | %.3f |" % (
-            n, lat[k]["p50"], lat[k]["p95"], lat[k]["max"], lat[k]["p50"] / f50,
-            tp[k][1]["runs_per_s"], tp[k][2]["runs_per_s"], tp[k][4]["runs_per_s"],
-            tp[k][4]["cpu_s_per_run"]))
-    r = lambda x, y: lat[x]["p50"] / lat[y]["p50"]  # noqa: E731
-    lines += ["", "p50 ratios: c/a %.2f, d/a %.2f, c/b %.2f, d/b %.2f; runs/s at 4 clients vs floor: "
-              "cold %.2f, warm %.2f" % (r("cold", "floor"), r("warm", "floor"), r("cold", "cli"),
-                                        r("warm", "cli"), tp["cold"][4]["runs_per_s"] / tp["floor"][4]["runs_per_s"],
-                                        tp["warm"][4]["runs_per_s"] / tp["floor"][4]["runs_per_s"]),
-              "`GET /` (wrk, %d connections, %d slots): %.0f requests/s" % (2 * SLOTS, SLOTS, res["get_root_rps"]),
+    runtimes = res.get("runtimes", ["runc"])
+    lines = ["Machine: %s; %d sequential runs per peer, alternated%s; pids limit %d." % (
+                 res["machine"], res["runs"], " across " + " and ".join(runtimes) if len(runtimes) > 1 else "",
+                 res.get("pids_limit", 0)), "",
+             "| peer | runtime | p50 ms | p95 ms | max ms | × floor p50 | runs/s 1 | runs/s 2 | runs/s 4 | CPU s/run (4) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for rt in runtimes:
+        f50 = lat[peer_name("floor", rt)]["p50"]
+        for b, n in names.items():
+            k = peer_name(b, rt)
+            lines.append("| %s | %s | %.0f | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f | %.3f |" % (
+                n, rt, lat[k]["p50"], lat[k]["p95"], lat[k]["max"], lat[k]["p50"] / f50,
+                tp[k][1]["runs_per_s"], tp[k][2]["runs_per_s"], tp[k][4]["runs_per_s"],
+                tp[k][4]["cpu_s_per_run"]))
+    lines.append("")
+    for rt in runtimes:
+        p = lambda b: peer_name(b, rt)  # noqa: E731
+        r = lambda x, y: lat[p(x)]["p50"] / lat[p(y)]["p50"]  # noqa: E731
+        lines.append("%s p50 ratios: c/a %.2f, d/a %.2f, c/b %.2f, d/b %.2f; runs/s at 4 clients vs floor: "
+                     "cold %.2f, warm %.2f" % (rt, r("cold", "floor"), r("warm", "floor"), r("cold", "cli"),
+                                               r("warm", "cli"),
+                                               tp[p("cold")][4]["runs_per_s"] / tp[p("floor")][4]["runs_per_s"],
+                                               tp[p("warm")][4]["runs_per_s"] / tp[p("floor")][4]["runs_per_s"]))
+    for rt in runtimes[1:]:
+        lines.append("%s/runc p50: " % rt + ", ".join(
+            "%s %.2f" % (b, lat[peer_name(b, rt)]["p50"] / lat[b]["p50"]) for b in BASE))
+    lines += ["`GET /` (wrk, %d connections, %d slots): %.0f requests/s" % (2 * SLOTS, SLOTS, res["get_root_rps"]),
               "RSS KiB idle -> after %d warm runs: master %d -> %d, front %d -> %d, agent %d -> %d" % (
                   res["rss_kib"]["runs"], res["rss_kib"]["idle"]["master"], res["rss_kib"]["after"]["master"],
                   res["rss_kib"]["idle"]["front"], res["rss_kib"]["after"]["front"],
