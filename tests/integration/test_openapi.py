@@ -26,6 +26,7 @@ except ImportError:  # an interpreter of its own (pyenv): Debian's package, from
 import rbtest
 from rbtest import ROOT, Results, Runboxd
 
+import test_pids
 import test_run
 import test_warm
 from test_faults import Fake
@@ -234,6 +235,16 @@ def request(s, method, path, body=None, headers=None, timeout=120):
     return st, hdrs, data
 
 
+def starved(s):
+    """A runner the pids limit leaves no process for; the race may starve a
+    build command's shell first (the runner's 200), so a few tries."""
+    for _ in range(test_pids.ATTEMPTS):
+        r = post_run(s, run_body(test_pids.PY, test_pids.starved_runner_payload()))
+        if r[0] != 200:
+            return r
+    return r
+
+
 def real_triggers(s, doc):
     """What the real daemon and dockerd produce: {(METHOD, path, status, code): thunk}."""
     t = {}
@@ -258,6 +269,7 @@ def real_triggers(s, doc):
     t[("POST", "/run", 400, "docker.container.create")] = run(sh("true"), MISSING)
     t[("POST", "/run", 400, "limits.execution_time")] = run(sh("sleep 30"))
     t[("POST", "/run", 400, "limits.read.size")] = run(sh("yes 0123456789abcdef | head -c 3000000"))
+    t[("POST", "/run", 400, "limits.pids")] = lambda: starved(s)
     t[("POST", "/run", 403, "image.not_allowed")] = run(sh("true"), "runbox-test/not-listed")
     t[("POST", "/run", 411, "request.length")] = lambda: raw(s, (
         "POST /run HTTP/1.1\r\nHost: x\r\nX-Access-Token: %s\r\n\r\n" % s.token).encode())

@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 
+import rbtest
 from rbtest import ROOT, Results, Runboxd, free_port, image_exists
 
 R = Results("scaleout")
@@ -139,6 +140,19 @@ def running(cmdline):
     return False
 
 
+def slow_in_flight(instance):
+    """Is the slow run's sleep running?  Under gVisor the sandbox's
+    processes are not the host's: ask Docker (runsc ps) instead."""
+    if rbtest.RUNTIME != "runsc":
+        return running(b"sleep\x004.5\x00")
+    for cid in rbtest.containers(instance) or []:
+        st, js = rbtest.docker("GET", "/containers/%s/top" % cid)
+        if st == 200 and isinstance(js, dict) and any(
+                "sleep 4.5" in " ".join(str(f) for f in p) for p in js.get("Processes") or []):
+            return True
+    return False
+
+
 def main():
     if not R.check(os.path.exists(NGINX), "Debian's nginx is installed (packaging/install-deps.sh)"):
         R.done()
@@ -177,7 +191,7 @@ def main():
         t = threading.Thread(target=slow_run)
         t.start()
         # Its container is running (the load's runs sleep 0.2).
-        R.check(wait_for(lambda: running(b"sleep\x004.5\x00"), 60), "a slow run is in flight on the instance to be stopped")
+        R.check(wait_for(lambda: slow_in_flight(a.instance), 60), "a slow run is in flight on the instance to be stopped")
         before = load.count()
         t_stop = time.time()
         a.proc.send_signal(15)

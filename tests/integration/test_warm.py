@@ -166,9 +166,14 @@ def test_oom():
     # a loaded machine (256 MiB took over 10 s at a load average of 30).
     s = Runboxd(DOCKER_CONTAINER_MEMORY=str(48 * 1024 * 1024), RUN_MAX_EXECUTION_TIME="30").start()
     try:
-        st, js, body = s.run(OOM, sh("true"))
-        R.check(st == 400 and is_error(body, "limits.memory"),
-                "a container killed by its memory limit: 400 limits.memory", body[:300])
+        if rbtest.RUNTIME == "runsc":
+            R.skip("a container killed by its memory limit: 400 limits.memory",
+                   "under ptrace gVisor's tail of /dev/zero fills memory too slowly to reach the limit within "
+                   "the run's time (test_run.py's 2 GB allocation checks limits.memory under runsc)")
+        else:
+            st, js, body = s.run(OOM, sh("true"))
+            R.check(st == 400 and is_error(body, "limits.memory"),
+                    "a container killed by its memory limit: 400 limits.memory", body[:300])
         st, js, body = s.run(HALF, sh("true"))
         R.check(st == 500 and is_error(body, "coderunner.stdout.decode"),
                 "no reply without an OOM kill: still coderunner.stdout.decode", body[:300])
