@@ -214,8 +214,10 @@ def base_config():
     }
     if RUNTIME:
         conf["DOCKER_CONTAINER_RUNTIME"] = RUNTIME
-        # A sandbox's start and teardown take seconds more under load.
+        # A sandbox's start and teardown take seconds more under load, and
+        # a compiler runs several times slower under ptrace.
         conf["DOCKER_UNIX_SOCKET_READ_TIMEOUT"] = conf["DOCKER_UNIX_SOCKET_WRITE_TIMEOUT"] = "30"
+        conf["RUN_MAX_EXECUTION_TIME"] = "30"
         conf["DOCKER_CONTAINER_PIDS_LIMIT"] = str(pids_limit(conf["DOCKER_CONTAINER_PIDS_LIMIT"]))
     return conf
 
