@@ -46,6 +46,7 @@ enum agent_state { AGENT_IDLE = 1 << 0, AGENT_RUNNING = 1 << 1, AGENT_EXPIRED = 
 static enum agent_state state = AGENT_IDLE;
 static int64_t run_deadline;         /* AGENT_RUNNING: remove the container at this time */
 static uint64_t run_time_ms;         /* AGENT_RUNNING: the run's execution time */
+static uint64_t run_pids;            /* AGENT_RUNNING: the run's pids limit (0: none) */
 static unsigned long warm_passed;    /* runs of a warm image that went cold for their lower limits */
 static bool orphan;                  /* the master is gone: end with the run in progress */
 static int sig_fd = -1;              /* signalfd: SIGUSR1, the master asking for a sweep */
@@ -584,6 +585,7 @@ static void agent_pass_stream(int fd, const struct reqlimits *eff, const char *e
 		/* The front's own deadline starts a little later than ours, so it ends first. */
 		state = AGENT_RUNNING;
 		run_time_ms = eff->time_ms;
+		run_pids = eff->pids;
 		run_deadline = io_now_ms() + (int64_t)eff->time_ms + AGENT_RUN_SLACK_MS;
 	}
 	close(fd);
@@ -715,7 +717,7 @@ static void agent_wait(const struct msg_ask *ask, const char *rest, size_t rest_
  */
 static bool agent_pids_ended(int code)
 {
-	if (cfg->pids_limit <= 0)
+	if (run_pids == 0)
 		return false;
 	return code == RUNNER_EXIT_NOPROC || (cfg->runtime[0] != '\0' && code == RUNTIME_EXIT_GO_FATAL);
 }
