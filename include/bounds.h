@@ -23,6 +23,8 @@
 #define FRONT_STDERR_KEEP (64u * 1024)  /* runner stderr kept for the coderunner.stderr message */
 #define FRONT_CHUNK_SLACK 4096u         /* undecoded chunk-size lines when a body nears its limit */
 #define FRONT_STREAM_CHUNK (64u * 1024) /* attach stream bytes read at a time */
+#define FRONT_EVENT_RAW (16u * 1024)   /* output bytes one streamed event carries at most */
+#define FRONT_EVENT_MAX (FRONT_EVENT_RAW * 6 + 64) /* ... each escaped to at most 6, and the names */
 #define FRONT_AGENT_SLACK_MS 5000       /* beyond its Docker timeouts, before a front gives up on its agent */
 
 /* POST /execute and /compile (execute.c, agent). */

@@ -21,6 +21,18 @@
 
 enum frame_stream { FRAME_STDIN = 0, FRAME_STDOUT = 1, FRAME_STDERR = 2 };
 
+/*
+ * A runner's live output, for POST /run?stream=1.  The front appends the
+ * member "runboxStream":1 to the payload it writes.  A runner that knows
+ * it (runbox-runner) writes on its stdout, before its reply, the run
+ * command's output as records in this same frame format -- stream 1 or
+ * 2, length > 0, the bytes it also keeps for the reply -- and then its
+ * reply, which starts with '{' or whitespace: a byte other than 1 or 2
+ * where a header would start.  A runner that does not know the member
+ * ignores it and writes its reply alone, as ever.
+ */
+#define FRAME_STREAM_MEMBER "runboxStream"
+
 struct frame_parser {
 	uint64_t limit;         /* payload bytes of all frames together, at most */
 	uint64_t total;         /* payload bytes announced by the headers so far */

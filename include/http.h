@@ -158,7 +158,20 @@ int http_response_framing(const struct http_response *res, struct http_framing *
 const char *http_status_reason(int status);
 
 /*
- * Response head: status line, Content-Type (if not NULL), Content-Length,
+ * The parameter name=value of the target's query (after the path's '?',
+ * split at '&'; names compared exactly, nothing percent-decoded): 0 when
+ * absent, 1 with *val and *vlen (the empty value for a bare "name"), -1
+ * when it occurs more than once.
+ */
+int http_query_param(const struct http_request *req, const char *name, const char **val,
+		     size_t *vlen);
+
+/* content_length for a head without Content-Length (a chunked or close-delimited body). */
+#define HTTP_NO_LENGTH ((size_t)-1)
+
+/*
+ * Response head: status line, Content-Type (if not NULL), Content-Length
+ * (unless HTTP_NO_LENGTH),
  * Connection: close, the extra header lines (each ending CRLF, may be
  * NULL), and the blank line.  Returns its length or -1 if out is too small.
  */

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 /* Milliseconds of CLOCK_MONOTONIC. */
 int64_t io_now_ms(void);
@@ -36,7 +37,10 @@ int io_poll(struct pollfd *p, unsigned n, int timeout_ms);
  */
 int io_write_all(int fd, const void *buf, size_t len, int64_t deadline);
 
-/* The same for a then b, in one system call while they fit the socket. */
+/* The same for cnt pieces (v is consumed), in one system call while they fit the socket. */
+int io_writev_all(int fd, struct iovec *v, int cnt, int64_t deadline);
+
+/* The same for a then b. */
 int io_write2_all(int fd, const void *a, size_t alen, const void *b, size_t blen,
 		  int64_t deadline);
 

@@ -141,6 +141,15 @@ void jbuf_lit(struct jbuf *b, const char *s); /* raw NUL-terminated */
 void jbuf_str(struct jbuf *b, const char *s, size_t n);
 /* The same without the quotes: a piece of a longer string (cut it between characters). */
 void jbuf_str_part(struct jbuf *b, const char *s, size_t n);
+/*
+ * The inside of jbuf_str's string (no quotes) for as much of s[0..n) as
+ * fits in b without growing it, whole characters only.  Unless final, a
+ * tail that is a valid but incomplete UTF-8 sequence is left for the
+ * caller to pass again with the bytes that follow: so a byte stream cut
+ * anywhere and escaped piece by piece comes out exactly as jbuf_str of the
+ * whole.  Returns the bytes of s consumed.
+ */
+size_t jbuf_str_some(struct jbuf *b, const char *s, size_t n, bool final);
 void jbuf_u64(struct jbuf *b, uint64_t v);
 void jbuf_i64(struct jbuf *b, int64_t v);
 

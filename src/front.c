@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "execute.h"
@@ -52,6 +53,9 @@ struct conn {
 	int status;
 	size_t sent;
 	bool no_content; /* HEAD: the answer's head only */
+	bool stream;     /* ?stream=1: a run's answer is a stream of events */
+	bool streaming;  /* ... whose head is sent: what is answered now is its final event */
+	bool chunked;    /* ... in chunks (HTTP/1.1), else to the close (HTTP/1.0) */
 	char method[HTTP_MAX_METHOD + 1];
 	char path[FRONT_LOG_PATH];
 	const char *route;         /* the route its path named, whatever the method; NULL if none */
@@ -89,6 +93,9 @@ static char *jsonbuf;     /* error bodies */
 static unsigned char *outmap; /* /execute: which bytes of outbuf came on stderr */
 static char *emitbuf;     /* /execute: an answer's pieces (EXEC_EMIT_BUF) */
 static char *stderrmsg;   /* the coderunner.stderr message before escaping */
+static char *evbuf;       /* one streamed event */
+static char *pendbuf[3];  /* output not yet streamed, per stream (FRAME_STDOUT, FRAME_STDERR) */
+static size_t pend_len[3];
 static char msgbuf[MSG_MAX];
 static char metricsbuf[SCOREBOARD_TEXT_MAX];
 
@@ -131,12 +138,18 @@ static void front_note_outcome(struct conn *c, const char *body, size_t len)
  * Every answer goes out here.  A 401 names the scheme the token is sent
  * in (RFC 9110 11.6.1); an answer to HEAD has GET's head and no content.
  */
+static void front_stream_final(struct conn *c, int status, const char *body, size_t len);
+
 static void front_send(struct conn *c, int status, const char *type, const char *body, size_t len,
 		       const char *extra)
 {
 	char head[FRONT_RESPONSE_HEAD];
 	int n;
 
+	if (c->streaming) {
+		front_stream_final(c, status, body, len);
+		return;
+	}
 	c->status = status;
 	if (status >= 400 && c->outcome < 0)
 		front_note_outcome(c, body, len);
@@ -346,6 +359,7 @@ struct route {
 	const char *method; /* a GET route answers HEAD too */
 	bool token;         /* the agent checks the client's token */
 	bool body;          /* a request body is required */
+	bool stream;        /* ?stream=1 streams the answer */
 	void (*handle)(struct conn *c);
 };
 
@@ -564,6 +578,18 @@ enum run_end {
 	RUN_CLIENT_GONE,
 	RUN_ATTACH_ERROR,
 	RUN_REPLY, /* stdout holds the runner's whole reply: answer now, drain after */
+	RUN_BAD_RECORD, /* the runner's records of its output (frame.h) are malformed */
+};
+
+/*
+ * A streamed run (?stream=1): the output goes to the client as events
+ * while the answer proper is kept as in the buffered mode.
+ */
+struct run_sink {
+	struct conn *client;       /* where events go; NULL: nowhere (buffered, or after the final event) */
+	struct frame_parser inner; /* the runner's records on stdout; its limit: the output limit */
+	bool in_reply;             /* past the records: stdout is the runner's reply */
+	uint64_t direct;           /* bytes of all frames but the records: the output limit's */
 };
 
 /* Docker's multiplexed stream, parsed as it arrives. */
@@ -576,11 +602,166 @@ struct run_stream {
 	struct json_end reply; /* where the runner's reply object ends on stdout */
 	size_t scanned;        /* stdout bytes fed to reply */
 	bool early;            /* may answer at the reply (RUN_WAIT_FOR_EXIT=false) */
+	bool streamed;         /* ?stream=1: run_keep_stream, not run_keep */
 	int64_t deadline;      /* of the run: from the payload's first write */
 	uint64_t max_output;   /* the run's output limit, as the agent gave it */
-	size_t written;        /* payload bytes written */
+	const char *in[2];     /* what the runner reads: the payload, in up to two pieces */
+	size_t in_len[2];
+	size_t written;        /* bytes of in written */
 	bool wdone;            /* payload written or no longer wanted */
+	struct run_sink k;
 };
+
+/* ---- streamed answers ---- */
+
+/*
+ * The answer's head: 200, NDJSON, no length.  Proxies are asked not to
+ * buffer it (X-Accel-Buffering is nginx's).  False if the client is gone.
+ */
+static bool front_stream_begin(struct conn *c)
+{
+	static const char fields[] = "Cache-Control: no-store\r\nX-Accel-Buffering: no\r\n";
+	char head[FRONT_RESPONSE_HEAD], extra[sizeof(fields) + 32];
+	int n;
+
+	c->chunked = c->req.minor_version == 1;
+	snprintf(extra, sizeof(extra), "%s%s", c->chunked ? "Transfer-Encoding: chunked\r\n" : "", fields);
+	n = http_format_head(head, sizeof(head), 200, "application/x-ndjson", HTTP_NO_LENGTH, extra);
+	c->status = 200;
+	if (n < 0 || io_write_all(c->fd, head, (size_t)n, c->deadline) < 0)
+		return false;
+	c->sent += (size_t)n;
+	c->streaming = true;
+	pend_len[FRAME_STDOUT] = pend_len[FRAME_STDERR] = 0;
+	return true;
+}
+
+/*
+ * One piece of the body, v[1..cnt-2], in one system call: its own chunk
+ * (v[0] its size line, v[cnt-1] its CRLF and, if last, the last chunk) or,
+ * for HTTP/1.0, bare bytes up to the close.
+ */
+static int front_stream_out(struct conn *c, struct iovec *v, int cnt, bool last, int64_t deadline)
+{
+	static const char tail[] = "\r\n0\r\n\r\n";
+	char size[24];
+	size_t len = 0, total;
+	int i;
+
+	for (i = 1; i < cnt - 1; i++)
+		len += v[i].iov_len;
+	v[0] = v[cnt - 1] = (struct iovec){NULL, 0};
+	if (c->chunked && len > 0) {
+		v[0] = (struct iovec){size, (size_t)snprintf(size, sizeof(size), "%zx\r\n", len)};
+		v[cnt - 1] = (struct iovec){(void *)(uintptr_t)tail, last ? sizeof(tail) - 1 : 2};
+	} else if (c->chunked && last) {
+		v[cnt - 1] = (struct iovec){(void *)(uintptr_t)(tail + 2), sizeof(tail) - 3};
+	}
+	total = len + v[0].iov_len + v[cnt - 1].iov_len;
+	if (io_writev_all(c->fd, v, cnt, deadline) < 0) {
+		log_debug("%s: write to %s: %s", __func__, c->peer, strerror(errno));
+		return -1;
+	}
+	c->sent += total;
+	return 0;
+}
+
+/*
+ * What is pending on stream st as one event: all of it when final, else
+ * all but an incomplete UTF-8 sequence at its end, which waits for the
+ * bytes that complete it.  So the events' data escape exactly as the
+ * whole output does in the reply.
+ */
+static enum run_end run_emit(struct conn *c, enum frame_stream st, bool final, int64_t deadline)
+{
+	static const char *const name[] = {"stdin", "stdout", "stderr"};
+	struct iovec v[3];
+	struct jbuf b;
+	size_t used;
+
+	if (pend_len[st] == 0)
+		return RUN_EOF;
+	jbuf_init(&b, evbuf, FRONT_EVENT_MAX);
+	jbuf_lit(&b, "{\"stream\":\"");
+	jbuf_lit(&b, name[st]);
+	jbuf_lit(&b, "\",\"data\":\"");
+	used = jbuf_str_some(&b, pendbuf[st], pend_len[st], final);
+	jbuf_lit(&b, "\"}\n");
+	memmove(pendbuf[st], pendbuf[st] + used, pend_len[st] - used);
+	pend_len[st] -= used;
+	if (used == 0)
+		return RUN_EOF;
+	v[1] = (struct iovec){b.p, b.len};
+	if (front_stream_out(c, v, 3, false, deadline) < 0)
+		return errno == ETIMEDOUT ? RUN_TIMEOUT : RUN_CLIENT_GONE;
+	return RUN_EOF;
+}
+
+/* Output of stream st for the client: coalesced with what is pending, sent by run_flush. */
+static enum run_end run_out(struct run_stream *s, enum frame_stream st, const char *p, size_t n)
+{
+	enum frame_stream other = st == FRAME_STDOUT ? FRAME_STDERR : FRAME_STDOUT;
+	enum run_end e;
+
+	if (s->k.client == NULL)
+		return RUN_EOF;
+	/* What the other stream said came first and goes first. */
+	e = run_emit(s->k.client, other, false, s->deadline);
+	while (e == RUN_EOF && n > 0) {
+		size_t k = FRONT_EVENT_RAW - pend_len[st];
+
+		k = k < n ? k : n;
+		memcpy(pendbuf[st] + pend_len[st], p, k);
+		pend_len[st] += k;
+		p += k;
+		n -= k;
+		if (pend_len[st] == FRONT_EVENT_RAW)
+			e = run_emit(s->k.client, st, false, s->deadline);
+	}
+	return e;
+}
+
+/* After each read from the container: what it said goes out now. */
+static enum run_end run_flush(struct run_stream *s)
+{
+	enum run_end e;
+
+	if (s->k.client == NULL)
+		return RUN_EOF;
+	e = run_emit(s->k.client, FRAME_STDOUT, false, s->deadline);
+	if (e == RUN_EOF)
+		e = run_emit(s->k.client, FRAME_STDERR, false, s->deadline);
+	return e;
+}
+
+/*
+ * The final event, for what the buffered mode would have answered: the
+ * runner's reply as {"result": <reply>}, an error as its body with
+ * "status" (the buffered answer's) added; then the end of the body.
+ */
+static void front_stream_final(struct conn *c, int status, const char *body, size_t len)
+{
+	char post[32];
+	struct iovec v[5] = {{0}};
+
+	/* Stray bytes of an incomplete UTF-8 sequence at the very end. */
+	if (run_emit(c, FRAME_STDOUT, true, c->deadline) != RUN_EOF ||
+	    run_emit(c, FRAME_STDERR, true, c->deadline) != RUN_EOF)
+		return;
+	if (status == 200) {
+		v[1] = (struct iovec){(void *)(uintptr_t) "{\"result\":", 10};
+		v[2] = (struct iovec){(void *)(uintptr_t)body, len};
+		v[3] = (struct iovec){(void *)(uintptr_t) "}\n", 2};
+	} else if (len >= 2 && body[len - 1] == '}') {
+		v[2] = (struct iovec){(void *)(uintptr_t)body, len - 1};
+		v[3] = (struct iovec){post, (size_t)snprintf(post, sizeof(post), ",\"status\":%d}\n", status)};
+	} else {
+		log_errorx("%s: a %d answer that is not a JSON object; ending the stream without it",
+			   __func__, status);
+	}
+	if (front_stream_out(c, v, 5, true, c->deadline) == 0)
+		c->answered = io_now_ms();
+}
 
 /* Keep one span of a frame's payload: stdout whole, stderr up to FRONT_STDERR_KEEP. */
 static void run_keep(struct run_stream *s, const struct frame_event *ev)
@@ -602,6 +783,78 @@ static void run_keep(struct run_stream *s, const struct frame_event *ev)
 	}
 }
 
+/*
+ * stdout of a streamed run: the runner's records (frame.h) become events;
+ * at a byte where no record can start, the reply begins, kept as in the
+ * buffered mode.  A runner that writes no records has its reply kept
+ * whole.
+ */
+static enum run_end run_records(struct run_stream *s, const char *p, size_t n)
+{
+	struct frame_event ev;
+	enum run_end e;
+	ssize_t r;
+
+	while (n > 0) {
+		if (!s->k.in_reply && !frame_midway(&s->k.inner) && p[0] != FRAME_STDOUT &&
+		    p[0] != FRAME_STDERR)
+			s->k.in_reply = true;
+		if (s->k.in_reply) {
+			if (n > s->max_output - s->k.direct)
+				return RUN_TOO_BIG;
+			s->k.direct += n;
+			memcpy(outbuf + s->out_len, p, n);
+			s->out_len += n;
+			return RUN_EOF;
+		}
+		r = frame_parse(&s->k.inner, p, n, &ev);
+		if (r == FRAME_INCOMPLETE)
+			return RUN_EOF;
+		if (r == FRAME_TOO_BIG)
+			return RUN_TOO_BIG;
+		/* Empty records are refused: their count stays bounded by the output limit. */
+		if (r < 0 || (ev.start && ev.frame_len == 0))
+			return RUN_BAD_RECORD;
+		e = run_out(s, ev.stream, ev.data, ev.len);
+		if (e != RUN_EOF)
+			return e;
+		p += r;
+		n -= (size_t)r;
+	}
+	return RUN_EOF;
+}
+
+/*
+ * One span of a frame of a streamed run.  The output limit counts what
+ * the buffered answer is made of (every frame but the runner's records)
+ * and, apart, the records: either past it ends the run, as the reply that
+ * repeats the records' bytes would have in the buffered mode.
+ */
+static enum run_end run_keep_stream(struct run_stream *s, const struct frame_event *ev)
+{
+	size_t keep;
+
+	if (ev->stream == FRAME_STDOUT)
+		return run_records(s, ev->data, ev->len);
+	if (ev->start && ev->frame_len > s->max_output - s->k.direct)
+		return RUN_TOO_BIG;
+	if (ev->start)
+		s->k.direct += ev->frame_len;
+	if (ev->stream == FRAME_STDIN) {
+		s->saw_stdin = true;
+		return RUN_EOF;
+	}
+	if (ev->frame_len > 0)
+		s->saw_stderr = true;
+	if (s->err_len < FRONT_STDERR_KEEP) {
+		keep = FRONT_STDERR_KEEP - s->err_len;
+		keep = keep < ev->len ? keep : ev->len;
+		memcpy(errbuf + s->err_len, ev->data, keep);
+		s->err_len += keep;
+	}
+	return run_out(s, FRAME_STDERR, ev->data, ev->len);
+}
+
 /* Feed stream bytes; returns RUN_EOF to go on, or why to stop. */
 static enum run_end run_feed(struct run_stream *s, const char *p, size_t n)
 {
@@ -616,7 +869,14 @@ static enum run_end run_feed(struct run_stream *s, const char *p, size_t n)
 			return RUN_TOO_BIG;
 		if (r < 0)
 			return RUN_BAD_FRAME;
-		run_keep(s, &ev);
+		if (!s->streamed) {
+			run_keep(s, &ev);
+		} else {
+			enum run_end e = run_keep_stream(s, &ev);
+
+			if (e != RUN_EOF)
+				return e;
+		}
 		p += r;
 		n -= (size_t)r;
 	}
@@ -624,13 +884,17 @@ static enum run_end run_feed(struct run_stream *s, const char *p, size_t n)
 }
 
 /* Write what the stream takes now; -1 when the container stopped reading. */
-static int run_write(int fd, const char *payload, size_t len, size_t *done)
+static int run_write(int fd, struct run_stream *s)
 {
-	while (*done < len) {
-		ssize_t n = send(fd, payload + *done, len - *done, MSG_NOSIGNAL);
+	size_t total = s->in_len[0] + s->in_len[1];
+
+	while (s->written < total) {
+		size_t at = s->written, i = at < s->in_len[0] ? 0 : 1;
+		size_t off = i == 0 ? at : at - s->in_len[0];
+		ssize_t n = send(fd, s->in[i] + off, s->in_len[i] - off, MSG_NOSIGNAL);
 
 		if (n > 0) {
-			*done += (size_t)n;
+			s->written += (size_t)n;
 			continue;
 		}
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -667,12 +931,14 @@ static bool run_reply_ready(struct run_stream *s)
  * (it has its answer).
  */
 static enum run_end run_pump(struct conn *c, int sfd, const char *early, size_t early_len,
-			     const char *payload, size_t plen, struct run_stream *s)
+			     struct run_stream *s)
 {
 	char chunk[FRONT_STREAM_CHUNK];
 	enum run_end e;
 
 	e = run_feed(s, early, early_len);
+	if (e == RUN_EOF)
+		e = run_flush(s);
 	if (e != RUN_EOF)
 		return e;
 	if (run_reply_ready(s))
@@ -696,7 +962,7 @@ static enum run_end run_pump(struct conn *c, int sfd, const char *early, size_t 
 			return RUN_CLIENT_GONE;
 		if (!s->wdone && (p[0].revents & (POLLOUT | POLLERR | POLLHUP))) {
 			/* A runner that exits without reading all of its input is not our failure: its output decides. */
-			if (run_write(sfd, payload, plen, &s->written) < 0 || s->written == plen) {
+			if (run_write(sfd, s) < 0 || s->written == s->in_len[0] + s->in_len[1]) {
 				shutdown(sfd, SHUT_WR);
 				s->wdone = true;
 			}
@@ -712,6 +978,8 @@ static enum run_end run_pump(struct conn *c, int sfd, const char *early, size_t 
 				return RUN_READ_ERROR;
 			}
 			e = run_feed(s, chunk, (size_t)n);
+			if (e == RUN_EOF)
+				e = run_flush(s);
 			if (e != RUN_EOF)
 				return e;
 			if (run_reply_ready(s))
@@ -726,12 +994,13 @@ static enum run_end run_pump(struct conn *c, int sfd, const char *early, size_t 
  * container is removed after it is done, and log what the runner said
  * after its reply.
  */
-static void run_drain(int sfd, const char *payload, size_t plen, struct run_stream *s)
+static void run_drain(int sfd, struct run_stream *s)
 {
 	size_t tail = 0;
 	enum run_end e;
 
-	e = run_pump(NULL, sfd, NULL, 0, payload, plen, s);
+	s->k.client = NULL; /* it has its final event */
+	e = run_pump(NULL, sfd, NULL, 0, s);
 	for (size_t i = s->reply.end; i < s->out_len; i++)
 		if (outbuf[i] != ' ' && outbuf[i] != '\t' && outbuf[i] != '\r' && outbuf[i] != '\n')
 			tail++;
@@ -744,6 +1013,20 @@ static void run_drain(int sfd, const char *payload, size_t plen, struct run_stre
 	if (e != RUN_EOF)
 		log_info("run: the stream did not end after the reply (%s); the container is removed",
 			  e == RUN_TIMEOUT ? "execution time" : e == RUN_TOO_BIG ? "output size" : "read error");
+}
+
+/*
+ * The runner's reply, outbuf[0..len), checked to be one JSON object.  In
+ * an event it must be one line: every CR or LF of valid JSON is
+ * whitespace between tokens (a string holds them escaped), so a space
+ * does as well.
+ */
+static void run_result(struct conn *c, size_t len)
+{
+	for (size_t i = 0; c->streaming && i < len; i++)
+		if (outbuf[i] == '\n' || outbuf[i] == '\r')
+			outbuf[i] = ' ';
+	front_json(c, 200, outbuf, len);
 }
 
 static void run_answer(struct conn *c, enum run_end e, const struct run_stream *s)
@@ -770,6 +1053,9 @@ static void run_answer(struct conn *c, enum run_end e, const struct run_stream *
 	case RUN_ATTACH_ERROR:
 		front_error(c, 500, "docker.container.attach", "Cannot use the container stream");
 		return;
+	case RUN_BAD_RECORD:
+		front_error(c, 500, "coderunner.stdout.decode", "Code runner sent a malformed output record");
+		return;
 	case RUN_EOF:
 	case RUN_REPLY:
 		break;
@@ -785,8 +1071,28 @@ static void run_answer(struct conn *c, enum run_end e, const struct run_stream *
 	} else if (json_check(outbuf, s->out_len) != JSON_OBJECT) {
 		front_error(c, 500, "coderunner.stdout.decode", "Code runner did not print a JSON object");
 	} else {
-		front_json(c, 200, outbuf, s->out_len);
+		run_result(c, s->out_len);
 	}
+}
+
+/*
+ * A streamed run's payload gains FRAME_STREAM_MEMBER as its last member
+ * (the last of a repeated one is what runbox-runner reads): the payload
+ * less its closing brace, then the member and the brace.
+ */
+static void run_input(struct run_stream *s, const char *payload, size_t plen)
+{
+	size_t i = 1;
+
+	s->in[0] = payload;
+	s->in_len[0] = plen;
+	if (!s->streamed)
+		return;
+	while (payload[i] == ' ' || payload[i] == '\t' || payload[i] == '\r' || payload[i] == '\n')
+		i++;
+	s->in_len[0] = plen - 1;
+	s->in[1] = payload[i] == '}' ? "\"" FRAME_STREAM_MEMBER "\":1}" : ",\"" FRAME_STREAM_MEMBER "\":1}";
+	s->in_len[1] = strlen(s->in[1]);
 }
 
 static enum run_end run_stream(struct conn *c, int sfd, const struct msg_attached *att,
@@ -797,7 +1103,12 @@ static enum run_end run_stream(struct conn *c, int sfd, const struct msg_attache
 
 	memset(s, 0, sizeof(*s));
 	s->max_output = att->output;
-	frame_init(&s->fp, att->output);
+	s->streamed = c->streaming;
+	run_input(s, payload, plen);
+	/* A streamed run counts its output in run_keep_stream. */
+	frame_init(&s->fp, s->streamed ? UINT64_MAX : att->output);
+	frame_init(&s->k.inner, att->output);
+	s->k.client = s->streamed ? c : NULL;
 	json_end_init(&s->reply);
 	s->early = !cfg->wait_for_exit;
 	s->deadline = io_now_ms() + (int64_t)att->time_ms;
@@ -805,7 +1116,7 @@ static enum run_end run_stream(struct conn *c, int sfd, const struct msg_attache
 		log_error("%s: fcntl(O_NONBLOCK)", __func__);
 		return RUN_ATTACH_ERROR;
 	}
-	e = run_pump(c, sfd, early, early_len, payload, plen, s);
+	e = run_pump(c, sfd, early, early_len, s);
 	/* The run took its own time: the answer gets the request's allowance anew. */
 	c->deadline = io_now_ms() + (int64_t)cfg->request_timeout * 1000;
 	return e;
@@ -1024,10 +1335,18 @@ static void front_route_run(struct conn *c)
 		return;
 	}
 	c->asked = asked;
+	/* The container runs: from here on the answer of a streamed run is 200, its events. */
+	if (c->stream && !front_stream_begin(c)) {
+		close(sfd);
+		front_done();
+		front_ready();
+		c->status = 499;
+		return;
+	}
 	e = run_stream(c, sfd, &att, msgbuf + sizeof(att), (size_t)n - sizeof(att), payload, plen, &s);
 	if (e == RUN_REPLY) {
-		front_json(c, 200, outbuf, s.reply.end);
-		run_drain(sfd, payload, plen, &s);
+		run_result(c, s.reply.end);
+		run_drain(sfd, &s);
 		close(sfd);
 		front_done();
 		front_ready();
@@ -1285,14 +1604,14 @@ static void front_route_metrics(struct conn *c)
 }
 
 static const struct route front_routes[] = {
-	{"/", "GET", false, false, front_route_root},
-	{"/openapi.json", "GET", false, false, front_route_openapi},
-	{"/version", "GET", true, false, front_route_version},
-	{"/run", "POST", true, true, front_route_run},
-	{"/execute", "POST", true, true, front_route_execute},
-	{"/compile", "POST", true, true, front_route_compile},
-	{"/health", "GET", false, false, front_route_health},
-	{"/metrics", "GET", false, false, front_route_metrics}, /* the handler asks for the token */
+	{"/", "GET", false, false, false, front_route_root},
+	{"/openapi.json", "GET", false, false, false, front_route_openapi},
+	{"/version", "GET", true, false, false, front_route_version},
+	{"/run", "POST", true, true, true, front_route_run},
+	{"/execute", "POST", true, true, false, front_route_execute},
+	{"/compile", "POST", true, true, false, front_route_compile},
+	{"/health", "GET", false, false, false, front_route_health},
+	{"/metrics", "GET", false, false, false, front_route_metrics}, /* the handler asks for the token */
 };
 
 /* The path to route by: an absolute-form target may have none, which is "/". */
@@ -1384,12 +1703,32 @@ static bool front_rate_ok(struct conn *c, bool parsed)
 }
 
 /*
+ * ?stream: absent, 0, 1 or true, once; other parameters are ignored, as
+ * they always were.  Answers 400 itself and returns false.
+ */
+static bool front_stream_param(struct conn *c)
+{
+	const char *v;
+	size_t n;
+	int k = http_query_param(&c->req, "stream", &v, &n);
+
+	if (k == 0 || (k == 1 && n == 1 && v[0] == '0'))
+		return true;
+	if (k == 1 && ((n == 1 && v[0] == '1') || (n == 4 && memcmp(v, "true", 4) == 0))) {
+		c->stream = true;
+		return true;
+	}
+	front_error(c, 400, "request.query", "The query parameter stream must be 1, true or 0, given once");
+	return false;
+}
+
+/*
  * The order of the answers: a client not in SERVER_ALLOWED_IPS (403, at
  * accept, before a byte is read); a malformed or ambiguous head (400, 414,
  * 431, 501, 505, 417), or too many requests (429, ahead of those); the
  * route (404, 405); the token where the route needs
- * one, before any body is asked for or read (401); then the body (411,
- * 415, 413, 400).
+ * one, before any body is asked for or read (401); the query (400); then
+ * the body (411, 415, 413, 400).
  */
 static void front_serve(struct conn *c)
 {
@@ -1421,6 +1760,8 @@ static void front_serve(struct conn *c)
 		return;
 	/* A route whose handler asks the agent anyway needs no extra round trip when there is no body. */
 	if (r->token && (r->body || c->framing.kind != HTTP_BODY_NONE) && !front_authorized(c))
+		return;
+	if (r->stream && !front_stream_param(c))
 		return;
 	if (r->body && !front_body_acceptable(c))
 		return;
@@ -1505,8 +1846,12 @@ static void front_setup(void)
 	stderrmsg = malloc(sizeof(FRONT_STDERR_PREFIX) + FRONT_STDERR_KEEP);
 	outmap = malloc(cfg->run_max_output / 8 + 1);
 	emitbuf = malloc(EXEC_EMIT_BUF);
+	evbuf = malloc(FRONT_EVENT_MAX);
+	pendbuf[FRAME_STDOUT] = malloc(FRONT_EVENT_RAW);
+	pendbuf[FRAME_STDERR] = malloc(FRONT_EVENT_RAW);
 	/* Status 2: the configuration asks for more than there is; respawning will not help. */
-	if (!reqbuf || !outbuf || !errbuf || !jsonbuf || !stderrmsg || !outmap || !emitbuf)
+	if (!reqbuf || !outbuf || !errbuf || !jsonbuf || !stderrmsg || !outmap || !emitbuf || !evbuf ||
+	    !pendbuf[FRAME_STDOUT] || !pendbuf[FRAME_STDERR])
 		fatal(2, "%s: cannot allocate buffers for SERVER_MAX_REQUEST_BYTES and RUN_MAX_OUTPUT_SIZE",
 		      __func__);
 	int keep[] = {listen_sock, agent_fd, stop_fd, ready_fd, life_fd};

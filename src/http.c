@@ -903,21 +903,54 @@ const char *http_status_reason(int status)
 int http_format_head(char *out, size_t outsz, int status, const char *content_type,
 		     size_t content_length, const char *extra)
 {
+	char length[sizeof("Content-Length: \r\n") + 20] = "";
 	int n;
 
 	/* A CR or LF in the type would let it write a header of its own. */
 	if (status < 100 || status > 999 || (content_type && strpbrk(content_type, "\r\n")))
 		return -1;
+	if (content_length != HTTP_NO_LENGTH)
+		snprintf(length, sizeof(length), "Content-Length: %zu\r\n", content_length);
 	n = snprintf(out, outsz,
 		     "HTTP/1.1 %d %s\r\n"
 		     "%s%s%s"
-		     "Content-Length: %zu\r\n"
+		     "%s"
 		     "Connection: close\r\n"
 		     "%s\r\n",
 		     status, http_status_reason(status), content_type ? "Content-Type: " : "",
-		     content_type ? content_type : "", content_type ? "\r\n" : "", content_length,
+		     content_type ? content_type : "", content_type ? "\r\n" : "", length,
 		     extra ? extra : "");
 	if (n < 0 || (size_t)n >= outsz)
 		return -1;
 	return n;
+}
+
+int http_query_param(const struct http_request *req, const char *name, const char **val,
+		     size_t *vlen)
+{
+	const char *q = req->path + req->path_len, *end = req->target + req->target_len;
+	size_t nlen = strlen(name);
+	int found = 0;
+
+	*val = NULL;
+	*vlen = 0;
+	if (q >= end || *q != '?')
+		return 0;
+	for (q++; q <= end;) {
+		const char *amp = memchr(q, '&', (size_t)(end - q));
+		const char *stop = amp ? amp : end;
+		const char *eq = memchr(q, '=', (size_t)(stop - q));
+		const char *kend = eq ? eq : stop;
+
+		if ((size_t)(kend - q) == nlen && memcmp(q, name, nlen) == 0) {
+			if (found++)
+				return -1;
+			*val = eq ? eq + 1 : stop;
+			*vlen = (size_t)(stop - *val);
+		}
+		if (amp == NULL)
+			break;
+		q = amp + 1;
+	}
+	return found;
 }

@@ -99,17 +99,12 @@ static int io_wait(int fd, short events, int64_t deadline)
 }
 
 /*
- * One sendmsg (writev off sockets) for up to two pieces: a small answer's
- * head and body leave in one system call, so a worker killed after it
- * never leaves a client with a head and no body.
+ * One sendmsg (writev off sockets) for all the pieces while they fit the
+ * socket: a small answer's head and body leave in one system call, so a
+ * worker killed after it never leaves a client with a head and no body.
  */
-int io_write2_all(int fd, const void *a, size_t alen, const void *b, size_t blen,
-		  int64_t deadline)
+int io_writev_all(int fd, struct iovec *v, int cnt, int64_t deadline)
 {
-	struct iovec iov[2] = {{(void *)(uintptr_t)a, alen}, {(void *)(uintptr_t)b, blen}};
-	struct iovec *v = iov;
-	int cnt = 2;
-
 	while (cnt > 0 && v->iov_len == 0) {
 		v++;
 		cnt--;
@@ -138,6 +133,14 @@ int io_write2_all(int fd, const void *a, size_t alen, const void *b, size_t blen
 		}
 	}
 	return 0;
+}
+
+int io_write2_all(int fd, const void *a, size_t alen, const void *b, size_t blen,
+		  int64_t deadline)
+{
+	struct iovec iov[2] = {{(void *)(uintptr_t)a, alen}, {(void *)(uintptr_t)b, blen}};
+
+	return io_writev_all(fd, iov, 2, deadline);
 }
 
 int io_write_all(int fd, const void *buf, size_t len, int64_t deadline)

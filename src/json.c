@@ -733,6 +733,51 @@ void jbuf_str_part(struct jbuf *b, const char *s, size_t n)
 	jbuf_escaped(b, s, n, false);
 }
 
+/*
+ * Is s[0..n) the start of a valid UTF-8 sequence that more bytes could
+ * complete?  utf8_seq on it padded with the smallest bytes its lead allows.
+ */
+static bool utf8_incomplete(const unsigned char *s, size_t n)
+{
+	unsigned char u[4];
+	size_t need;
+
+	if (s[0] >= 0xC2 && s[0] <= 0xDF)
+		need = 2;
+	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+		need = 3;
+	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+		need = 4;
+	else
+		return false;
+	if (n >= need)
+		return false;
+	memcpy(u, s, n);
+	for (size_t k = n; k < need; k++)
+		u[k] = k > 1 ? 0x80 : s[0] == 0xE0 ? 0xA0 : s[0] == 0xF0 ? 0x90 : 0x80;
+	return utf8_seq(u, need) == need;
+}
+
+size_t jbuf_str_some(struct jbuf *b, const char *s, size_t n, bool final)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	char tmp[6];
+	size_t i, used, k;
+
+	if (b->overflow)
+		return 0;
+	for (i = 0; i < n; i += used) {
+		if (!final && u[i] >= 0x80 && utf8_incomplete(u + i, n - i))
+			break;
+		k = jbuf_esc_unit(u + i, n - i, tmp, &used);
+		if (k > b->cap - b->len)
+			break;
+		memcpy(b->p + b->len, tmp, k);
+		b->len += k;
+	}
+	return i;
+}
+
 /* Decimal digits of v, written backwards ending at end; returns the first. */
 static char *json_u64_digits(char *end, uint64_t v)
 {

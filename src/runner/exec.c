@@ -20,14 +20,17 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "frame.h"
 #include "runner.h"
 
 #define EXEC_CHUNK 65536
@@ -35,6 +38,7 @@
 
 struct exec_pump {
 	int in, out, err;
+	int records; /* where the output goes live as records, or -1 */
 	int sigfd; /* SIGCHLD */
 	const char *data;
 	size_t len, off;
@@ -52,7 +56,8 @@ static uint64_t exec_now(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void exec_capture(struct runner_capture *c, const char *d, size_t n)
+/* Returns how many of the n bytes were kept (the rest is dropped). */
+static size_t exec_capture(struct runner_capture *c, const char *d, size_t n)
 {
 	size_t keep = RUNNER_MAX_STREAM - c->len, want;
 	char *p;
@@ -77,6 +82,42 @@ static void exec_capture(struct runner_capture *c, const char *d, size_t n)
 		memcpy(c->p + c->len, d, keep);
 	c->len += keep;
 	c->dropped += n - keep;
+	return keep;
+}
+
+/*
+ * One record (frame.h): header and bytes in one writev, so that nothing
+ * else of ours lands between them.  Blocking: a reader that is slow holds
+ * the program back, as a full pipe would.
+ */
+static void exec_record(int *fd, enum frame_stream stream, const char *d, size_t n)
+{
+	unsigned char h[FRAME_HEADER] = {(unsigned char)stream, 0, 0, 0, (unsigned char)(n >> 24),
+					 (unsigned char)(n >> 16), (unsigned char)(n >> 8),
+					 (unsigned char)n};
+	struct iovec v[2] = {{h, sizeof(h)}, {(void *)(uintptr_t)d, n}};
+	struct iovec *p = v;
+	int cnt = 2;
+
+	while (cnt > 0) {
+		ssize_t w = writev(*fd, p, cnt);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			*fd = -1; /* nobody reads: the reply's own write will tell */
+			return;
+		}
+		while (cnt > 0 && (size_t)w >= p->iov_len) {
+			w -= (ssize_t)p->iov_len;
+			p++;
+			cnt--;
+		}
+		if (cnt > 0) {
+			p->iov_base = (char *)p->iov_base + w;
+			p->iov_len -= (size_t)w;
+		}
+	}
 }
 
 /* In the child: never returns. */
@@ -124,14 +165,17 @@ static void exec_feed(struct exec_pump *x)
 		exec_close(&x->in);
 }
 
-static void exec_drain(int *fd, struct runner_capture *c)
+static void exec_drain(int *fd, struct runner_capture *c, int *records, enum frame_stream stream)
 {
 	char buf[EXEC_CHUNK];
 	ssize_t n = read(*fd, buf, sizeof(buf));
+	size_t kept;
 
-	if (n > 0)
-		exec_capture(c, buf, (size_t)n);
-	else if (n == 0 || (errno != EAGAIN && errno != EINTR))
+	if (n > 0) {
+		kept = exec_capture(c, buf, (size_t)n);
+		if (*records >= 0 && kept > 0)
+			exec_record(records, stream, buf, kept);
+	} else if (n == 0 || (errno != EAGAIN && errno != EINTR))
 		exec_close(fd);
 }
 
@@ -199,9 +243,9 @@ static int exec_pump(struct exec_pump *x, struct runner_result *r, char *err, si
 		if (nfd > 0 && pf[0].revents)
 			exec_feed(x);
 		if (nfd > 0 && pf[1].revents)
-			exec_drain(&x->out, &r->out);
+			exec_drain(&x->out, &r->out, &x->records, FRAME_STDOUT);
 		if (nfd > 0 && pf[2].revents)
-			exec_drain(&x->err, &r->err);
+			exec_drain(&x->err, &r->err, &x->records, FRAME_STDERR);
 		if (nfd > 0 && pf[3].revents)
 			exec_reap_all(x);
 		if (!x->reaped)
@@ -237,11 +281,12 @@ static void exec_status(const struct exec_pump *x, uint64_t t0, struct runner_re
 	r->sig = WIFSIGNALED(x->status) ? WTERMSIG(x->status) : 0;
 }
 
-int runner_exec(int dirfd, const char *cmd, const char *in, size_t inlen, struct runner_result *r,
-                char *err, size_t errsz)
+int runner_exec(int dirfd, const char *cmd, const char *in, size_t inlen, int records,
+                struct runner_result *r, char *err, size_t errsz)
 {
 	int p[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};
-	struct exec_pump x = {.in = -1, .out = -1, .err = -1, .sigfd = -1, .data = in, .len = inlen};
+	struct exec_pump x = {.in = -1, .out = -1, .err = -1, .sigfd = -1, .data = in, .len = inlen,
+			      .records = records};
 	sigset_t chld, old;
 	uint64_t t0;
 	int k, rc = -1;

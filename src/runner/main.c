@@ -151,8 +151,10 @@ static void main_run(int dirfd, const struct runner_plan *plan, const struct run
 		bool last = i == plan->nbuild;
 		const char *cmd = last ? plan->run : plan->build[i];
 
+		/* Only the run command's output goes live: a build's is in the reply when it fails. */
 		int rc = runner_exec(dirfd, cmd, last ? p->stdin_data.p : NULL,
-		                     last ? p->stdin_data.len : 0, &r, err, sizeof(err));
+		                     last ? p->stdin_data.len : 0, last && p->stream ? STDOUT_FILENO : -1, &r,
+		                     err, sizeof(err));
 
 		/* No process left for the command: a status the server tells from our other failures. */
 		if (rc == RUNNER_NOPROC)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "frame.h"
 #include "runner.h"
 
 struct payload_ctx {
@@ -279,6 +280,20 @@ static int payload_fields(struct payload_ctx *c, struct runner_payload *p)
 	return 0;
 }
 
+/* The front asks for records of the output (frame.h): "runboxStream": true or 1. */
+static bool payload_stream(const struct payload_ctx *c)
+{
+	int i = json_tok_member(c->js, c->tok, c->ntok, 0, FRAME_STREAM_MEMBER);
+	const char *v;
+	size_t n;
+
+	if (i < 0 || c->tok[i].type != JSMN_PRIMITIVE)
+		return false;
+	v = c->js + c->tok[i].start;
+	n = (size_t)(c->tok[i].end - c->tok[i].start);
+	return (n == 4 && memcmp(v, "true", 4) == 0) || (n == 1 && v[0] == '1');
+}
+
 /* Tokens: counted by a first jsmn pass, so no guess and no retry loop. */
 static int payload_tokens(struct payload_ctx *c, const char *js, size_t len)
 {
@@ -321,6 +336,7 @@ int runner_payload_parse(const char *js, size_t len, struct runner_payload *p, c
 	}
 	if (payload_tokens(&c, js, len) < 0 || payload_fields(&c, p) < 0)
 		goto out;
+	p->stream = payload_stream(&c);
 	rc = 0;
 out:
 	free(c.tok);

@@ -39,6 +39,7 @@ struct runner_payload {
 	struct runner_file *files;
 	size_t nfiles;
 	struct runner_bytes stdin_data;
+	bool stream; /* FRAME_STREAM_MEMBER is true or 1: records of the run's output first */
 };
 
 /* payload.c: parse and check the types of a payload (v1 or v2). */
@@ -79,13 +80,15 @@ struct runner_result {
 };
 
 /*
- * Runs /bin/sh -c cmd in dirfd with in[0..inlen) on its stdin.  Returns 0,
- * -1 with err set, or RUNNER_NOPROC with err set when the fork was refused
- * for lack of processes (EAGAIN).
+ * Runs /bin/sh -c cmd in dirfd with in[0..inlen) on its stdin.  When
+ * records >= 0, every piece of output kept is also written there at once
+ * as a record (frame.h, FRAME_STREAM_MEMBER); a failed write ends that,
+ * not the run.  Returns 0, -1 with err set, or RUNNER_NOPROC with err set
+ * when the fork was refused for lack of processes (EAGAIN).
  */
 #define RUNNER_NOPROC (-2)
-int runner_exec(int dirfd, const char *cmd, const char *in, size_t inlen, struct runner_result *r,
-                char *err, size_t errsz);
+int runner_exec(int dirfd, const char *cmd, const char *in, size_t inlen, int records,
+                struct runner_result *r, char *err, size_t errsz);
 void runner_result_free(struct runner_result *r);
 
 /* output.c: the reply object. */

@@ -25,7 +25,7 @@ static char workdir[64];
 
 static int run(const char *cmd, const char *in, size_t inlen, struct runner_result *r)
 {
-	int rc = runner_exec(dfd, cmd, in, inlen, r, err, sizeof(err));
+	int rc = runner_exec(dfd, cmd, in, inlen, -1, r, err, sizeof(err));
 
 	CHECKF(rc == 0, "%s: %s", cmd, err);
 	return rc;
