@@ -1006,9 +1006,55 @@ static void test_format_head(void)
 	CHECK(http_format_head(NULL, 0, 200, NULL, 0, NULL) == -1);
 	CHECK(http_format_head(out, sizeof(out), 200, "text/plain\r\nX-Evil: 1", 0, NULL) == -1);
 	CHECK(http_format_head(out, sizeof(out), 42, NULL, 0, NULL) == -1);
-	CHECK(http_format_head(out, sizeof(out), 299, NULL, 18446744073709551615u, NULL) > 0);
-	CHECK(strcmp(out, "HTTP/1.1 299 Unknown\r\nContent-Length: 18446744073709551615\r\n"
+	CHECK(http_format_head(out, sizeof(out), 299, NULL, 18446744073709551614u, NULL) > 0);
+	CHECK(strcmp(out, "HTTP/1.1 299 Unknown\r\nContent-Length: 18446744073709551614\r\n"
 			  "Connection: close\r\n\r\n") == 0);
+	/* a streamed body: no length at all */
+	CHECK(http_format_head(out, sizeof(out), 200, "application/x-ndjson", HTTP_NO_LENGTH,
+			       "Transfer-Encoding: chunked\r\n") > 0);
+	CHECK(strcmp(out, "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\n"
+			  "Connection: close\r\nTransfer-Encoding: chunked\r\n\r\n") == 0);
+}
+
+/* The value of ?name in target, as "=v" / "absent" / "repeated". */
+static void query_is(const char *target, const char *name, const char *want)
+{
+	char head[512], got[256];
+	struct http_request req;
+	const char *v;
+	size_t vn;
+	int st, k;
+
+	snprintf(head, sizeof(head), "POST %s HTTP/1.1\r\nHost: a\r\n\r\n", target);
+	CHECKF(parse_req(head, strlen(head), &req, &st) > 0, "%s does not parse", target);
+	k = http_query_param(&req, name, &v, &vn);
+	if (k == 1)
+		snprintf(got, sizeof(got), "=%.*s", (int)vn, v);
+	else
+		snprintf(got, sizeof(got), "%s", k == 0 ? "absent" : "repeated");
+	CHECKF(strcmp(got, want) == 0, "%s ?%s: got %s want %s", target, name, got, want);
+}
+
+static void test_query(void)
+{
+	query_is("/run", "stream", "absent");
+	query_is("/run?", "stream", "absent");
+	query_is("/run?stream=1", "stream", "=1");
+	query_is("/run?stream=true&x=2", "stream", "=true");
+	query_is("/run?x=2&stream=0", "stream", "=0");
+	query_is("/run?stream", "stream", "=");
+	query_is("/run?stream=", "stream", "=");
+	query_is("/run?stream=1=2", "stream", "=1=2");
+	query_is("/run?&&stream=1&", "stream", "=1");
+	query_is("/run?streams=1&Stream=1&stream_=1", "stream", "absent");
+	query_is("/run?stream=1&stream=1", "stream", "repeated");
+	query_is("/run?stream&stream=0", "stream", "repeated");
+	query_is("/run?str%65am=1", "stream", "absent");
+	query_is("/run?x=stream", "stream", "absent");
+	query_is("http://h:1/run?stream=1", "stream", "=1");
+	query_is("http://h?stream=true", "stream", "=true");
+	query_is("http://h/?stream", "stream", "=");
+	query_is("/run?a=1?stream=1", "stream", "absent");
 }
 
 static void test_reasons_and_helpers(void)
@@ -1058,6 +1104,7 @@ int main(void)
 	test_chunked();
 	test_responses();
 	test_format_head();
+	test_query();
 	test_reasons_and_helpers();
 	return check_done("test_http");
 }

@@ -649,6 +649,74 @@ static void test_jbuf_escapes(void)
 	str_is("\xe2\x82\xac\xe2", 4, "\"\xe2\x82\xac" FFFD "\"");
 }
 
+/*
+ * jbuf_str_some: in is cut at every pair of points and fed piece by piece
+ * as a streamed run feeds it (the unconsumed tail carried to the next
+ * piece, the last piece final); the output is jbuf_str's without quotes.
+ */
+static void some_is_whole(const char *in, size_t n)
+{
+	char whole[512], out[512], carry[600];
+	struct jbuf w, b;
+	size_t i, j, k, clen, used;
+
+	jbuf_init(&w, whole, sizeof whole);
+	jbuf_str(&w, in, n);
+	for (i = 0; i <= n; i++) {
+		for (j = i; j <= n; j++) {
+			const size_t cut[4] = {0, i, j, n};
+
+			jbuf_init(&b, out, sizeof out);
+			clen = 0;
+			for (k = 0; k < 3; k++) {
+				memcpy(carry + clen, in + cut[k], cut[k + 1] - cut[k]);
+				clen += cut[k + 1] - cut[k];
+				used = jbuf_str_some(&b, carry, clen, k == 2);
+				/* Only an incomplete sequence stays, three bytes at most. */
+				CHECKF(clen - used <= 3 && (k < 2 || used == clen),
+				       "cut %zu/%zu of %zu: %zu of %zu left", i, j, n, clen - used, clen);
+				memmove(carry, carry + used, clen - used);
+				clen -= used;
+			}
+			CHECKF(!b.overflow && b.len == w.len - 2 && memcmp(out, whole + 1, b.len) == 0,
+			       "cut %zu/%zu of %zu: %.*s vs %.*s", i, j, n, (int)b.len, out, (int)w.len, whole);
+		}
+	}
+}
+
+static void test_jbuf_some(void)
+{
+	static const struct doc docs[] = {
+		S("plain"), S("\xe2\x82\xac"), S("a\xf0\x9f\x98\x80" "b"), S("\xc3\xa9\xc3"),
+		S("\xe2\x82" "A"), S("\xf0\x9f\x98\n"), S("\xe0\xa0\x80\xe0\x9f"), S("\xed\xa0\x80"),
+		S("\xf4\x8f\xbf\xbf\xf4\x90"), S("\x80\xbf\xc2"), S("\x01\"\\\xe2\x82\xac\x7f"),
+		S("\xf0\x90\x80\x80\xf0\x8f"), S("\xc0\xaf\xfe"),
+	};
+	char mem[16];
+	struct jbuf b;
+
+	for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++)
+		some_is_whole(docs[i].s, docs[i].n);
+
+	/* an incomplete sequence waits, unless final */
+	jbuf_init(&b, mem, sizeof mem);
+	CHECK(jbuf_str_some(&b, "ab\xe2\x82", 4, false) == 2 && b.len == 2);
+	CHECK(jbuf_str_some(&b, "\xe2\x82", 2, true) == 2 && b.len == 8);
+	CHECK(memcmp(mem, "ab" FFFD FFFD, 8) == 0);
+	/* one that can never complete is not held */
+	jbuf_init(&b, mem, sizeof mem);
+	CHECK(jbuf_str_some(&b, "\xe0\x80", 2, false) == 2 && b.len == 6);
+	CHECK(jbuf_str_some(&b, "\xf5", 1, false) == 1 && b.len == 9);
+
+	/* whole characters only, and what does not fit is left */
+	jbuf_init(&b, mem, 6);
+	CHECK(jbuf_str_some(&b, "a\x01b", 3, false) == 1 && b.len == 1 && !b.overflow);
+	jbuf_init(&b, mem, 7);
+	CHECK(jbuf_str_some(&b, "\x01\xe2\x82\xac", 4, true) == 1 && b.len == 6 && !b.overflow);
+	jbuf_init(&b, mem, 9);
+	CHECK(jbuf_str_some(&b, "\x01\xe2\x82\xac", 4, true) == 4 && b.len == 9);
+}
+
 static void test_jbuf_overflow(void)
 {
 	char mem[16];
@@ -915,6 +983,7 @@ int main(void)
 	test_decode();
 	test_tok();
 	test_jbuf_escapes();
+	test_jbuf_some();
 	test_jbuf_overflow();
 	test_jbuf_numbers();
 	test_jbuf_grow();

@@ -52,6 +52,30 @@ static void test_payload_v1(void)
 	runner_payload_free(&p);
 }
 
+/* "runboxStream": true or 1 asks for records (frame.h); anything else does not. */
+static void test_payload_stream(void)
+{
+	static const struct {
+		const char *member;
+		bool stream;
+	} cases[] = {
+		{"", false}, {",\"runboxStream\":1", true}, {",\"runboxStream\":true", true},
+		{",\"runboxStream\":0", false}, {",\"runboxStream\":false", false},
+		{",\"runboxStream\":\"1\"", false}, {",\"runboxStream\":10", false},
+		{",\"runboxStream\":null", false}, {",\"runboxStream\":1,\"runboxStream\":0", false},
+		{",\"runboxStream\":0,\"runboxStream\":1", true},
+	};
+	struct runner_payload p;
+	char js[256];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(js, sizeof(js), "{\"language\":\"sh\",\"files\":[]%s}", cases[i].member);
+		CHECKF(parse(js, &p) == 0, "%s: %s", js, err);
+		CHECKF(p.stream == cases[i].stream, "%s: stream %d", js, p.stream);
+		runner_payload_free(&p);
+	}
+}
+
 static void test_payload_v2(void)
 {
 	struct runner_payload p;
@@ -618,6 +642,7 @@ int main(void)
 {
 	test_payload_v1();
 	test_payload_v2();
+	test_payload_stream();
 	test_payload_bad();
 	test_payload_truncated();
 	test_files();

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "frame.h"
 #include "runner.h"
 
 #define TEN_MB 10000000u
@@ -217,6 +219,64 @@ static void test_cwd_and_background(void)
 	runner_result_free(&r);
 }
 
+/*
+ * Records (frame.h): what the front's frame parser reads back from the
+ * records fd is, stream by stream, exactly what was kept, in order, with
+ * no empty record; past RUNNER_MAX_STREAM nothing more is forwarded.
+ */
+static void test_records(void)
+{
+	static char got[2][RUNNER_MAX_STREAM + 1];
+	size_t glen[2] = {0, 0}, empty = 0, order_bad = 0, n, off;
+	char path[96], *all;
+	struct runner_result r;
+	struct frame_parser fp;
+	struct frame_event ev;
+	int fd, rc;
+	ssize_t k;
+
+	snprintf(path, sizeof(path), "%s/records", workdir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	CHECK(fd >= 0);
+	rc = runner_exec(dfd, "echo one; echo two >&2; printf '\\342\\202'; sleep 0.1; printf '\\254';"
+			 "head -c 9000000 /dev/zero", NULL, 0, fd, &r, err, sizeof(err));
+	CHECKF(rc == 0, "%s", err);
+	n = (size_t)lseek(fd, 0, SEEK_END);
+	all = malloc(n + 1);
+	CHECK(all != NULL && pread(fd, all, n, 0) == (ssize_t)n);
+	frame_init(&fp, UINT64_MAX);
+	for (off = 0; all != NULL && off < n; off += (size_t)k) {
+		k = frame_parse(&fp, all + off, n - off, &ev);
+		if (k < 0)
+			break;
+		if (ev.start && ev.frame_len == 0)
+			empty++;
+		if (ev.stream == FRAME_STDIN)
+			order_bad++;
+		else {
+			memcpy(got[ev.stream - 1] + glen[ev.stream - 1], ev.data, ev.len);
+			glen[ev.stream - 1] += ev.len;
+		}
+	}
+	CHECKF(off == n && !frame_midway(&fp) && empty == 0 && order_bad == 0,
+	       "records: %zu of %zu bytes parsed, %zu empty", off, n, empty);
+	CHECK(glen[0] == r.out.len && memcmp(got[0], r.out.p, r.out.len) == 0);
+	CHECK(glen[1] == r.err.len && memcmp(got[1], r.err.p, r.err.len) == 0);
+	CHECK(r.out.len == RUNNER_MAX_STREAM && r.out.dropped > 0);
+	CHECK(memcmp(r.out.p, "one\n\xe2\x82\xac", 7) == 0 && r.err.len == 4);
+	free(all);
+	close(fd);
+	runner_result_free(&r);
+
+	/* A records fd nobody reads any more stops the records, not the run. */
+	fd = open("/dev/full", O_WRONLY | O_CLOEXEC);
+	rc = runner_exec(dfd, "echo still", NULL, 0, fd, &r, err, sizeof(err));
+	CHECK(rc == 0 && r.exited && r.code == 0 && r.out.len == 6);
+	if (fd >= 0)
+		close(fd);
+	runner_result_free(&r);
+}
+
 int main(void)
 {
 	char cmd[96];
@@ -233,6 +293,7 @@ int main(void)
 	test_orphans();
 	test_status();
 	test_cwd_and_background();
+	test_records();
 	close(dfd);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", workdir);
 	CHECK(system(cmd) == 0);
