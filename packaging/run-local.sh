@@ -33,6 +33,9 @@ token: $token
   curl -s -H 'X-Access-Token: $token' -H 'Content-Type: application/json' \\
     -d '{"script":"echo Hello World; cat","stdin":"from stdin"}' \\
     http://127.0.0.1:$PORT/execute
+  curl -sN -H 'X-Access-Token: $token' -H 'Content-Type: application/json' \\
+    -d '{"image":"runbox/sh","payload":{"language":"sh","files":[{"name":"main.sh","content":"for i in 1 2 3; do echo tick \$i; sleep 1; done"}]}}' \\
+    'http://127.0.0.1:$PORT/run?stream=1'
   curl -s http://127.0.0.1:$PORT/health
   curl -s -H 'X-Access-Token: $token' http://127.0.0.1:$PORT/metrics
 
