@@ -9,6 +9,7 @@
  *  - whatever json_check accepts, strict jsmn parses too;
  *  - jbuf_str of the bytes is always a valid JSON string, and decodes back
  *    to them when they were valid UTF-8 without NUL;
+ *  - jbuf_str_some fed in pieces gives what jbuf_str gives whole;
  *  - json_string_decode accepts only what json_check calls a string.
  */
 #include <stdint.h>
@@ -157,6 +158,42 @@ static void fuzz_escape(const char *buf, size_t size)
 	free(b.p);
 }
 
+/*
+ * jbuf_str_some: the bytes fed in pieces of sizes the input picks (as a
+ * streamed run feeds them, an unconsumed tail carried over, at most 3
+ * bytes), into a small buffer flushed when full, give jbuf_str's inside.
+ */
+static void fuzz_escape_some(const char *buf, size_t size)
+{
+	struct jbuf whole, out, b;
+	char *carry = malloc(size + 4), small[16];
+	size_t off = 0, clen = 0, k, used;
+
+	FUZZ_ASSERT(carry != NULL);
+	jbuf_init_grow(&whole);
+	jbuf_str(&whole, buf, size);
+	jbuf_init_grow(&out);
+	while (off < size || clen > 0) {
+		k = off < size ? 1 + (unsigned char)buf[off] % 7 : 0;
+		k = k < size - off ? k : size - off;
+		memcpy(carry + clen, buf + off, k);
+		clen += k;
+		off += k;
+		jbuf_init(&b, small, sizeof(small));
+		used = jbuf_str_some(&b, carry, clen, off == size);
+		FUZZ_ASSERT(!b.overflow);
+		jbuf_raw(&out, b.p, b.len);
+		memmove(carry, carry + used, clen - used);
+		clen -= used;
+		/* Only a full buffer or an incomplete tail stops it early. */
+		FUZZ_ASSERT(clen == 0 || b.len + 6 > sizeof(small) || (clen <= 3 && off < size));
+	}
+	FUZZ_ASSERT(!out.overflow && out.len + 2 == whole.len && memcmp(out.p, whole.p + 1, out.len) == 0);
+	free(carry);
+	free(out.p);
+	free(whole.p);
+}
+
 static void fuzz_decode(const char *buf, size_t size)
 {
 	char *out = malloc(size + 1);
@@ -206,6 +243,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(buf, data, size);
 	fuzz_validators(buf, size);
 	fuzz_escape(buf, size);
+	fuzz_escape_some(buf, size);
 	fuzz_decode(buf, size);
 	fuzz_end(buf, size);
 	free(buf);
