@@ -317,6 +317,25 @@ def test_client_stalls():
         s.stop()
 
 
+def test_warm():
+    """A warm container was started before the request: the stream member
+    still reaches its runner, on stdin with the payload."""
+    s = Runboxd(RUN_WARM_IMAGES=SH, SERVER_WORKER_THREADS="1").start()
+    try:
+        warm = rbtest.wait_until(lambda: (lambda ids: ids if ids and len(ids) == 1 else None)(
+            rbtest.containers(s.instance)))
+        R.check(warm and len(warm) == 1, "warm: a container waits before the request", warm)
+        st, _, events, _ = streamed(s, SH, sh("echo a; sleep 0.3; echo b"))
+        R.check(st == 200 and well_formed(events) and output_of(events, "stdout") == "a\nb\n"
+                and len(events) >= 3 and events[-1][1].get("result", {}).get("stdout") == "a\nb\n",
+                "warm: the run on the waiting container streams its output", events)
+        R.check(warm and rbtest.wait_until(lambda: warm[0] not in (rbtest.containers(s.instance) or [warm[0]])),
+                "warm: that run took the waiting container (it is gone)", warm)
+    finally:
+        s.stop()
+    R.check(rbtest.wait_no_containers(s.instance, timeout=60) == [], "warm: no container left after the stop")
+
+
 def main():
     R.check(rbtest.image_exists(SH), "image %s present" % SH)
     make_images()
@@ -335,6 +354,7 @@ def main():
         s.stop()
     test_limits(3)
     test_client_stalls()
+    test_warm()
     R.done()
 
 
