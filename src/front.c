@@ -697,16 +697,21 @@ static enum run_end run_emit(struct conn *c, enum frame_stream st, bool final, i
 	return RUN_EOF;
 }
 
-/* Output of stream st for the client: coalesced with what is pending, sent by run_flush. */
-static enum run_end run_out(struct run_stream *s, enum frame_stream st, const char *p, size_t n)
+/*
+ * Output of stream st for client c (NULL: nobody, it is dropped):
+ * coalesced with what is pending, sent when FRONT_EVENT_RAW bytes are
+ * pending or by run_flush.
+ */
+static enum run_end run_out(struct conn *c, int64_t deadline, enum frame_stream st, const char *p,
+			    size_t n)
 {
 	enum frame_stream other = st == FRAME_STDOUT ? FRAME_STDERR : FRAME_STDOUT;
 	enum run_end e;
 
-	if (s->k.client == NULL)
+	if (c == NULL)
 		return RUN_EOF;
 	/* What the other stream said came first and goes first. */
-	e = run_emit(s->k.client, other, false, s->deadline);
+	e = run_emit(c, other, false, deadline);
 	while (e == RUN_EOF && n > 0) {
 		size_t k = FRONT_EVENT_RAW - pend_len[st];
 
@@ -716,7 +721,7 @@ static enum run_end run_out(struct run_stream *s, enum frame_stream st, const ch
 		p += k;
 		n -= k;
 		if (pend_len[st] == FRONT_EVENT_RAW)
-			e = run_emit(s->k.client, st, false, s->deadline);
+			e = run_emit(c, st, false, deadline);
 	}
 	return e;
 }
@@ -815,7 +820,7 @@ static enum run_end run_records(struct run_stream *s, const char *p, size_t n)
 		/* Empty records are refused: their count stays bounded by the output limit. */
 		if (r < 0 || (ev.start && ev.frame_len == 0))
 			return RUN_BAD_RECORD;
-		e = run_out(s, ev.stream, ev.data, ev.len);
+		e = run_out(s->k.client, s->deadline, ev.stream, ev.data, ev.len);
 		if (e != RUN_EOF)
 			return e;
 		p += r;
@@ -852,7 +857,7 @@ static enum run_end run_keep_stream(struct run_stream *s, const struct frame_eve
 		memcpy(errbuf + s->err_len, ev->data, keep);
 		s->err_len += keep;
 	}
-	return run_out(s, FRAME_STDERR, ev->data, ev->len);
+	return run_out(s->k.client, s->deadline, FRAME_STDERR, ev->data, ev->len);
 }
 
 /* Feed stream bytes; returns RUN_EOF to go on, or why to stop. */
