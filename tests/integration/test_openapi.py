@@ -266,6 +266,8 @@ def real_triggers(s, doc):
     t[("POST", "/run", 400, "request.payload")] = lambda: post_run(s, b'{"image": "runbox/sh", "payload": 5}')
     t[("POST", "/run", 400, "request.limits")] = lambda: post_run(
         s, b'{"image": "runbox/sh", "payload": {}, "limits": {"pids": 0}}')
+    t[("POST", "/run", 400, "request.query")] = lambda: request(
+        s, "POST", "/run?stream=2", run_body(SH, sh("true")), dict(s.auth(), **{"Content-Type": "application/json"}))
     t[("POST", "/run", 400, "docker.container.create")] = run(sh("true"), MISSING)
     t[("POST", "/run", 400, "limits.execution_time")] = run(sh("sleep 30"))
     t[("POST", "/run", 400, "limits.read.size")] = run(sh("yes 0123456789abcdef | head -c 3000000"))
@@ -501,6 +503,28 @@ def check_answer(doc, key, answer):
         R.check(False, what + ": matches the documented schema", "%s: %s" % (e.message, data[:300]))
 
 
+def check_stream(s, doc):
+    """POST /run?stream=1: its content type is documented and every line
+    is a StreamEvent, the output events first and one final event last."""
+    schema = inline_refs(doc, doc["paths"]["/run"]["post"]["responses"]["200"]["content"]
+                         ["application/x-ndjson"]["schema"])
+    cases = [("a result", sh("echo out; echo err >&2")), ("a runner failure", {"files": 5})]
+    for what, payload in cases:
+        st, hdrs, data = request(s, "POST", "/run?stream=1", run_body(SH, payload),
+                                 dict(s.auth(), **{"Content-Type": "application/json"}))
+        lines = data.split(b"\n")
+        try:
+            events = [json.loads(l) for l in lines[:-1]]
+            for e in events:
+                jsonschema.Draft202012Validator(schema).validate(e)
+            ok = lines[-1] == b"" and len(events) >= 2 and "stream" not in events[-1] and all(
+                "stream" in e for e in events[:-1])
+        except (ValueError, jsonschema.ValidationError) as e:
+            ok, data = False, str(e).encode() + b": " + data
+        R.check(st == 200 and hdrs.get("content-type") == "application/x-ndjson" and ok,
+                "POST /run?stream=1 with %s: every line a documented StreamEvent" % what, (st, data[:400]))
+
+
 def main():
     raw_doc, doc = load_doc()
     test_lint(doc)
@@ -539,6 +563,7 @@ def main():
         R.check(have - want == set(), "every answer produced here is documented", sorted(have - want, key=str))
         for key in sorted(want & set(triggers), key=str):
             check_answer(doc, key, triggers[key]())
+        check_stream(s, doc)
     finally:
         s.stop()
     R.check(rbtest.wait_no_containers(s.instance, timeout=60) == [], "no container left")
