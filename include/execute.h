@@ -119,6 +119,13 @@ bool exec_success(const struct exec_result *r);
 ssize_t exec_answer_send(int fd, int64_t deadline, enum exec_answer kind,
 			 const struct exec_result *r, char *buf);
 
+/*
+ * The same answer as a streamed run's final event, {"result": <body>}
+ * and a newline: one chunk and the last chunk when chunked, else bare.
+ */
+ssize_t exec_answer_event(int fd, int64_t deadline, enum exec_answer kind,
+			  const struct exec_result *r, char *buf, bool chunked);
+
 /* The body alone into out[0..outsz) (for tests): its length, or -1 if it does not fit. */
 ssize_t exec_answer_body(enum exec_answer kind, const struct exec_result *r, char *out, size_t outsz);
 

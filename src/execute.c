@@ -456,3 +456,36 @@ ssize_t exec_answer_body(enum exec_answer kind, const struct exec_result *r, cha
 	emit_answer(&e, kind, r);
 	return e.failed ? -1 : (ssize_t)e.total;
 }
+
+/*
+ * The answer as a streamed run's final event (front.c): {"result": <the
+ * body>} and a newline, one chunk followed by the last chunk when
+ * chunked, else bare bytes up to the close.  The body holds no line
+ * break: every string in it is escaped.
+ */
+ssize_t exec_answer_event(int fd, int64_t deadline, enum exec_answer kind,
+			  const struct exec_result *r, char *buf, bool chunked)
+{
+	static const char open[] = "{\"result\":", tail[] = "}\n\r\n0\r\n\r\n";
+	struct emit e = {.fd = -1, .buf = buf, .cap = EXEC_EMIT_BUF};
+	size_t tail_len = chunked ? sizeof(tail) - 1 : 2;
+	char head[32 + sizeof(open)];
+	int n;
+
+	emit_answer(&e, kind, r);
+	if (chunked)
+		n = snprintf(head, sizeof(head), "%" PRIx64 "\r\n%s", e.total + sizeof(open) - 1 + 2, open);
+	else
+		n = snprintf(head, sizeof(head), "%s", open);
+	memset(&e, 0, sizeof(e));
+	e.fd = fd;
+	e.deadline = deadline;
+	e.head = head;
+	e.head_len = (size_t)n;
+	e.buf = buf;
+	e.cap = EXEC_EMIT_BUF;
+	emit_answer(&e, kind, r);
+	if (e.failed || io_write_all(fd, tail, tail_len, deadline) < 0)
+		return -1;
+	return (ssize_t)(e.total + tail_len);
+}

@@ -1424,13 +1424,48 @@ static void front_exec_answer(struct conn *c, enum exec_end e, const struct msg_
 	r->exit_code = st->exit_code;
 	r->oom = (st->flags & MSG_STATUS_OOM) != 0;
 	c->status = 200;
-	n = exec_answer_send(c->fd, c->deadline, kind, r, emitbuf);
+	if (!c->streaming) {
+		n = exec_answer_send(c->fd, c->deadline, kind, r, emitbuf);
+	} else if (run_emit(c, FRAME_STDOUT, true, c->deadline) != RUN_EOF ||
+		   run_emit(c, FRAME_STDERR, true, c->deadline) != RUN_EOF) {
+		return; /* the client is gone */
+	} else {
+		n = exec_answer_event(c->fd, c->deadline, kind, r, emitbuf, c->chunked);
+	}
 	if (n < 0) {
 		log_debug("%s: write to %s: %s", __func__, c->peer, strerror(errno));
 		return;
 	}
 	c->sent += (size_t)n;
 	c->answered = io_now_ms();
+}
+
+/* A streamed /execute: what is kept of the output also goes out as events. */
+struct exec_events {
+	struct exec_out *out;
+	struct conn *client;
+	int64_t deadline;
+	enum run_end failed; /* why the sink refused: the client, not the output limit */
+};
+
+/* An exec_sink: exec_out_keep, then what it kept as an event of its own (each frame's span). */
+static bool front_exec_events(void *arg, enum frame_stream stream, const char *p, size_t n)
+{
+	struct exec_events *k = arg;
+	size_t before = k->out->len;
+	bool ok = exec_out_keep(k->out, stream, p, n);
+	enum run_end e = RUN_EOF;
+
+	if (stream != FRAME_STDIN && k->out->len > before) {
+		e = run_out(k->client, k->deadline, stream, k->out->buf + before, k->out->len - before);
+		if (e == RUN_EOF)
+			e = run_emit(k->client, stream, false, k->deadline);
+	}
+	if (e != RUN_EOF) {
+		k->failed = e;
+		return false;
+	}
+	return ok;
 }
 
 /*
@@ -1451,6 +1486,7 @@ static void front_exec(struct conn *c, enum msg_exec_kind kind)
 	struct exec_result res;
 	struct exec_out out;
 	struct exec_io io;
+	struct exec_events ev;
 	struct msg_status st;
 	struct msg_ask ask;
 	char why[REQLIMITS_MAX_MESSAGE];
@@ -1502,7 +1538,20 @@ static void front_exec(struct conn *c, enum msg_exec_kind kind)
 	io.deadline = t0 + (int64_t)lim.time_ms;
 	io.sink = exec_out_keep;
 	io.arg = &out;
-	e = exec_pump(&io, msgbuf + sizeof(lim), (size_t)n - sizeof(lim));
+	ev = (struct exec_events){.out = &out, .client = c, .deadline = io.deadline, .failed = RUN_EOF};
+	if (c->stream) {
+		io.sink = front_exec_events;
+		io.arg = &ev;
+	}
+	/* The container runs: from here on the answer of a streamed run is 200, its events. */
+	if (c->stream && !front_stream_begin(c))
+		e = EXEC_CLIENT_GONE;
+	else
+		e = exec_pump(&io, msgbuf + sizeof(lim), (size_t)n - sizeof(lim));
+	if (ev.failed == RUN_CLIENT_GONE)
+		e = EXEC_CLIENT_GONE;
+	else if (ev.failed == RUN_TIMEOUT)
+		e = EXEC_TIMEOUT;
 	close(sfd);
 	memset(&res, 0, sizeof(res));
 	res.ms = io_now_ms() - t0;
@@ -1613,7 +1662,7 @@ static const struct route front_routes[] = {
 	{"/openapi.json", "GET", false, false, false, front_route_openapi},
 	{"/version", "GET", true, false, false, front_route_version},
 	{"/run", "POST", true, true, true, front_route_run},
-	{"/execute", "POST", true, true, false, front_route_execute},
+	{"/execute", "POST", true, true, true, front_route_execute},
 	{"/compile", "POST", true, true, false, front_route_compile},
 	{"/health", "GET", false, false, false, front_route_health},
 	{"/metrics", "GET", false, false, false, front_route_metrics}, /* the handler asks for the token */

@@ -230,6 +230,11 @@ def test_limits(limit):
     s = Runboxd(RUN_MAX_EXECUTION_TIME=str(limit), RUN_MAX_OUTPUT_SIZE="100000").start()
     try:
         t0 = time.time()
+        st, _, events = execute_streamed(s, {"script": "echo started; sleep 60", "image": SH})
+        final = events[-1][1] if events else {}
+        R.check(st == 200 and well_formed(events) and output_of(events, "stdout") == "started\n"
+                and final.get("result", {}).get("timed_out") is True,
+                "execute deadline: the output so far, then the answer with timed_out", events)
         st, _, events, _ = streamed(s, SH, sh("echo started; sleep 60"))
         secs = time.time() - t0
         final = events[-1][1] if events else None
@@ -317,6 +322,61 @@ def test_client_stalls():
         s.stop()
 
 
+def execute_streamed(s, body, query="?stream=1", timeout=120):
+    conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=timeout)
+    try:
+        conn.request("POST", "/execute" + query, body=json.dumps(body),
+                     headers=s.auth({"Content-Type": "application/json"}))
+        t0 = time.time()
+        r = conn.getresponse()
+        headers = {k.lower(): v for k, v in r.getheaders()}
+        events = []
+        while r.status == 200:
+            line = r.readline()
+            if not line:
+                break
+            try:
+                events.append((time.time() - t0, json.loads(line)))
+            except ValueError:
+                events.append((time.time() - t0, None))
+        return r.status, headers, events
+    finally:
+        conn.close()
+
+
+def without_time(js):
+    return {k: v for k, v in js.items() if k != "execution_time"} if isinstance(js, dict) else js
+
+
+def test_execute(s):
+    """POST /execute?stream=1: sh -c writes straight to Docker's stream."""
+    script = "i=1; while [ $i -le 15 ]; do echo line $i; echo err $i >&2; i=$((i+1)); sleep 0.2; done; exit 3"
+    st, h, events = execute_streamed(s, {"script": script, "image": SH})
+    R.check(st == 200 and h.get("content-type") == "application/x-ndjson" and well_formed(events),
+            "execute streamed: 200 NDJSON, events then one final event", (st, h, events[-2:]))
+    if not well_formed(events):
+        return
+    first = next(t for t, e in events if e.get("stream") == "stdout")
+    final_t, final = events[-1]
+    R.check(first < final_t - 1.0, "execute streamed: the first line long before the end (%.2fs vs %.2fs)"
+            % (first, final_t))
+    res = final.get("result")
+    want_out = "".join("line %d\n" % i for i in range(1, 16))
+    R.check(output_of(events, "stdout") == want_out and output_of(events, "stderr") == want_out.replace("line", "err")
+            and isinstance(res, dict) and res.get("stdout") == want_out and res.get("exit_code") == 3,
+            "execute streamed: the events are the output, the final event the answer", final)
+    bst, _, body = s.request("POST", "/execute", {"script": script, "image": SH}, headers=s.auth())
+    try:
+        bjs = json.loads(body)
+    except ValueError:
+        bjs = None
+    R.check(bst == 200 and without_time(bjs) == without_time(res),
+            "execute streamed: the final event's result is the buffered answer (execution_time aside)",
+            (body[:200], res))
+    st, h, b = s.request("POST", "/execute?stream=maybe", {"script": "true", "image": SH}, headers=s.auth())
+    R.check(st == 400 and is_error(b, "request.query"), "execute: a bad ?stream is 400 request.query", b[:200])
+
+
 def test_warm():
     """A warm container was started before the request: the stream member
     still reaches its runner, on stdin with the payload."""
@@ -348,6 +408,7 @@ def main():
         test_plain_runner(s)
         test_query(s)
         test_errors_before_the_run(s)
+        test_execute(s)
         test_client_leaves(s, limit)
         no_leak(s, "the streaming group")
     finally:
