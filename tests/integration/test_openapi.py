@@ -266,6 +266,8 @@ def real_triggers(s, doc):
     t[("POST", "/run", 400, "request.payload")] = lambda: post_run(s, b'{"image": "runbox/sh", "payload": 5}')
     t[("POST", "/run", 400, "request.limits")] = lambda: post_run(
         s, b'{"image": "runbox/sh", "payload": {}, "limits": {"pids": 0}}')
+    t[("POST", "/execute", 400, "request.query")] = lambda: request(
+        s, "POST", "/execute?stream=2", b'{"script": "true"}', dict(s.auth(), **{"Content-Type": "application/json"}))
     t[("POST", "/run", 400, "request.query")] = lambda: request(
         s, "POST", "/run?stream=2", run_body(SH, sh("true")), dict(s.auth(), **{"Content-Type": "application/json"}))
     t[("POST", "/run", 400, "docker.container.create")] = run(sh("true"), MISSING)
