@@ -276,6 +276,52 @@ static void test_pump(void)
 	close(sv[1]);
 }
 
+/*
+ * exec_answer_event into a temporary file: chunked, one chunk holding
+ * {"result": <exec_answer_body's body>} and a newline, then the last
+ * chunk; not chunked, the same line bare.  Answers over several pieces.
+ */
+static void test_event(void)
+{
+	size_t cap = 3 * EXEC_EMIT_PIECE, want, len;
+	char *buf = malloc(cap), *whole = malloc(cap * 8), *got = malloc(cap * 8 + 64);
+	char *emit = malloc(EXEC_EMIT_BUF), path[] = "/tmp/test_execute_event.XXXXXX", *end;
+	unsigned char *map = calloc(cap / 8 + 1, 1);
+	struct exec_result r = {.end = EXEC_TIMEOUT, .exit_known = true, .exit_code = 137, .output_limit = cap};
+	struct exec_out o;
+	ssize_t n, b;
+	int fd = mkstemp(path);
+
+	CHECK(fd >= 0 && buf && whole && got && emit && map);
+	unlink(path);
+	exec_out_init(&o, buf, map, cap);
+	r.out = &o;
+	memset(buf, '\n', cap);
+	CHECK(exec_out_keep(&o, FRAME_STDERR, buf, cap - 1));
+	b = exec_answer_body(EXEC_ANSWER_EXECUTE, &r, whole, cap * 8);
+	CHECK(b > 0 && memchr(whole, '\n', (size_t)b) == NULL);
+	for (int chunked = 0; chunked < 2; chunked++) {
+		CHECK(ftruncate(fd, 0) == 0 && lseek(fd, 0, SEEK_SET) == 0);
+		n = exec_answer_event(fd, io_now_ms() + 5000, EXEC_ANSWER_EXECUTE, &r, emit, chunked);
+		CHECK(n > 0 && pread(fd, got, (size_t)n + 1, 0) == n);
+		want = (size_t)b + 12;
+		len = chunked ? (size_t)strtoul(got, &end, 16) : 0;
+		if (chunked)
+			CHECK(len == want && end[0] == '\r' && end[1] == '\n');
+		else
+			end = got - 2;
+		CHECK(memcmp(end + 2, "{\"result\":", 10) == 0 && memcmp(end + 12, whole, (size_t)b) == 0);
+		CHECK(memcmp(end + 12 + b, chunked ? "}\n\r\n0\r\n\r\n" : "}\n", chunked ? 9 : 2) == 0);
+		CHECK(end + 12 + b + (chunked ? 9 : 2) == got + n);
+	}
+	close(fd);
+	free(buf);
+	free(whole);
+	free(got);
+	free(emit);
+	free(map);
+}
+
 int main(void)
 {
 	test_parse_execute();
@@ -283,5 +329,6 @@ int main(void)
 	test_out_and_answers();
 	test_pieces();
 	test_pump();
+	test_event();
 	return check_done("test_execute");
 }
