@@ -492,11 +492,17 @@ static bool cap_name_ok(const char *s, size_t n)
 	return true;
 }
 
-static int set_list(const struct config_var *v, struct config_list *field, const char *s, char *err,
-		    size_t errsz)
+/*
+ * Walk a space-separated value: each item (at most CONFIG_MAX_STR - 1
+ * bytes, at most max of them) goes to take() with its index.
+ */
+static int list_walk(const struct config_var *v, const char *s, unsigned max,
+		     int (*take)(const struct config_var *v, void *to, unsigned i, const char *item, size_t n,
+				 char *err, size_t errsz),
+		     void *to, char *err, size_t errsz)
 {
 	char q[SHOWN_MAX + 4];
-	struct config_list l;
+	unsigned i = 0;
 	size_t n;
 
 	if (has_ctl(s)) {
@@ -504,14 +510,13 @@ static int set_list(const struct config_var *v, struct config_list *field, const
 		     v->name);
 		return -1;
 	}
-	memset(&l, 0, sizeof l);
 	for (;; s += n) {
 		s += strspn(s, " ");
 		if (*s == '\0')
-			break;
+			return 0;
 		n = strcspn(s, " ");
-		if (l.n == CONFIG_MAX_LIST) {
-			errf(err, errsz, "%s: more than %d items", v->name, CONFIG_MAX_LIST);
+		if (i == max) {
+			errf(err, errsz, "%s: more than %u items", v->name, max);
 			return -1;
 		}
 		if (n >= CONFIG_MAX_STR) {
@@ -519,32 +524,53 @@ static int set_list(const struct config_var *v, struct config_list *field, const
 			     shown(q, s, n), n, CONFIG_MAX_STR - 1);
 			return -1;
 		}
-		if (v->type == CT_CAPS && !cap_name_ok(s, n)) {
-			errf(err, errsz, "%s: \"%s\" is not a capability name ([CAP_]A-Z0-9_)", v->name,
-			     shown(q, s, n));
+		if (take(v, to, i++, s, n, err, errsz) < 0)
 			return -1;
-		}
-		memcpy(l.item[l.n], s, n);
-		if (v->type == CT_IMAGES && !imageref_valid(l.item[l.n])) {
-			errf(err, errsz, "%s: \"%s\" is not a valid image reference", v->name, shown(q, s, n));
-			return -1;
-		}
-		if (v->type == CT_PATTERNS && !imageref_pattern_valid(l.item[l.n])) {
-			errf(err, errsz, "%s: \"%s\" is neither an image reference nor a pattern like namespace/*",
-			     v->name, shown(q, s, n));
-			return -1;
-		}
-		if (v->type == CT_IPS && !ip_ok(s, n)) {
-			errf(err, errsz, "%s: \"%s\" is not an IPv4 or IPv6 address", v->name,
-			     shown(q, s, n));
-			return -1;
-		}
-		if (v->type == CT_DOMAINS && !domain_ok(s, n)) {
-			errf(err, errsz, "%s: \"%s\" is not a domain name", v->name, shown(q, s, n));
-			return -1;
-		}
-		l.n++;
 	}
+}
+
+/* One item of a list variable, checked by the variable's type. */
+static int list_take(const struct config_var *v, void *to, unsigned i, const char *s, size_t n,
+		     char *err, size_t errsz)
+{
+	struct config_list *l = to;
+	char q[SHOWN_MAX + 4];
+
+	if (v->type == CT_CAPS && !cap_name_ok(s, n)) {
+		errf(err, errsz, "%s: \"%s\" is not a capability name ([CAP_]A-Z0-9_)", v->name,
+		     shown(q, s, n));
+		return -1;
+	}
+	memcpy(l->item[i], s, n);
+	if (v->type == CT_IMAGES && !imageref_valid(l->item[i])) {
+		errf(err, errsz, "%s: \"%s\" is not a valid image reference", v->name, shown(q, s, n));
+		return -1;
+	}
+	if (v->type == CT_PATTERNS && !imageref_pattern_valid(l->item[i])) {
+		errf(err, errsz, "%s: \"%s\" is neither an image reference nor a pattern like namespace/*",
+		     v->name, shown(q, s, n));
+		return -1;
+	}
+	if (v->type == CT_IPS && !ip_ok(s, n)) {
+		errf(err, errsz, "%s: \"%s\" is not an IPv4 or IPv6 address", v->name, shown(q, s, n));
+		return -1;
+	}
+	if (v->type == CT_DOMAINS && !domain_ok(s, n)) {
+		errf(err, errsz, "%s: \"%s\" is not a domain name", v->name, shown(q, s, n));
+		return -1;
+	}
+	l->n = i + 1;
+	return 0;
+}
+
+static int set_list(const struct config_var *v, struct config_list *field, const char *s, char *err,
+		    size_t errsz)
+{
+	struct config_list l;
+
+	memset(&l, 0, sizeof l);
+	if (list_walk(v, s, CONFIG_MAX_LIST, list_take, &l, err, errsz) < 0)
+		return -1;
 	*field = l;
 	return 0;
 }
@@ -647,42 +673,31 @@ static int mount_parse(const struct config_var *v, const char *s, size_t n, stru
 	return 0;
 }
 
+/* One bind mount of DOCKER_CONTAINER_MOUNTS; no target twice. */
+static int mount_take(const struct config_var *v, void *to, unsigned i, const char *s, size_t n, char *err,
+		      size_t errsz)
+{
+	struct config_mounts *l = to;
+
+	if (mount_parse(v, s, n, &l->item[i], err, errsz) < 0)
+		return -1;
+	for (unsigned j = 0; j < i; j++)
+		if (strcmp(l->item[j].target, l->item[i].target) == 0) {
+			errf(err, errsz, "%s: %s is mounted twice", v->name, l->item[j].target);
+			return -1;
+		}
+	l->n = i + 1;
+	return 0;
+}
+
 static int set_mounts(const struct config_var *v, struct config_mounts *field, const char *s,
 		      char *err, size_t errsz)
 {
-	char q[SHOWN_MAX + 4];
 	struct config_mounts l;
-	size_t n;
 
-	if (has_ctl(s)) {
-		errf(err, errsz, "%s: value contains a control character (separate items with spaces)",
-		     v->name);
-		return -1;
-	}
 	memset(&l, 0, sizeof l);
-	for (;; s += n) {
-		s += strspn(s, " ");
-		if (*s == '\0')
-			break;
-		n = strcspn(s, " ");
-		if (l.n == CONFIG_MAX_MOUNTS) {
-			errf(err, errsz, "%s: more than %d items", v->name, CONFIG_MAX_MOUNTS);
-			return -1;
-		}
-		if (n >= CONFIG_MAX_STR) {
-			errf(err, errsz, "%s: item \"%s\" is too long (%zu bytes, max %d)", v->name,
-			     shown(q, s, n), n, CONFIG_MAX_STR - 1);
-			return -1;
-		}
-		if (mount_parse(v, s, n, &l.item[l.n], err, errsz) < 0)
-			return -1;
-		for (unsigned i = 0; i < l.n; i++)
-			if (strcmp(l.item[i].target, l.item[l.n].target) == 0) {
-				errf(err, errsz, "%s: %s is mounted twice", v->name, l.item[i].target);
-				return -1;
-			}
-		l.n++;
-	}
+	if (list_walk(v, s, CONFIG_MAX_MOUNTS, mount_take, &l, err, errsz) < 0)
+		return -1;
 	*field = l;
 	return 0;
 }
