@@ -154,6 +154,22 @@ int http_parse_response(const char *buf, size_t len, struct http_response *res);
  */
 int http_response_framing(const struct http_response *res, struct http_framing *f);
 
+/*
+ * The access token a request presents: X-Access-Token (docker-run's),
+ * X-API-Key (seed 004's) or Authorization: Bearer (RFC 6750 2.1).  Each
+ * may appear once; when several do they must agree, so that no two readers of the request can see two
+ * tokens.  Returns NULL with *tok and *len set (NULL, 0: none), or what is
+ * wrong, for a 400.
+ */
+const char *http_request_token(const struct http_request *req, const char **tok, size_t *len);
+
+/*
+ * The JSON error code and message of an HTTP-level refusal (408, 411, 413,
+ * 414, 417, 431, 501, 505; anything else is 400 request.malformed).
+ * Returns the status to send.
+ */
+int http_error_text(int status, const char **code, const char **message);
+
 /* "OK", "Not Found", ...; "Unknown" for others. */
 const char *http_status_reason(int status);
 

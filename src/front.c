@@ -202,35 +202,10 @@ static void front_error(struct conn *c, int status, const char *code, const char
 /* The JSON error that goes with an HTTP-level status from the parser. */
 static void front_http_error(struct conn *c, int status)
 {
-	switch (status) {
-	case 408:
-		front_error(c, 408, "request.timeout", "Request not received in time");
-		break;
-	case 411:
-		front_error(c, 411, "request.length", "A request body needs Content-Length or chunked encoding");
-		break;
-	case 413:
-		front_error(c, 413, "request.size", "Request body too large");
-		break;
-	case 414:
-		front_error(c, 414, "request.target", "Request target too long");
-		break;
-	case 417:
-		front_error(c, 417, "request.expect", "Only Expect: 100-continue is supported");
-		break;
-	case 431:
-		front_error(c, 431, "request.headers", "Request header fields too large or too many");
-		break;
-	case 501:
-		front_error(c, 501, "request.unsupported", "This method or transfer coding is not supported");
-		break;
-	case 505:
-		front_error(c, 505, "request.version", "HTTP version not supported");
-		break;
-	default:
-		front_error(c, 400, "request.malformed", "Malformed HTTP request");
-		break;
-	}
+	const char *code, *message;
+
+	status = http_error_text(status, &code, &message);
+	front_error(c, status, code, message);
 }
 
 /* ---- reading the request ---- */
@@ -363,44 +338,10 @@ struct route {
 	void (*handle)(struct conn *c);
 };
 
-/*
- * The token header, if one: X-Access-Token (docker-run's) or
- * Authorization: Bearer.  Either may appear once; when both do they must
- * agree, so that no two readers of this request can see two tokens.
- * Returns NULL, or what is wrong for a 400.
- */
+/* The token header, if one (http_request_token); NULL, or what is wrong for a 400. */
 static const char *front_find_token(struct conn *c)
 {
-	const struct http_header *x, *k, *a;
-	const char *v;
-	size_t n;
-
-	if (http_header_unique(c->req.headers, c->req.num_headers, "X-Access-Token", &x) < 0)
-		return "More than one X-Access-Token field";
-	if (http_header_unique(c->req.headers, c->req.num_headers, "X-API-Key", &k) < 0)
-		return "More than one X-API-Key field";
-	if (http_header_unique(c->req.headers, c->req.num_headers, "Authorization", &a) < 0)
-		return "More than one Authorization field";
-	/* X-API-Key is seed 004's name for the same token. */
-	if (x != NULL && k != NULL && (k->value_len != x->value_len || memcmp(k->value, x->value, k->value_len) != 0))
-		return "X-Access-Token and X-API-Key differ";
-	if (x == NULL)
-		x = k;
-	if (x != NULL) {
-		c->token = x->value;
-		c->token_len = x->value_len;
-	}
-	/* RFC 6750 2.1: "Bearer" (any case), 1*SP, the token. */
-	if (a == NULL || a->value_len < 8 || !http_token_eq(a->value, 6, "Bearer") ||
-	    a->value[6] != ' ')
-		return NULL;
-	for (v = a->value + 7, n = a->value_len - 7; n > 0 && *v == ' '; v++, n--)
-		;
-	if (x != NULL && (n != x->value_len || memcmp(v, x->value, n) != 0))
-		return "The token fields differ";
-	c->token = v;
-	c->token_len = n;
-	return NULL;
+	return http_request_token(&c->req, &c->token, &c->token_len);
 }
 
 /*

@@ -954,3 +954,66 @@ int http_query_param(const struct http_request *req, const char *name, const cha
 	}
 	return found;
 }
+
+const char *http_request_token(const struct http_request *req, const char **tok, size_t *len)
+{
+	const struct http_header *x, *k, *a;
+	const char *v;
+	size_t n;
+
+	*tok = NULL;
+	*len = 0;
+	if (http_header_unique(req->headers, req->num_headers, "X-Access-Token", &x) < 0)
+		return "More than one X-Access-Token field";
+	if (http_header_unique(req->headers, req->num_headers, "X-API-Key", &k) < 0)
+		return "More than one X-API-Key field";
+	if (http_header_unique(req->headers, req->num_headers, "Authorization", &a) < 0)
+		return "More than one Authorization field";
+	/* X-API-Key is seed 004's name for the same token. */
+	if (x != NULL && k != NULL && (k->value_len != x->value_len || memcmp(k->value, x->value, k->value_len) != 0))
+		return "X-Access-Token and X-API-Key differ";
+	if (x == NULL)
+		x = k;
+	if (x != NULL) {
+		*tok = x->value;
+		*len = x->value_len;
+	}
+	/* RFC 6750 2.1: "Bearer" (any case), 1*SP, the token. */
+	if (a == NULL || a->value_len < 8 || !http_token_eq(a->value, 6, "Bearer") ||
+	    a->value[6] != ' ')
+		return NULL;
+	for (v = a->value + 7, n = a->value_len - 7; n > 0 && *v == ' '; v++, n--)
+		;
+	if (x != NULL && (n != x->value_len || memcmp(v, x->value, n) != 0))
+		return "The token fields differ";
+	*tok = v;
+	*len = n;
+	return NULL;
+}
+
+int http_error_text(int status, const char **code, const char **message)
+{
+	static const struct {
+		int status;
+		const char *code, *message;
+	} t[] = {
+		{408, "request.timeout", "Request not received in time"},
+		{411, "request.length", "A request body needs Content-Length or chunked encoding"},
+		{413, "request.size", "Request body too large"},
+		{414, "request.target", "Request target too long"},
+		{417, "request.expect", "Only Expect: 100-continue is supported"},
+		{431, "request.headers", "Request header fields too large or too many"},
+		{501, "request.unsupported", "This method or transfer coding is not supported"},
+		{505, "request.version", "HTTP version not supported"},
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (t[i].status == status) {
+			*code = t[i].code;
+			*message = t[i].message;
+			return status;
+		}
+	*code = "request.malformed";
+	*message = "Malformed HTTP request";
+	return 400;
+}
