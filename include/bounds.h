@@ -132,6 +132,17 @@
 #define MSG_MAX_FDS 4                   /* descriptors taken from one packet; more is MSG_CTRUNC */
 #define AGENT_MAX_CALLS 8               /* Docker calls behind one answer: a short sweep, create, attach, start, remove */
 
+/* Reader (reader.c): connections waiting for their whole request. */
+#define DEFAULT_MAX_WAITING 1024u       /* SERVER_MAX_WAITING */
+#define READER_MAX_WAITING 65536u       /* SERVER_MAX_WAITING upper bound */
+#define READER_SPARE_FDS 16             /* beyond the waiting ones: listen, hand-off, epoll, signals, life, a refused client */
+#define READER_FIRST_BUF 2048u          /* a connection's buffer at its first byte; doubles up to the head limit */
+#define READER_INLINE_MAX (32u * 1024)  /* a request this small travels in the hand-off packet, a larger one in a memfd */
+#define READER_EVENTS 64                /* epoll events taken per wait */
+#define READER_RETRY_AFTER_SEC 1        /* Retry-After of a 503 when full */
+#define READER_HANDOFF_RECHECK_MS 20    /* while requests wait for a front: look at the hand-off queue this often */
+#define READER_PEER 64                  /* "address:port" or "[address]:port" of a client, in the reader's log */
+
 /* Master. */
 #define MASTER_BACKLOG 1024             /* listen(2) queue */
 #define MASTER_JANITOR_PERIOD_MS 5000   /* the sweep for containers no live slot owns */
@@ -167,6 +178,7 @@
 /* Sandbox (sandbox.c). */
 #define SANDBOX_MAX_GROUPS 32           /* supplementary groups of the agent user */
 #define SANDBOX_NOFILE 64               /* RLIMIT_NOFILE of fronts and agents: a few sockets each */
+/* the reader's: SERVER_MAX_WAITING + READER_SPARE_FDS */
 
 /* Logging. */
 #define LOG_MAX_LINE 2048

@@ -94,6 +94,7 @@ struct config {
 	/* runboxd */
 	uint64_t max_request_bytes;    /* SERVER_MAX_REQUEST_BYTES (DEFAULT_REQUEST_MAX_BODY), 1..MAX_REQUEST_BODY_LIMIT */
 	unsigned request_timeout;      /* SERVER_REQUEST_TIMEOUT seconds (DEFAULT_REQUEST_TIMEOUT_SEC), >= 1 */
+	unsigned max_waiting;          /* SERVER_MAX_WAITING (DEFAULT_MAX_WAITING), 1..READER_MAX_WAITING */
 	unsigned shutdown_timeout;     /* SERVER_SHUTDOWN_TIMEOUT seconds (MASTER_DRAIN_TIMEOUT_SEC) */
 	enum log_level log_level;      /* LOG_LEVEL error|warn|info|debug (info) */
 	char instance[CONFIG_MAX_STR]; /* RUNBOXD_INSTANCE label value ("" -> "<addr>:<port>") */

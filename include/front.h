@@ -5,11 +5,11 @@
 #include "config.h"
 
 /*
- * Serve connections from listen_fd, one at a time, asking agent_fd.
- * life_fd hangs up when the master dies; one byte goes to ready_fd when
- * the first connection is accepted.  Never returns.
+ * Serve the complete requests the reader hands over on handoff_fd, one at
+ * a time, asking agent_fd.  life_fd hangs up when the master dies; one
+ * byte goes to ready_fd when the first request is taken.  Never returns.
  */
-_Noreturn void front_main(struct config *cfg, unsigned slot, int listen_fd, int agent_fd,
+_Noreturn void front_main(struct config *cfg, unsigned slot, int handoff_fd, int agent_fd,
 			  int life_fd, int ready_fd);
 
 #endif

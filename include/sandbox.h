@@ -13,7 +13,7 @@
 
 #include "config.h"
 
-enum sandbox_role { SANDBOX_FRONT, SANDBOX_AGENT };
+enum sandbox_role { SANDBOX_FRONT, SANDBOX_AGENT, SANDBOX_READER };
 
 /*
  * Fill c->front_ids and c->agent_ids from SERVER_FRONT_USER and
@@ -31,6 +31,8 @@ int sandbox_prepare(struct config *c, bool create, char *err, size_t errsz);
  */
 void sandbox_drop_front(const struct config *c, const int *keep, size_t nkeep);
 void sandbox_drop_agent(const struct config *c, const int *keep, size_t nkeep);
+/* The reader: a front's user, root and rights, plus its own calls and nofile fds. */
+void sandbox_drop_reader(const struct config *c, unsigned nofile, const int *keep, size_t nkeep);
 
 /*
  * A role's filter as it is loaded into process self (the only pid it may

@@ -21,8 +21,8 @@
 
 #include "bounds.h"
 
-/* A slot's process, as runboxd_respawns_total{role} names it. */
-enum scoreboard_role { SB_ROLE_FRONT, SB_ROLE_AGENT, SB_ROLES };
+/* A slot's process or the reader, as runboxd_respawns_total{role} names it. */
+enum scoreboard_role { SB_ROLE_FRONT, SB_ROLE_AGENT, SB_ROLE_READER, SB_ROLES };
 
 /* Why a slot's process ended unasked (runboxd_respawns_total{cause}). */
 enum scoreboard_cause {

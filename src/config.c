@@ -138,6 +138,8 @@ static const struct config_var vars[] = {
 	    "largest request body accepted"),
 	UINT("SERVER_REQUEST_TIMEOUT", request_timeout, 1, CONFIG_MAX_SECONDS, "10",
 	     "seconds a client has to send its whole request"),
+	UINT("SERVER_MAX_WAITING", max_waiting, 1, READER_MAX_WAITING, "1024",
+	     "connections the reader holds while their requests arrive; more get 503"),
 	UINT("SERVER_SHUTDOWN_TIMEOUT", shutdown_timeout, 0, CONFIG_MAX_SECONDS, "30",
 	     "seconds in-flight requests get on SIGTERM"),
 	LEVEL("LOG_LEVEL", log_level, "info", "least severe messages logged"),

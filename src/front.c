@@ -1,7 +1,7 @@
 /*
- * The front: accepts one client at a time, reads its request under one
- * deadline, parses HTTP and JSON, and answers.  It holds no token and no
- * Docker access; whatever needs either is a message to its agent.  For a
+ * The front: takes one complete request at a time from the reader (its
+ * connection and bytes), parses HTTP and JSON, and answers.  It holds no
+ * token and no Docker access; whatever needs either is a message to its agent.  For a
  * run it gets the container's attach stream from the agent, writes the
  * payload, reads Docker's frames under the run's deadline and output
  * limit, and answers the client before telling the agent it is done.
@@ -28,10 +28,10 @@
 #include "json.h"
 #include "log.h"
 #include "msg.h"
-#include "netacl.h"
 #include "openapi.h"
 #include "proc.h"
 #include "ratelimit.h"
+#include "reader.h"
 #include "reqlimits.h"
 #include "pull.h"
 #include "sandbox.h"
@@ -81,7 +81,7 @@ static bool front_stop;
 static struct config *cfg;
 static unsigned front_slot;
 static int agent_fd = -1;
-static int listen_sock = -1;
+static int handoff_fd = -1; /* the reader's complete requests (reader.h) */
 static int stop_fd = -1;  /* signalfd: SIGTERM/SIGINT */
 static int ready_fd = -1; /* one byte to the master at the first connection taken */
 static int life_fd = -1;  /* hangs up when the master dies */
@@ -208,123 +208,38 @@ static void front_http_error(struct conn *c, int status)
 	front_error(c, status, code, message);
 }
 
-/* ---- reading the request ---- */
+/* ---- the request, as the reader handed it over ---- */
 
-/* Read more bytes into the request buffer; 0 ok, else the status to answer. */
-static int front_read_more(struct conn *c)
-{
-	ssize_t n;
-
-	if (c->len >= reqbuf_cap)
-		return 413;
-	n = io_read_some(c->fd, c->buf + c->len, reqbuf_cap - c->len, c->deadline);
-	if (n > 0) {
-		c->len += (size_t)n;
-		c->seen = c->len > c->seen ? c->len : c->seen;
-		return 0;
-	}
-	if (n < 0 && errno == ETIMEDOUT)
-		return 408;
-	return -1; /* client gone or broken: nobody to answer */
-}
-
+/*
+ * The reader hands over only complete requests: the head as sent, then
+ * the body (de-chunked).  Nothing more is read from the client here, so
+ * a slot is never held by a client that is still sending.
+ */
 static int front_read_head(struct conn *c)
 {
-	size_t parsed = 0; /* what the last parse saw: it was incomplete */
-	int r, status;
+	int r, status = 400;
 
-	for (;;) {
-		if (http_head_may_end(c->buf, c->len, parsed)) {
-			status = 400;
-			r = http_parse_request(c->buf, c->len, &c->req, &status);
-			if (r > 0) {
-				c->head_len = (size_t)r;
-				return 0;
-			}
-			if (r == HTTP_ERROR)
-				return status;
-			if (c->len >= HTTP_MAX_HEADER_BYTES)
-				return 431;
-			parsed = c->len;
-		}
-		r = front_read_more(c);
-		if (r != 0)
-			return r;
+	r = http_parse_request(c->buf, c->len, &c->req, &status);
+	if (r > 0 && (size_t)r == c->len - c->body_len) {
+		c->head_len = (size_t)r;
+		return 0;
 	}
-}
-
-static int front_read_length_body(struct conn *c)
-{
-	uint64_t want = c->framing.content_length;
-
-	if (want > cfg->max_request_bytes)
-		return 413;
-	while (c->len - c->head_len < want) {
-		int r = front_read_more(c);
-
-		if (r != 0)
-			return r;
-	}
-	c->body = c->buf + c->head_len;
-	c->body_len = (size_t)want;
-	return 0;
-}
-
-static int front_read_chunked_body(struct conn *c)
-{
-	struct http_chunked dec = {0};
-	size_t decoded = 0;
-
-	for (;;) {
-		size_t raw = c->len - c->head_len - decoded;
-		ssize_t r = http_chunked_decode(&dec, c->buf + c->head_len + decoded, &raw);
-
-		if (r == HTTP_ERROR)
-			return 400;
-		decoded += raw;
-		c->len = c->head_len + decoded;
-		/* A size line over the limit is refused before its data comes. */
-		if (decoded + dec.remaining > cfg->max_request_bytes)
-			return 413;
-		if (r >= 0)
-			break;
-		r = front_read_more(c);
-		if (r != 0)
-			return (int)r;
-	}
-	c->body = c->buf + c->head_len;
-	c->body_len = decoded;
-	return 0;
+	if (r == HTTP_ERROR)
+		return status;
+	log_errorx("%s: the reader handed over %s head from %s", __func__,
+		   r > 0 ? "a mis-sized" : "an incomplete", c->peer);
+	return 400;
 }
 
 static int front_read_body(struct conn *c)
 {
-	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-	bool complete;
-
-	switch (c->framing.kind) {
-	case HTTP_BODY_NONE:
-		c->body = c->buf + c->head_len;
-		c->body_len = 0;
-		return 0;
-	case HTTP_BODY_LENGTH:
-		if (c->framing.content_length > cfg->max_request_bytes)
-			return 413;
-		complete = c->len - c->head_len >= c->framing.content_length;
-		break;
-	case HTTP_BODY_CHUNKED:
-		complete = false;
-		break;
-	default:
+	if (c->framing.kind == HTTP_BODY_LENGTH && c->framing.content_length != c->body_len) {
+		log_errorx("%s: the reader handed over %zu body bytes of %" PRIu64 " from %s", __func__,
+			   c->body_len, c->framing.content_length, c->peer);
 		return 400;
 	}
-	/* curl waits a second for this before sending a body over 1 KiB. */
-	if (c->framing.expect_continue && c->req.minor_version == 1 && !complete &&
-	    io_write_all(c->fd, cont, sizeof(cont) - 1, c->deadline) < 0)
-		return -1;
-	if (c->framing.kind == HTTP_BODY_LENGTH)
-		return front_read_length_body(c);
-	return front_read_chunked_body(c);
+	c->body = c->buf + c->head_len;
+	return 0;
 }
 
 /* ---- routes ---- */
@@ -1790,20 +1705,7 @@ static void front_peer(struct conn *c, const struct sockaddr_storage *ss)
 	snprintf(c->peer, sizeof(c->peer), "%s:%u", host, port);
 }
 
-/*
- * SERVER_ALLOWED_IPS, at accept: another address gets one fixed answer
- * and nothing of its request is read or parsed (the close drains it, so
- * the client sees the answer, not a reset).
- */
-static bool front_peer_allowed(struct conn *c)
-{
-	if (netacl_allows(&cfg->allowed_ips, (const struct sockaddr *)c->ss, sizeof(*c->ss)))
-		return true;
-	front_error(c, 403, "ip.not_allowed", "This address may not use this server");
-	return false;
-}
-
-static void front_connection(int fd, const struct sockaddr_storage *ss)
+static void front_connection(int fd, const struct reader_handoff *h)
 {
 	struct conn c;
 
@@ -1811,14 +1713,17 @@ static void front_connection(int fd, const struct sockaddr_storage *ss)
 	c.fd = fd;
 	c.outcome = -1;
 	c.buf = reqbuf;
-	c.started = io_now_ms();
-	c.deadline = c.started + (int64_t)cfg->request_timeout * 1000;
+	c.len = c.seen = (size_t)h->head_len + h->body_len;
+	c.body_len = h->body_len;
+	/* The log's time is the client's: from the reader's accept. */
+	c.started = io_now_ms() - h->waited_ms;
+	c.deadline = io_now_ms() + (int64_t)cfg->request_timeout * 1000;
 	snprintf(c.method, sizeof(c.method), "-");
 	snprintf(c.path, sizeof(c.path), "-");
-	c.ss = ss;
-	front_peer(&c, ss);
-	if (front_peer_allowed(&c))
-		front_serve(&c);
+	/* SERVER_ALLOWED_IPS was the reader's, at accept: this address passed. */
+	c.ss = &h->addr;
+	front_peer(&c, &h->addr);
+	front_serve(&c);
 	/* The request held the client's token: it does not stay in memory. */
 	explicit_bzero(reqbuf, c.seen);
 	io_linger_close(fd, c.deadline);
@@ -1833,7 +1738,7 @@ static void front_setup(void)
 {
 	stop_fd = proc_worker_signals(true);
 
-	reqbuf_cap = HTTP_MAX_HEADER_BYTES + cfg->max_request_bytes + FRONT_CHUNK_SLACK;
+	reqbuf_cap = HTTP_MAX_HEADER_BYTES + cfg->max_request_bytes;
 	reqbuf = malloc(reqbuf_cap);
 	outbuf = malloc(cfg->run_max_output ? cfg->run_max_output : 1);
 	errbuf = malloc(FRONT_STDERR_KEEP);
@@ -1849,7 +1754,7 @@ static void front_setup(void)
 	    !pendbuf[FRAME_STDOUT] || !pendbuf[FRAME_STDERR])
 		fatal(2, "%s: cannot allocate buffers for SERVER_MAX_REQUEST_BYTES and RUN_MAX_OUTPUT_SIZE",
 		      __func__);
-	int keep[] = {listen_sock, agent_fd, stop_fd, ready_fd, life_fd};
+	int keep[] = {handoff_fd, agent_fd, stop_fd, ready_fd, life_fd};
 
 	/* The agents' pull table is none of a front's business: it must not be able to forge it. */
 	pull_table_forget();
@@ -1858,17 +1763,12 @@ static void front_setup(void)
 
 /*
  * The master is gone (its life pipe hung up), seen in whatever wait we
- * were in.  Nobody can respawn or reload us, and a new master cannot bind
- * while we hold the listen socket: close it now, finish only the
- * connection we have.
+ * were in.  Nobody can respawn or reload us: finish only the connection
+ * we have.
  */
 static void front_orphaned(void)
 {
-	log_warnx("front %u: master gone; closing the listen socket, finishing what was accepted",
-		  front_slot);
-	if (listen_sock >= 0)
-		close(listen_sock);
-	listen_sock = -1;
+	log_warnx("front %u: master gone; finishing what was handed over", front_slot);
 	front_stop = true;
 }
 
@@ -1895,12 +1795,96 @@ static void front_served(void)
 	ready_fd = -1;
 }
 
-void front_main(struct config *c, unsigned slot, int lfd, int afd, int life, int rfd)
+/* Is the hand-off packet of n bytes, with nfd descriptors, what the reader sends? */
+static bool front_handoff_ok(const struct reader_handoff *h, ssize_t n, int nfd)
+{
+	size_t total = (size_t)h->head_len + h->body_len;
+
+	if (n < (ssize_t)sizeof(*h) || h->head_len == 0 || h->head_len > HTTP_MAX_HEADER_BYTES ||
+	    h->body_len > cfg->max_request_bytes || total > reqbuf_cap ||
+	    h->addr_len > sizeof(h->addr) ||
+	    (h->addr.ss_family != AF_INET && h->addr.ss_family != AF_INET6))
+		return false;
+	if (h->inline_len != 0)
+		return nfd == 1 && h->inline_len == total && (size_t)n == sizeof(*h) + total;
+	return nfd == 2 && (size_t)n == sizeof(*h);
+}
+
+/* A large request came in a memfd: read it whole from offset 0. */
+static bool front_read_memfd(int fd, size_t total)
+{
+	size_t got = 0;
+
+	while (got < total) {
+		ssize_t r = read(fd, reqbuf + got, total - got);
+
+		if (r <= 0) {
+			log_error("%s: read(%zu) of the reader's request file", __func__, total - got);
+			return false;
+		}
+		got += (size_t)r;
+	}
+	return true;
+}
+
+/*
+ * Take one hand-off if one is queued: true if a client was served.  The
+ * request lands in reqbuf; one byte back wakes the reader, whose queue
+ * is free again.
+ */
+static bool front_take(void)
+{
+	struct reader_handoff h;
+	union {
+		char buf[CMSG_SPACE(MSG_MAX_FDS * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov[2] = {{&h, sizeof(h)},
+			       {reqbuf, reqbuf_cap < READER_INLINE_MAX ? reqbuf_cap : READER_INLINE_MAX}};
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2, .msg_control = ctl.buf,
+			    .msg_controllen = sizeof(ctl.buf)};
+	int fds[MSG_MAX_FDS], nfd = 0;
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	n = recvmsg(handoff_fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0 && errno != EAGAIN && errno != EINTR)
+		log_error("%s: recvmsg", __func__);
+	/* 0: a drain closed the reader's end and the queue is empty. */
+	if (n <= 0)
+		return false;
+	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
+		size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t i = 0; i < k && nfd < MSG_MAX_FDS; i++)
+			memcpy(&fds[nfd++], CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+	}
+	(void)!send(handoff_fd, "t", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || !front_handoff_ok(&h, n, nfd) ||
+	    (nfd == 2 && !front_read_memfd(fds[1], (size_t)h.head_len + h.body_len))) {
+		log_errorx("front %u: a malformed hand-off (%zd bytes, %d fds); dropped", front_slot, n,
+			   nfd);
+		for (int i = 0; i < nfd; i++)
+			close(fds[i]);
+		return false;
+	}
+	if (nfd == 2)
+		close(fds[1]);
+	front_served();
+	scoreboard_busy(front_slot, true);
+	front_connection(fds[0], &h);
+	scoreboard_busy(front_slot, false);
+	return true;
+}
+
+void front_main(struct config *c, unsigned slot, int hfd, int afd, int life, int rfd)
 {
 	cfg = c;
 	front_slot = slot;
 	agent_fd = afd;
-	listen_sock = lfd;
+	handoff_fd = hfd;
 	ready_fd = rfd;
 	life_fd = life;
 	config_forget_token(cfg);
@@ -1913,34 +1897,23 @@ void front_main(struct config *c, unsigned slot, int lfd, int afd, int life, int
 		/* The stop signal is looked at first, whatever else is ready. */
 		struct pollfd p[3] = {{.fd = stop_fd, .events = POLLIN},
 				      {.fd = agent_fd, .events = 0},
-				      {.fd = listen_sock, .events = POLLIN}};
-		struct sockaddr_storage ss = {0};
-		socklen_t sl = sizeof(ss);
-		int fd;
+				      {.fd = handoff_fd, .events = POLLIN}};
 
 		if (io_poll(p, 3, -1) <= 0 || front_stop)
 			continue; /* EINTR, or the master's death was seen: look at the flag */
 		if (p[0].revents & POLLIN) {
 			front_take_stop();
+			/* What the reader handed over before it stopped is still served. */
+			while (front_take() && !front_stop)
+				;
 			break;
 		}
 		if (p[1].revents & (POLLHUP | POLLERR)) {
 			log_warnx("front %u: agent gone, leaving", slot);
 			break;
 		}
-		if (!(p[2].revents & POLLIN))
-			continue;
-		fd = accept4(listen_sock, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			/* Another front took it, or the client already left. */
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-				log_warn("%s: accept4", __func__);
-			continue;
-		}
-		front_served();
-		scoreboard_busy(front_slot, true);
-		front_connection(fd, &ss);
-		scoreboard_busy(front_slot, false);
+		if (p[2].revents & POLLIN)
+			front_take();
 	}
 	_exit(0);
 }

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,6 +33,7 @@
 #include "pull.h"
 #include "master.h"
 #include "ratelimit.h"
+#include "reader.h"
 #include "sandbox.h"
 #include "scoreboard.h"
 
@@ -60,6 +62,27 @@ struct slot {
  * connection first, an agent removes its container) and killed if it
  * lingers.
  */
+/*
+ * The reader: one process, respawned like a slot (at once if it had
+ * accepted, else with backoff and the same crash budget).  A reload
+ * starts the new one first and lets the old one finish its waiting
+ * connections as a retiree.
+ */
+struct reader_proc {
+	pid_t pid;
+	int ready_fd;          /* as a slot's: one byte at the first accept; -1 */
+	bool served;
+	bool crashed;
+	bool disabled;         /* exit status 2 */
+	unsigned gen;
+	unsigned crashes;
+	int64_t window_start;
+	int64_t respawn_at;
+	unsigned backoff_ms;
+	pid_t retiree;         /* the previous one, finishing its connections; 0 if none */
+	int64_t retiree_kill_at;
+};
+
 struct stray {
 	pid_t pid;
 	unsigned slot;
@@ -86,6 +109,14 @@ static struct slot slots[CONFIG_MAX_WORKERS];
 static struct stray strays[2 * CONFIG_MAX_WORKERS];
 static unsigned nstrays;
 static int life_pipe[2] = {-1, -1};
+/*
+ * The hand-off channel, reader -> fronts (reader.c says why one shared
+ * pair): [0] the reader's end, [1] the fronts'.  The master keeps both for
+ * the respawns, until a drain closes [0] once the reader is gone.
+ */
+static int handoff[2] = {-1, -1};
+static struct reader_proc reader = {.ready_fd = -1};
+static bool fronts_told;       /* a drain's SIGTERM went to the fronts */
 static pid_t janitor_pid;       /* the periodic sweep in progress, 0 if none */
 static int64_t janitor_at;      /* next periodic sweep; while one runs: when to kill it */
 
@@ -110,6 +141,19 @@ static void master_on_signal(int sig)
 	/* SIGCHLD only needs to interrupt ppoll. */
 }
 
+/*
+ * A connection that has sent nothing is not handed to accept() until its
+ * first bytes come (or the kernel gives up waiting, after about the
+ * request timeout): clients that only connect cost the reader nothing.
+ */
+static void master_defer_accept(int fd, const struct config *c)
+{
+	int secs = (int)c->request_timeout;
+
+	if (setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof(secs)) < 0)
+		log_warn("%s: setsockopt(TCP_DEFER_ACCEPT, %d)", __func__, secs);
+}
+
 static int master_bind(const struct config *c)
 {
 	struct sockaddr_in sin;
@@ -130,6 +174,7 @@ static int master_bind(const struct config *c)
 		close(fd);
 		return -1;
 	}
+	master_defer_accept(fd, c);
 	return fd;
 }
 
@@ -152,6 +197,8 @@ static void master_child_setup(pid_t parent)
 	for (unsigned k = 0; k < CONFIG_MAX_WORKERS; k++)
 		if (slots[k].ready_fd >= 0)
 			close(slots[k].ready_fd);
+	if (reader.ready_fd >= 0)
+		close(reader.ready_fd);
 	/* The configuration a reload replaces holds the token too: not in a child. */
 	master_free_config(prev);
 	prev = NULL;
@@ -197,6 +244,8 @@ static void master_spawn(unsigned i)
 	if (pid == 0) {
 		master_child_setup(master_pid);
 		close(listen_fd);
+		close(handoff[0]);
+		close(handoff[1]);
 		close(sv[0]);
 		close(ready[0]);
 		close(ready[1]);
@@ -207,10 +256,13 @@ static void master_spawn(unsigned i)
 		pid = fork();
 	if (pid == 0) {
 		master_child_setup(master_pid);
+		/* Fronts no longer accept: clients come from the reader only. */
+		close(listen_fd);
+		close(handoff[0]);
 		close(sv[1]);
 		close(ready[0]);
 		master_wipe_env_token();
-		front_main(cur, i, listen_fd, sv[0], life_pipe[0], ready[1]);
+		front_main(cur, i, handoff[1], sv[0], life_pipe[0], ready[1]);
 	}
 	close(sv[0]);
 	close(sv[1]);
@@ -240,6 +292,117 @@ static void master_spawn(unsigned i)
 		  (long)s->pid[ROLE_AGENT]);
 }
 
+static void master_reader_spawn(void)
+{
+	int ready[2];
+	pid_t pid;
+
+	if (pipe2(ready, O_CLOEXEC | O_NONBLOCK) < 0) {
+		log_error("%s: pipe2", __func__);
+		reader.respawn_at = io_now_ms() + MASTER_RESPAWN_BACKOFF_MAX_MS;
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		master_child_setup(master_pid);
+		close(handoff[1]);
+		close(ready[0]);
+		/* It keeps a salted digest of the token (reader.c), never the token. */
+		master_wipe_env_token();
+		reader_main(cur, listen_fd, handoff[0], life_pipe[0], ready[1]);
+	}
+	close(ready[1]);
+	if (pid < 0) {
+		log_error("%s: fork", __func__);
+		close(ready[0]);
+		reader.respawn_at = io_now_ms() + MASTER_RESPAWN_BACKOFF_MAX_MS;
+		return;
+	}
+	reader.pid = pid;
+	reader.ready_fd = ready[0];
+	reader.served = false;
+	reader.crashed = false;
+	reader.gen = gen;
+	log_debug("reader up: %ld", (long)pid);
+}
+
+/* What runboxd_respawns_total calls an unasked end. */
+static enum scoreboard_cause master_cause(int st)
+{
+	if (WIFSIGNALED(st))
+		return WTERMSIG(st) == SIGSYS ? SB_CAUSE_SANDBOX : SB_CAUSE_SIGNAL;
+	return WEXITSTATUS(st) == 2 ? SB_CAUSE_CONFIG : SB_CAUSE_CRASH;
+}
+
+/* The reader is gone: respawn at once if it had accepted, else back off. */
+static void master_reader_reaped(pid_t pid, int st)
+{
+	char b;
+	int64_t now = io_now_ms();
+
+	reader.pid = 0;
+	if (reader.ready_fd >= 0) {
+		if (read(reader.ready_fd, &b, 1) == 1)
+			reader.served = true;
+		close(reader.ready_fd);
+		reader.ready_fd = -1;
+	}
+	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS) {
+		log_errorx("reader (pid %ld) killed by SIGSYS: sandbox violation", (long)pid);
+		reader.served = false;
+	} else if (WIFSIGNALED(st)) {
+		log_warnx("reader (pid %ld) crashed: killed by signal %d (%s)", (long)pid, WTERMSIG(st),
+			  strsignal(WTERMSIG(st)));
+	} else if (WEXITSTATUS(st) != 0) {
+		log_warnx("reader (pid %ld) exited with status %d", (long)pid, WEXITSTATUS(st));
+	} else {
+		log_debug("reader (pid %ld) exited", (long)pid);
+	}
+	if (draining)
+		return;
+	/* Only a drain or a reload (its retiree, not reaped here) asks the reader to exit. */
+	if (WIFSIGNALED(st) || WEXITSTATUS(st) != 0)
+		scoreboard_respawn(SB_ROLE_READER, master_cause(st));
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 2) {
+		log_errorx("reader failed fatally (status 2); not respawning it");
+		reader.disabled = true;
+		return;
+	}
+	reader.respawn_at = now;
+	if (reader.served) {
+		reader.backoff_ms = 0;
+		log_info("reader had served; respawning it now");
+		return;
+	}
+	if (now - reader.window_start > (int64_t)MASTER_CRASH_WINDOW_SEC * 1000) {
+		reader.window_start = now;
+		reader.crashes = 0;
+	}
+	reader.crashes++;
+	reader.backoff_ms = reader.backoff_ms ? reader.backoff_ms * 2 : MASTER_RESPAWN_BACKOFF_MIN_MS;
+	if (reader.backoff_ms > MASTER_RESPAWN_BACKOFF_MAX_MS || reader.crashes > MASTER_CRASH_BUDGET)
+		reader.backoff_ms = MASTER_RESPAWN_BACKOFF_MAX_MS;
+	reader.respawn_at += reader.backoff_ms;
+	log_info("reader died before serving; respawning it in %ums", reader.backoff_ms);
+}
+
+/* A reload: the new reader accepts at once, the old one finishes what it holds. */
+static void master_reader_roll(void)
+{
+	if (reader.pid == 0 || reader.gen == gen)
+		return;
+	if (reader.retiree > 0)
+		kill(reader.retiree, SIGKILL); /* a reload during a reload: the oldest goes */
+	reader.retiree = reader.pid;
+	reader.retiree_kill_at = io_now_ms() + (int64_t)cur->shutdown_timeout * 1000;
+	kill(reader.pid, SIGTERM);
+	if (reader.ready_fd >= 0)
+		close(reader.ready_fd);
+	reader.ready_fd = -1;
+	reader.pid = 0;
+	master_reader_spawn();
+}
+
 static void master_free_config(struct config *c)
 {
 	if (c == NULL)
@@ -267,7 +430,8 @@ static void master_revert(unsigned i)
 {
 	struct config *bad = cur;
 
-	log_errorx("reload: slot %u cannot run the new configuration; going back to the previous one", i);
+	log_errorx("reload: %s %u cannot run the new configuration; going back to the previous one",
+		   reader.disabled ? "the reader, not slot" : "slot", i);
 	cur = prev;
 	prev = NULL;
 	if (prev_listen_fd >= 0) {
@@ -283,6 +447,7 @@ static void master_revert(unsigned i)
 		slots[k].disabled = false;
 	}
 	scoreboard_set_slots(cur->worker_threads);
+	reader.disabled = false;
 	log_set_level(cur->log_level);
 }
 
@@ -301,6 +466,8 @@ static pid_t master_janitor_fork(const struct agent_owners *owners)
 		master_child_setup(master_pid);
 		if (listen_fd >= 0)
 			close(listen_fd);
+		close(handoff[0]);
+		close(handoff[1]);
 		agent_janitor(cur, owners);
 	}
 	return pid;
@@ -469,14 +636,6 @@ static bool master_find(pid_t pid, unsigned *slot, enum role *role)
 	return false;
 }
 
-/* What runboxd_respawns_total calls an unasked end. */
-static enum scoreboard_cause master_cause(int st)
-{
-	if (WIFSIGNALED(st))
-		return WTERMSIG(st) == SIGSYS ? SB_CAUSE_SANDBOX : SB_CAUSE_SIGNAL;
-	return WEXITSTATUS(st) == 2 ? SB_CAUSE_CONFIG : SB_CAUSE_CRASH;
-}
-
 /* Log how a child ended; true if it was a crash. */
 static bool master_log_exit(unsigned i, enum role r, pid_t pid, int st)
 {
@@ -531,6 +690,16 @@ static void master_reaped(pid_t pid, int st)
 
 	if (pid == janitor_pid) {
 		master_janitor_reaped(st);
+		return;
+	}
+	if (pid == reader.retiree) {
+		reader.retiree = 0;
+		return;
+	}
+	if (pid == reader.pid) {
+		master_reader_reaped(pid, st);
+		if (reader.disabled && rolling && prev != NULL && reader.gen == gen)
+			master_revert(0);
 		return;
 	}
 	if (master_stray_reaped(pid) || !master_find(pid, &i, &r))
@@ -603,7 +772,7 @@ static bool master_children_left(void)
 	for (unsigned i = 0; i < CONFIG_MAX_WORKERS; i++)
 		if (slots[i].pid[0] || slots[i].pid[1])
 			return true;
-	return nstrays > 0 || janitor_pid > 0;
+	return nstrays > 0 || janitor_pid > 0 || reader.pid > 0 || reader.retiree > 0;
 }
 
 static void master_signal_all(int role, int sig)
@@ -622,13 +791,31 @@ static void master_start_drain(void)
 	draining = true;
 	drain_deadline = io_now_ms() + (int64_t)cur->shutdown_timeout * 1000;
 	log_info("stopping: draining in-flight requests (up to %us)", cur->shutdown_timeout);
-	/* Fronts stop accepting and finish what they serve; agents follow their fronts. */
-	master_signal_all(ROLE_FRONT, SIGTERM);
+	/*
+	 * The reader stops accepting and hands over what it still reads; the
+	 * fronts serve on until it is gone (master_drain_fronts), then
+	 * finish; agents follow their fronts.
+	 */
+	if (reader.pid > 0)
+		kill(reader.pid, SIGTERM);
+	if (reader.retiree > 0)
+		kill(reader.retiree, SIGTERM);
 	close(listen_fd);
 	listen_fd = -1;
 	/* The last sweep, once every slot is gone, removes everything anyway. */
 	if (janitor_pid > 0)
 		kill(janitor_pid, SIGKILL);
+}
+
+/* Draining, and no reader is left: nothing more can be handed over, the fronts may go. */
+static void master_drain_fronts(void)
+{
+	if (fronts_told || reader.pid > 0 || reader.retiree > 0)
+		return;
+	fronts_told = true;
+	close(handoff[0]);
+	handoff[0] = -1;
+	master_signal_all(ROLE_FRONT, SIGTERM);
 }
 
 /*
@@ -642,6 +829,10 @@ static void master_drain_timeout(void)
 
 	if (!fronts_killed) {
 		log_warnx("drain timed out; killing the fronts, the agents remove their containers");
+		if (reader.pid > 0)
+			kill(reader.pid, SIGKILL);
+		if (reader.retiree > 0)
+			kill(reader.retiree, SIGKILL);
 		master_signal_all(ROLE_FRONT, SIGKILL);
 		fronts_killed = true;
 		drain_deadline = io_now_ms() + 2 * docker_ms + 1000;
@@ -697,6 +888,7 @@ static void master_reload(void)
 		listen_fd = fd;
 	} else {
 		master_forget_prev();
+		master_defer_accept(listen_fd, next);
 	}
 	/* Kept until the roll is over, to go back to if the new one cannot run. */
 	prev = cur;
@@ -724,6 +916,7 @@ static void master_roll(void)
 {
 	int64_t now = io_now_ms();
 
+	master_reader_roll();
 	for (unsigned i = 0; i < CONFIG_MAX_WORKERS; i++) {
 		struct slot *s = &slots[i];
 		bool running = s->pid[0] || s->pid[1];
@@ -793,6 +986,21 @@ static int master_timers(void)
 			next = s->respawn_at;
 		}
 	}
+	if (reader.retiree > 0) {
+		if (now >= reader.retiree_kill_at) {
+			log_warnx("the previous reader (pid %ld) did not finish in time; killing it",
+				  (long)reader.retiree);
+			kill(reader.retiree, SIGKILL);
+			reader.retiree_kill_at = now + 1000;
+		}
+		next = reader.retiree_kill_at < next ? reader.retiree_kill_at : next;
+	}
+	if (reader.pid == 0 && !draining && !reader.disabled) {
+		if (now >= reader.respawn_at)
+			master_reader_spawn();
+		else if (reader.respawn_at < next)
+			next = reader.respawn_at;
+	}
 	master_janitor_tick(now);
 	if (!draining && janitor_at < next)
 		next = janitor_at;
@@ -807,6 +1015,8 @@ static nfds_t master_ready_fds(struct pollfd *p)
 	for (unsigned i = 0; i < CONFIG_MAX_WORKERS; i++)
 		if (slots[i].ready_fd >= 0)
 			p[n++] = (struct pollfd){.fd = slots[i].ready_fd, .events = POLLIN};
+	if (reader.ready_fd >= 0)
+		p[n++] = (struct pollfd){.fd = reader.ready_fd, .events = POLLIN};
 	return n;
 }
 
@@ -818,6 +1028,14 @@ static void master_take_ready(const struct pollfd *p, nfds_t n)
 		for (unsigned i = 0; i < CONFIG_MAX_WORKERS; i++)
 			if (slots[i].ready_fd == p[k].fd)
 				master_read_ready(&slots[i]);
+		if (p[k].fd == reader.ready_fd) {
+			char b;
+
+			if (read(reader.ready_fd, &b, 1) == 1)
+				reader.served = true;
+			close(reader.ready_fd);
+			reader.ready_fd = -1;
+		}
 	}
 }
 
@@ -901,6 +1119,10 @@ int master_run(struct config *cfg, const char *file, char **envp)
 		log_error("%s: mmap of the pull table", __func__);
 		return 1;
 	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, handoff) < 0) {
+		log_error("%s: socketpair for the hand-off channel", __func__);
+		return 1;
+	}
 	for (unsigned i = 0; i < CONFIG_MAX_WORKERS; i++)
 		slots[i].ready_fd = -1;
 	/*
@@ -911,7 +1133,7 @@ int master_run(struct config *cfg, const char *file, char **envp)
 	janitor_at = io_now_ms() + (int64_t)cur->run_max_time * 1000 + AGENT_RUN_SLACK_MS +
 		     MASTER_JANITOR_SLACK_SEC * 1000;
 	for (;;) {
-		static struct pollfd ready[CONFIG_MAX_WORKERS];
+		static struct pollfd ready[CONFIG_MAX_WORKERS + 1];
 		struct timespec ts;
 		nfds_t nready;
 		int ms;
@@ -921,6 +1143,8 @@ int master_run(struct config *cfg, const char *file, char **envp)
 			master_start_drain();
 		if (draining && !master_children_left())
 			break;
+		if (draining)
+			master_drain_fronts();
 		if (draining && io_now_ms() >= drain_deadline)
 			master_drain_timeout();
 		if (got_hup && !draining) {
@@ -930,6 +1154,12 @@ int master_run(struct config *cfg, const char *file, char **envp)
 		if (rolling && !draining)
 			master_roll();
 		ms = master_timers();
+		if (!draining && reader.disabled && !rolling) {
+			log_errorx("the reader failed fatally; nothing can accept clients; stopping");
+			status = 1;
+			got_term = 1;
+			continue;
+		}
 		if (!draining && master_all_disabled()) {
 			log_errorx("every slot failed fatally; stopping");
 			status = 1;

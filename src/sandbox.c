@@ -22,6 +22,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -48,6 +50,7 @@ struct sandbox_rule {
 #define ALLOW_IF2(sys, c1, c2, why) {SCMP_SYS(sys), 0, 0, 2, {c1, c2}, why}
 #define ALLOW_SELF(sys, why) {SCMP_SYS(sys), 0, SANDBOX_SELF, 0, {CMP(0, 0, 0, 0)}, why}
 #define FAIL(sys, e, why) {SCMP_SYS(sys), e, 0, 0, {CMP(0, 0, 0, 0)}, why}
+#define FAIL_IF(sys, e, c1, why) {SCMP_SYS(sys), e, 0, 1, {c1}, why}
 
 #define NO_EXEC(arg) CMP(arg, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)
 #define ARG_IS(arg, v) CMP(arg, SCMP_CMP_EQ, v, 0)
@@ -91,7 +94,6 @@ struct sandbox_rule {
 	ALLOW_SELF(tgkill, "abort() and raise() signal our own thread group, no other"),          \
 	ALLOW(exit_group, "leaving"),                                                             \
 	ALLOW(exit, "leaving"),                                                                   \
-	FAIL(ioctl, ENOTTY, "stdio probes whether a stream is a terminal"),                       \
 	FAIL(newfstatat, EACCES, "stdio probes a stream's type to size its buffer"),              \
 	FAIL(fstat, EACCES, "the same probe on older libcs"),                                     \
 	FAIL(clone3, ENOSYS, "libc probes clone3 before falling back to clone, which is refused")
@@ -120,7 +122,25 @@ struct sandbox_rule {
 static const struct sandbox_rule front_rules[] = {
 	SANDBOX_SANITIZER_RULES
 	SANDBOX_COMMON_RULES,
+	FAIL(ioctl, ENOTTY, "stdio probes whether a stream is a terminal"),
+};
+
+/*
+ * The reader holds many waiting clients: it may accept, wait on its epoll
+ * set, and put a large request in a memory file for a front; nothing else
+ * the front may not do.
+ */
+static const struct sandbox_rule reader_rules[] = {
+	SANDBOX_SANITIZER_RULES
+	SANDBOX_COMMON_RULES,
 	ALLOW(accept4, "clients on the inherited listen socket"),
+	ALLOW(epoll_wait, "the one wait of the loop (x86_64 libc)"),
+	ALLOW(epoll_pwait, "... as other architectures' libc makes it"),
+	ALLOW(epoll_ctl, "connections join and leave the epoll set made before the sandbox"),
+	ALLOW_IF(memfd_create, ARG_IS(1, MFD_CLOEXEC), "an anonymous file for a request too large for a packet"),
+	ALLOW(pwrite64, "... written at offset 0, which the front reads from"),
+	ALLOW_IF(ioctl, ARG_IS(1, SIOCOUTQ), "is the hand-off queue empty (every packet taken)?"),
+	FAIL_IF(ioctl, ENOTTY, ARG_IS(1, TCGETS), "stdio probes whether a stream is a terminal"),
 };
 
 /* The agent talks to Docker over its unix socket and to its front. */
@@ -131,6 +151,7 @@ static const struct sandbox_rule agent_rules[] = {
 	ALLOW(connect, "to DOCKER_UNIX_SOCKET_PATH (a unix socket: nothing else can be created)"),
 	ALLOW_IF2(getsockopt, ARG_IS(1, SOL_SOCKET), ARG_IS(2, SO_ERROR),
 		  "the outcome of a connect that waited"),
+	FAIL(ioctl, ENOTTY, "stdio probes whether a stream is a terminal"),
 };
 
 static const struct {
@@ -140,6 +161,7 @@ static const struct {
 } sandbox_roles[] = {
 	[SANDBOX_FRONT] = {"front", front_rules, ARRAY_SIZE(front_rules)},
 	[SANDBOX_AGENT] = {"agent", agent_rules, ARRAY_SIZE(agent_rules)},
+	[SANDBOX_READER] = {"reader", reader_rules, ARRAY_SIZE(reader_rules)},
 };
 
 /* ---- seccomp ---- */
@@ -523,10 +545,11 @@ static void sandbox_preload(void)
 	localtime_r(&now, &tm);
 }
 
-static void sandbox_drop(const struct config *c, enum sandbox_role role, const int *keep,
-			 size_t nkeep)
+static void sandbox_drop(const struct config *c, enum sandbox_role role, rlim_t nofile,
+			 const int *keep, size_t nkeep)
 {
-	const struct sandbox_ids *ids = role == SANDBOX_FRONT ? &c->front_ids : &c->agent_ids;
+	const struct sandbox_ids *ids = role == SANDBOX_AGENT ? &c->agent_ids : &c->front_ids;
+	bool jailed = role != SANDBOX_AGENT; /* the front's user and empty root */
 	pid_t parent = getppid();
 	scmp_filter_ctx ctx;
 	int rc;
@@ -538,7 +561,7 @@ static void sandbox_drop(const struct config *c, enum sandbox_role role, const i
 	ctx = sandbox_filter(role, c->sandbox_debug, getpid());
 	if (ctx == NULL)
 		fatalx(2, "%s: cannot build the %s filter", __func__, sandbox_roles[role].name);
-	if (role == SANDBOX_FRONT && ids->change)
+	if (jailed && ids->change)
 		sandbox_chroot(c->front_chroot);
 	if (ids->change) {
 		sandbox_set_ids(ids);
@@ -548,7 +571,7 @@ static void sandbox_drop(const struct config *c, enum sandbox_role role, const i
 		if (getppid() != parent)
 			_exit(0); /* the master died meanwhile */
 	}
-	sandbox_rlimit(RLIMIT_NOFILE, "RLIMIT_NOFILE", SANDBOX_NOFILE);
+	sandbox_rlimit(RLIMIT_NOFILE, "RLIMIT_NOFILE", nofile);
 	sandbox_rlimit(RLIMIT_NPROC, "RLIMIT_NPROC", 0);
 	sandbox_rlimit(RLIMIT_CORE, "RLIMIT_CORE", 0);
 	if (prctl(PR_SET_DUMPABLE, 0) < 0)
@@ -568,27 +591,32 @@ static void sandbox_drop(const struct config *c, enum sandbox_role role, const i
 	}
 	if (ids->change)
 		log_debug("sandboxed: uid %ld gid %ld%s%s", (long)ids->uid, (long)ids->gid,
-			  role == SANDBOX_FRONT ? ", root " : "", role == SANDBOX_FRONT ? c->front_chroot : "");
+			  jailed ? ", root " : "", jailed ? c->front_chroot : "");
 	else
 		log_debug("sandboxed (not root: ids and root unchanged)");
 }
 
 void sandbox_drop_front(const struct config *c, const int *keep, size_t nkeep)
 {
-	sandbox_drop(c, SANDBOX_FRONT, keep, nkeep);
+	sandbox_drop(c, SANDBOX_FRONT, SANDBOX_NOFILE, keep, nkeep);
 }
 
 void sandbox_drop_agent(const struct config *c, const int *keep, size_t nkeep)
 {
-	sandbox_drop(c, SANDBOX_AGENT, keep, nkeep);
+	sandbox_drop(c, SANDBOX_AGENT, SANDBOX_NOFILE, keep, nkeep);
+}
+
+void sandbox_drop_reader(const struct config *c, unsigned nofile, const int *keep, size_t nkeep)
+{
+	sandbox_drop(c, SANDBOX_READER, nofile, keep, nkeep);
 }
 
 /* ---- runboxd -t ---- */
 
 static void sandbox_print_role(const struct config *c, enum sandbox_role role, FILE *out)
 {
-	const struct sandbox_ids *ids = role == SANDBOX_FRONT ? &c->front_ids : &c->agent_ids;
-	const char *user = role == SANDBOX_FRONT ? c->front_user : c->agent_user;
+	const struct sandbox_ids *ids = role == SANDBOX_AGENT ? &c->agent_ids : &c->front_ids;
+	const char *user = role == SANDBOX_AGENT ? c->agent_user : c->front_user;
 	unsigned rules = 0, insns = 0;
 	struct group *gr;
 
@@ -604,7 +632,7 @@ static void sandbox_print_role(const struct config *c, enum sandbox_role role, F
 			fprintf(out, "%s%s(%ld)", i ? "," : " ", gr ? gr->gr_name : "?",
 				(long)ids->groups[i]);
 		}
-		fprintf(out, ", root %s", role == SANDBOX_FRONT ? c->front_chroot : "/");
+		fprintf(out, ", root %s", role == SANDBOX_AGENT ? "/" : c->front_chroot);
 	} else {
 		fprintf(out, "user %ld, group %ld (not root: ids and root do not change)",
 			(long)getuid(), (long)getgid());
@@ -620,4 +648,5 @@ void sandbox_print(const struct config *c, FILE *out)
 {
 	sandbox_print_role(c, SANDBOX_FRONT, out);
 	sandbox_print_role(c, SANDBOX_AGENT, out);
+	sandbox_print_role(c, SANDBOX_READER, out);
 }

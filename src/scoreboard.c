@@ -75,7 +75,7 @@ static const char *const bucket_le[SB_BUCKETS] = {
 };
 
 static const char *const path_names[SB_PATHS] = {"cold", "warm"};
-static const char *const role_names[SB_ROLES] = {"front", "agent"};
+static const char *const role_names[SB_ROLES] = {"front", "agent", "reader"};
 static const char *const cause_names[SB_CAUSES] = {"crash", "signal", "sandbox", "config"};
 static const char *const removal_names[SB_REMOVALS] = {
 	"after_run", "expired", "failed", "warm", "sweep", "janitor",
@@ -417,7 +417,7 @@ static void sb_render_processes(const struct scoreboard *s, struct sb_out *o)
 		  "runboxd_slots{state=\"down\"} %u\n", busy, idle, down);
 
 	sb_head(o, "runboxd_respawns_total", "counter",
-		"Slot processes that ended unasked, by role and cause (sandbox: killed by SIGSYS; "
+		"Slot processes and the reader that ended unasked, by role and cause (sandbox: killed by SIGSYS; "
 		"config: exit status 2, not respawned).");
 	for (unsigned r = 0; r < SB_ROLES; r++)
 		for (unsigned c = 0; c < SB_CAUSES; c++)

@@ -1,0 +1,837 @@
+/*
+ * The reader: accepts clients and holds them, many at once, in one epoll
+ * loop, until each one's request -- head and body -- has arrived under
+ * the request's deadline and size limits.  A complete request is handed,
+ * connection and bytes, to an idle front; a bad, too large or too slow one
+ * is answered here (400, 401, 408, 413, 431, ...).  So a worker slot is
+ * taken only by a request that is all there, and clients that send
+ * nothing or trickle cost a few hundred bytes each, not a slot.
+ *
+ * The hand-off is one SOCK_SEQPACKET socketpair shared by the reader and
+ * every front, which the master creates once and keeps: a front that is
+ * idle blocks in recvmsg on its end, so the kernel gives each packet to
+ * exactly one idle front and a busy front is never asked; nothing here
+ * tracks which front is idle, so a respawned front needs no new channel.
+ * Packets are atomic: a front killed before it took one leaves it queued
+ * for the next; one killed after took it closes the connection on exit
+ * (the client sees the close, nothing leaks).  The reader sends only when
+ * the queue is empty (SIOCOUTQ 0): at most one complete request waits in
+ * the channel, the others wait here in order, each within its deadline.
+ * A front that takes a packet writes one byte back to wake the reader.
+ *
+ * The reader checks the token before it asks for or reads a body (401
+ * otherwise) without holding the token: it keeps SHA-256(salt || token)
+ * with a salt drawn at its start.  The agent still checks the token of
+ * every call; the verifier only lets the reader refuse early.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <linux/sockios.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "io.h"
+#include "json.h"
+#include "log.h"
+#include "netacl.h"
+#include "proc.h"
+#include "reader.h"
+#include "sandbox.h"
+#include "sha256.h"
+
+#define READER_SALT 32
+
+enum rstate { RS_FREE, RS_HEAD, RS_BODY, RS_READY, RS_LINGER };
+
+/* One waiting connection.  Its buffer grows as bytes come, up to the limits. */
+struct rconn {
+	int fd;
+	enum rstate st;
+	int64_t started;
+	int64_t deadline;     /* of its state: the request, the wait for a front, the linger */
+	char *buf;
+	size_t len, cap, seen;
+	size_t parsed;        /* head bytes the last incomplete parse saw */
+	size_t head_len;
+	struct http_framing framing;
+	struct http_chunked dec;
+	size_t decoded;       /* body bytes decoded so far, at buf + head_len */
+	size_t body_len;      /* once complete */
+	bool no_content;      /* HEAD: answers carry no content */
+	size_t lingered;      /* bytes discarded after an answer */
+	struct rconn *prev, *next;
+	char peer[READER_PEER];
+	struct sockaddr_storage addr; /* as accept gave it: the front's rate limit needs it */
+	socklen_t addr_len;
+};
+
+struct rlist {
+	struct rconn *head, *tail;
+};
+
+static struct config *cfg;
+static struct rconn *conns;
+static struct rconn *free_conns;
+static unsigned max_conns, nconns;
+/* Each list is in deadline order: every member of one got the same allowance. */
+static struct rlist reading, waiting, lingering;
+static size_t body_budget, body_used; /* buffer bytes beyond the head limit, all connections */
+static int listen_sock = -1, handoff_fd = -1, epfd = -1, stop_fd = -1, life_fd = -1, ready_fd = -1;
+static bool stopping, accept_paused;
+static uint8_t salt[READER_SALT], verifier[SHA256_LEN];
+static struct http_request req; /* the head being looked at */
+static int tag_listen, tag_handoff, tag_stop, tag_life;
+
+/* ---- lists and buffers ---- */
+
+static struct rlist *reader_list(const struct rconn *c)
+{
+	switch (c->st) {
+	case RS_HEAD:
+	case RS_BODY:
+		return &reading;
+	case RS_READY:
+		return &waiting;
+	case RS_LINGER:
+		return &lingering;
+	default:
+		return NULL;
+	}
+}
+
+static void reader_unlink(struct rconn *c)
+{
+	struct rlist *l = reader_list(c);
+
+	if (l == NULL)
+		return;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		l->head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		l->tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+/* Enter state st with this deadline, at the end of its list. */
+static void reader_enter(struct rconn *c, enum rstate st, int64_t deadline)
+{
+	struct rlist *l;
+
+	reader_unlink(c);
+	c->st = st;
+	c->deadline = deadline;
+	l = reader_list(c);
+	c->prev = l->tail;
+	if (l->tail)
+		l->tail->next = c;
+	else
+		l->head = c;
+	l->tail = c;
+}
+
+static size_t reader_charge(size_t cap)
+{
+	return cap > HTTP_MAX_HEADER_BYTES ? cap - HTTP_MAX_HEADER_BYTES : 0;
+}
+
+/* The buffer held the client's token: wiped before it goes back. */
+static void reader_free_buf(struct rconn *c)
+{
+	if (c->buf) {
+		explicit_bzero(c->buf, c->seen);
+		free(c->buf);
+	}
+	body_used -= reader_charge(c->cap);
+	c->buf = NULL;
+	c->len = c->cap = c->seen = 0;
+}
+
+static void reader_resume_accept(void);
+
+static void reader_close(struct rconn *c)
+{
+	reader_unlink(c);
+	close(c->fd);
+	reader_free_buf(c);
+	c->st = RS_FREE;
+	c->next = free_conns;
+	free_conns = c;
+	nconns--;
+	if (accept_paused)
+		reader_resume_accept();
+}
+
+/*
+ * Room for more bytes.  A head may take HTTP_MAX_HEADER_BYTES; a body up
+ * to the body limit, out of the budget all bodies share.  0, or the
+ * status to answer.
+ */
+static int reader_grow(struct rconn *c)
+{
+	size_t limit = c->st == RS_HEAD ? HTTP_MAX_HEADER_BYTES
+					: c->head_len + cfg->max_request_bytes + FRONT_CHUNK_SLACK;
+	size_t cap = c->cap ? c->cap * 2 : READER_FIRST_BUF;
+	size_t more, len = c->len;
+	char *p;
+
+	if (c->cap >= limit)
+		return c->st == RS_HEAD ? 431 : 413;
+	if (cap > limit)
+		cap = limit;
+	more = reader_charge(cap) - reader_charge(c->cap);
+	if (body_used + more > body_budget)
+		return 503;
+	p = malloc(cap);
+	if (p == NULL) {
+		log_error("%s: malloc(%zu)", __func__, cap);
+		return 503;
+	}
+	if (c->buf)
+		memcpy(p, c->buf, len);
+	reader_free_buf(c);
+	c->buf = p;
+	c->cap = cap;
+	c->len = c->seen = len;
+	body_used += reader_charge(cap);
+	return 0;
+}
+
+/* ---- answers ---- */
+
+static void reader_linger(struct rconn *c)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+
+	/* The answer must reach the client even if it is still sending: drain, then close. */
+	shutdown(c->fd, SHUT_WR);
+	epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	c->lingered = 0;
+	reader_enter(c, RS_LINGER, io_now_ms() + IO_LINGER_MAX_MS);
+}
+
+/*
+ * Write a whole small answer without waiting: a fresh connection's send
+ * buffer holds far more than any answer here, so a short write means a
+ * client that is gone or refuses to read, and it gets no more.
+ */
+static bool reader_send_now(int fd, int status, const char *code, const char *message,
+			    const char *extra, bool no_content)
+{
+	char head[FRONT_RESPONSE_HEAD], body[FRONT_MAX_TEXT * 3];
+	struct jbuf b;
+	struct iovec iov[2];
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+	int n;
+
+	jbuf_init(&b, body, sizeof(body));
+	jbuf_lit(&b, "{\"error\":");
+	jbuf_str(&b, code, strlen(code));
+	jbuf_lit(&b, ",\"message\":");
+	jbuf_str(&b, message, strlen(message));
+	jbuf_lit(&b, "}");
+	n = http_format_head(head, sizeof(head), status, "application/json", b.len, extra);
+	if (b.overflow || n < 0)
+		return false;
+	iov[0] = (struct iovec){head, (size_t)n};
+	iov[1] = (struct iovec){b.p, no_content ? 0 : b.len};
+	return sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)n + (ssize_t)iov[1].iov_len;
+}
+
+static void reader_answer(struct rconn *c, int status, const char *code, const char *message,
+			  const char *extra)
+{
+	bool sent = reader_send_now(c->fd, status, code, message, extra, c->no_content);
+
+	log_info("%s - - %d %" PRId64 "ms%s", c->peer, status, io_now_ms() - c->started,
+		 sent ? "" : " (not delivered)");
+	reader_linger(c);
+}
+
+static void reader_http_error(struct rconn *c, int status)
+{
+	const char *code, *message;
+
+	status = http_error_text(status, &code, &message);
+	reader_answer(c, status, code, message, NULL);
+}
+
+static void reader_busy(struct rconn *c, const char *message)
+{
+	char extra[FRONT_MAX_TEXT];
+
+	snprintf(extra, sizeof(extra), "Retry-After: %d\r\n", READER_RETRY_AFTER_SEC);
+	reader_answer(c, 503, "server.busy", message, extra);
+}
+
+/* ---- the token ---- */
+
+static void reader_digest(const char *tok, size_t n, uint8_t out[SHA256_LEN])
+{
+	struct sha256 s;
+
+	sha256_init(&s);
+	sha256_update(&s, salt, sizeof(salt));
+	sha256_update(&s, tok, n);
+	sha256_final(&s, out);
+}
+
+/* Is tok the configured token?  In constant time over the digests. */
+static bool reader_token_ok(const char *tok, size_t n)
+{
+	uint8_t d[SHA256_LEN];
+	unsigned diff = 0;
+
+	if (tok == NULL || n == 0 || n >= CONFIG_MAX_TOKEN)
+		return false;
+	reader_digest(tok, n, d);
+	for (size_t i = 0; i < SHA256_LEN; i++)
+		diff |= (unsigned)(d[i] ^ verifier[i]);
+	explicit_bzero(d, sizeof(d));
+	return diff == 0;
+}
+
+/* ---- reading a request ---- */
+
+static void reader_complete(struct rconn *c, size_t body_len)
+{
+	struct epoll_event ev = {.events = 0, .data.ptr = c};
+
+	c->body_len = body_len;
+	/* Nothing more is read from it here: the front owns what comes next. */
+	epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	reader_enter(c, RS_READY, io_now_ms() + (int64_t)cfg->request_timeout * 1000);
+}
+
+/* The body so far; 0 to go on reading, else the status to answer (-1: completed). */
+static int reader_body_progress(struct rconn *c)
+{
+	size_t raw;
+	ssize_t r;
+
+	if (c->framing.kind == HTTP_BODY_LENGTH) {
+		if (c->len - c->head_len < c->framing.content_length)
+			return 0;
+		reader_complete(c, (size_t)c->framing.content_length);
+		return -1;
+	}
+	raw = c->len - c->head_len - c->decoded;
+	r = http_chunked_decode(&c->dec, c->buf + c->head_len + c->decoded, &raw);
+	if (r == HTTP_ERROR)
+		return 400;
+	c->decoded += raw;
+	c->len = c->head_len + c->decoded;
+	/* A size line over the limit is refused before its data comes. */
+	if (c->decoded + c->dec.remaining > cfg->max_request_bytes)
+		return 413;
+	if (r < 0)
+		return 0;
+	reader_complete(c, c->decoded);
+	return -1;
+}
+
+/*
+ * The head is in: decide.  A request with no body is complete.  One with
+ * a body is read only for a client with the right token (401 otherwise,
+ * before any 100 Continue), and only up to the body limit (413).
+ */
+static int reader_head_done(struct rconn *c, size_t head_len)
+{
+	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	const char *why, *tok;
+	size_t toklen;
+	int status = 400;
+
+	c->head_len = head_len;
+	c->no_content = req.method_len == 4 && memcmp(req.method, "HEAD", 4) == 0;
+	if (http_request_framing(&req, &c->framing, &status) < 0)
+		return status;
+	if (c->framing.kind == HTTP_BODY_NONE) {
+		reader_complete(c, 0);
+		return -1;
+	}
+	why = http_request_token(&req, &tok, &toklen);
+	if (why != NULL) {
+		reader_answer(c, 400, "request.malformed", why, NULL);
+		return -1;
+	}
+	if (!reader_token_ok(tok, toklen)) {
+		reader_answer(c, 401, "access_token", "Missing or wrong access token",
+			      "WWW-Authenticate: Bearer realm=\"runboxd\"\r\n");
+		return -1;
+	}
+	if (c->framing.kind == HTTP_BODY_LENGTH && c->framing.content_length > cfg->max_request_bytes)
+		return 413;
+	c->st = RS_BODY;
+	status = reader_body_progress(c);
+	/* curl waits a second for this before sending a body over 1 KiB. */
+	if (status == 0 && c->framing.expect_continue && req.minor_version == 1 &&
+	    send(c->fd, cont, sizeof(cont) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) != sizeof(cont) - 1)
+		return 400;
+	return status;
+}
+
+static int reader_head_progress(struct rconn *c)
+{
+	int r, status = 400;
+
+	if (!http_head_may_end(c->buf, c->len, c->parsed))
+		return 0;
+	r = http_parse_request(c->buf, c->len, &req, &status);
+	if (r > 0)
+		return reader_head_done(c, (size_t)r);
+	if (r == HTTP_ERROR)
+		return status;
+	if (c->len >= HTTP_MAX_HEADER_BYTES)
+		return 431;
+	c->parsed = c->len;
+	return 0;
+}
+
+/* One read per readiness: a client that floods does not starve the others. */
+static void reader_read(struct rconn *c)
+{
+	ssize_t n;
+	int status = 0;
+
+	if (c->len == c->cap)
+		status = reader_grow(c);
+	if (status == 503) {
+		reader_busy(c, "The server holds too many request bodies; retry");
+		return;
+	}
+	if (status != 0) {
+		reader_http_error(c, status);
+		return;
+	}
+	n = read(c->fd, c->buf + c->len, c->cap - c->len);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		log_info("%s - - 499 %" PRId64 "ms", c->peer, io_now_ms() - c->started);
+		reader_close(c);
+		return;
+	}
+	c->len += (size_t)n;
+	c->seen = c->len > c->seen ? c->len : c->seen;
+	status = c->st == RS_HEAD ? reader_head_progress(c) : reader_body_progress(c);
+	if (status > 0)
+		reader_http_error(c, status);
+}
+
+/* After an answer: what the client still sends is discarded, a bounded while. */
+static void reader_drain(struct rconn *c)
+{
+	char sink[4096];
+	ssize_t n = read(c->fd, sink, sizeof(sink));
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n > 0)
+		c->lingered += (size_t)n;
+	if (n <= 0 || c->lingered >= IO_LINGER_MAX_BYTES)
+		reader_close(c);
+}
+
+/* ---- hand-off ---- */
+
+/* Is the channel's queue empty, i.e. has every packet sent been taken? */
+static bool reader_channel_free(void)
+{
+	int queued = 0;
+
+	if (ioctl(handoff_fd, SIOCOUTQ, &queued) < 0) {
+		log_error("%s: ioctl(SIOCOUTQ)", __func__);
+		return false;
+	}
+	return queued == 0;
+}
+
+/* A request too large for a packet goes in a memfd, the front reads it from offset 0. */
+static int reader_memfd(const struct rconn *c, size_t n)
+{
+	int fd = memfd_create("runboxd-request", MFD_CLOEXEC);
+	size_t off = 0;
+
+	if (fd < 0) {
+		log_error("%s: memfd_create", __func__);
+		return -1;
+	}
+	while (off < n) {
+		ssize_t w = pwrite(fd, c->buf + off, n - off, (off_t)off);
+
+		if (w <= 0) {
+			log_error("%s: pwrite(%zu)", __func__, n - off);
+			close(fd);
+			return -1;
+		}
+		off += (size_t)w;
+	}
+	return fd;
+}
+
+/* Send c's request to whichever front is idle: 1 sent, 0 try later, -1 failed. */
+static int reader_handoff(struct rconn *c)
+{
+	struct reader_handoff h;
+	union {
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov[2];
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2, .msg_control = ctl.buf};
+	struct cmsghdr *cm;
+	size_t n = c->head_len + c->body_len;
+	int fds[2] = {c->fd, -1}, nfd = 1;
+	ssize_t w;
+
+	memset(&h, 0, sizeof(h));
+	h.head_len = (uint32_t)c->head_len;
+	h.body_len = (uint32_t)c->body_len;
+	h.waited_ms = (uint32_t)(io_now_ms() - c->started);
+	h.addr = c->addr;
+	h.addr_len = (uint32_t)c->addr_len;
+	if (n <= READER_INLINE_MAX) {
+		h.inline_len = (uint32_t)n;
+	} else {
+		fds[1] = reader_memfd(c, n);
+		if (fds[1] < 0)
+			return -1;
+		nfd = 2;
+	}
+	iov[0] = (struct iovec){&h, sizeof(h)};
+	iov[1] = (struct iovec){c->buf, h.inline_len};
+	memset(&ctl, 0, sizeof(ctl));
+	mh.msg_controllen = CMSG_SPACE((size_t)nfd * sizeof(int));
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN((size_t)nfd * sizeof(int));
+	memcpy(CMSG_DATA(cm), fds, (size_t)nfd * sizeof(int));
+	w = sendmsg(handoff_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (fds[1] >= 0)
+		close(fds[1]);
+	if (w == (ssize_t)(sizeof(h) + h.inline_len))
+		return 1;
+	if (w < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	log_error("%s: sendmsg(%zu bytes) to the fronts", __func__, sizeof(h) + h.inline_len);
+	return -1;
+}
+
+/* Hand over complete requests, in arrival order, while the channel is free. */
+static void reader_pump(void)
+{
+	while (waiting.head != NULL && reader_channel_free()) {
+		struct rconn *c = waiting.head;
+		int r = reader_handoff(c);
+
+		if (r == 0)
+			return;
+		if (r < 0) {
+			reader_busy(c, "The request could not be handed to a worker; retry");
+			continue;
+		}
+		reader_close(c);
+	}
+}
+
+/* The fronts' wake-up bytes: read and forgotten; the queue itself is the truth. */
+static void reader_took(void)
+{
+	char b[64];
+
+	while (recv(handoff_fd, b, sizeof(b), MSG_DONTWAIT) > 0)
+		;
+}
+
+/* ---- accepting ---- */
+
+static void reader_peer(struct rconn *c, const struct sockaddr_storage *ss)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		port = ntohs(in->sin_port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		port = ntohs(in6->sin6_port);
+		snprintf(c->peer, sizeof(c->peer), "[%s]:%u", host, port);
+		return;
+	}
+	snprintf(c->peer, sizeof(c->peer), "%s:%u", host, port);
+}
+
+/*
+ * Full: the client gets 503 at once and nothing is kept (403 if
+ * SERVER_ALLOWED_IPS refuses its address, as when there is room).  What
+ * it sent with its connection (TCP_DEFER_ACCEPT: usually its whole
+ * request) is read first, so that closing does not reset the answer away.
+ */
+static void reader_refuse(int fd, bool allowed)
+{
+	char sink[4096], extra[FRONT_MAX_TEXT];
+	bool sent;
+
+	(void)!read(fd, sink, sizeof(sink));
+	snprintf(extra, sizeof(extra), "Retry-After: %d\r\n", READER_RETRY_AFTER_SEC);
+	if (allowed)
+		sent = reader_send_now(fd, 503, "server.busy", "Too many connections waiting; retry",
+				       extra, false);
+	else
+		sent = reader_send_now(fd, 403, "ip.not_allowed", "This address may not use this server",
+				       NULL, false);
+	if (!sent)
+		log_debug("%s: the refused client did not take its answer", __func__);
+	shutdown(fd, SHUT_WR);
+	close(fd);
+	if (allowed)
+		log_warnx("%u connections waiting (SERVER_MAX_WAITING): refused one with 503", max_conns);
+}
+
+static void reader_pause_accept(void)
+{
+	epoll_ctl(epfd, EPOLL_CTL_DEL, listen_sock, NULL);
+	accept_paused = true;
+}
+
+static void reader_resume_accept(void)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &tag_listen};
+
+	if (listen_sock < 0 || stopping)
+		return;
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, listen_sock, &ev) == 0)
+		accept_paused = false;
+}
+
+static void reader_served(void)
+{
+	if (ready_fd < 0)
+		return;
+	if (write(ready_fd, "s", 1) != 1)
+		log_debug("%s: write: %s", __func__, strerror(errno));
+	close(ready_fd);
+	ready_fd = -1;
+}
+
+static void reader_accept(void)
+{
+	for (;;) {
+		struct sockaddr_storage ss = {0};
+		socklen_t sl = sizeof(ss);
+		struct epoll_event ev = {.events = EPOLLIN};
+		struct rconn *c;
+		int fd = accept4(listen_sock, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE) {
+				log_warn("%s: accept4; not accepting until a connection closes", __func__);
+				reader_pause_accept();
+			} else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+				log_warn("%s: accept4", __func__);
+			}
+			return;
+		}
+		reader_served();
+		if (free_conns == NULL) {
+			reader_refuse(fd, netacl_allows(&cfg->allowed_ips, (const struct sockaddr *)&ss, sl));
+			continue;
+		}
+		c = free_conns;
+		free_conns = c->next;
+		memset(c, 0, sizeof(*c));
+		c->fd = fd;
+		c->started = io_now_ms();
+		c->addr = ss;
+		c->addr_len = sl;
+		reader_peer(c, &ss);
+		ev.data.ptr = c;
+		if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			log_error("%s: epoll_ctl(ADD)", __func__);
+			close(fd);
+			c->next = free_conns;
+			free_conns = c;
+			continue;
+		}
+		nconns++;
+		reader_enter(c, RS_HEAD, c->started + (int64_t)cfg->request_timeout * 1000);
+		/*
+		 * SERVER_ALLOWED_IPS: another address gets one fixed answer and
+		 * nothing of its request is parsed; the linger discards what it
+		 * sends, so it sees the answer, not a reset.
+		 */
+		if (!netacl_allows(&cfg->allowed_ips, (const struct sockaddr *)&ss, sl))
+			reader_answer(c, 403, "ip.not_allowed", "This address may not use this server",
+				      NULL);
+	}
+}
+
+/* ---- the loop ---- */
+
+/* Answer or close what is overdue; returns ms until the next deadline (-1: none). */
+static int reader_expire(void)
+{
+	int64_t now = io_now_ms(), next = INT64_MAX;
+
+	while (reading.head && reading.head->deadline <= now)
+		reader_http_error(reading.head, 408);
+	while (waiting.head && waiting.head->deadline <= now)
+		reader_busy(waiting.head, "No worker slot became free in time; retry");
+	while (lingering.head && lingering.head->deadline <= now)
+		reader_close(lingering.head);
+	if (reading.head)
+		next = reading.head->deadline;
+	if (lingering.head && lingering.head->deadline < next)
+		next = lingering.head->deadline;
+	if (waiting.head && waiting.head->deadline < next)
+		next = waiting.head->deadline;
+	/* A front killed after it took a packet never wakes us: look again soon. */
+	if (waiting.head && now + READER_HANDOFF_RECHECK_MS < next)
+		next = now + READER_HANDOFF_RECHECK_MS;
+	return next == INT64_MAX ? -1 : io_left_ms(next);
+}
+
+/* SIGTERM, or the master is gone: take no new client, finish the ones we have. */
+static void reader_stop(const char *why)
+{
+	if (stopping)
+		return;
+	log_info("reader: %s; finishing %u waiting connections", why, nconns);
+	stopping = true;
+	if (listen_sock >= 0) {
+		epoll_ctl(epfd, EPOLL_CTL_DEL, listen_sock, NULL);
+		close(listen_sock);
+		listen_sock = -1;
+	}
+}
+
+static void reader_event(const struct epoll_event *ev)
+{
+	struct signalfd_siginfo si;
+
+	if (ev->data.ptr == &tag_listen) {
+		reader_accept();
+	} else if (ev->data.ptr == &tag_handoff) {
+		reader_took();
+	} else if (ev->data.ptr == &tag_stop) {
+		if (read(stop_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+			reader_stop("signal");
+	} else if (ev->data.ptr == &tag_life) {
+		epoll_ctl(epfd, EPOLL_CTL_DEL, life_fd, NULL);
+		reader_stop("master gone");
+	} else {
+		struct rconn *c = ev->data.ptr;
+
+		if (c->st == RS_HEAD || c->st == RS_BODY)
+			reader_read(c);
+		else if (c->st == RS_LINGER)
+			reader_drain(c);
+	}
+}
+
+static void reader_watch(int fd, int *tag)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = tag};
+
+	if (fd >= 0 && epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		fatal(2, "%s: epoll_ctl(ADD, %d)", __func__, fd);
+}
+
+/*
+ * Memory: the connection table, every head buffer (up to
+ * HTTP_MAX_HEADER_BYTES each) and the bodies' budget, as much as all
+ * fronts can take at once.  The descriptors: one per waiting connection
+ * and a few of our own, within what the master may grant.
+ */
+static void reader_setup(int nfds_hard_max)
+{
+	max_conns = cfg->max_waiting;
+	if (nfds_hard_max > 0 && max_conns + READER_SPARE_FDS > (unsigned)nfds_hard_max) {
+		max_conns = (unsigned)nfds_hard_max - READER_SPARE_FDS;
+		log_warnx("SERVER_MAX_WAITING=%u exceeds the open-file limit (%d); holding %u",
+			  cfg->max_waiting, nfds_hard_max, max_conns);
+	}
+	conns = calloc(max_conns, sizeof(*conns));
+	if (conns == NULL)
+		fatal(2, "%s: cannot allocate %u connections (SERVER_MAX_WAITING)", __func__, max_conns);
+	for (unsigned i = max_conns; i-- > 0;) {
+		conns[i].next = free_conns;
+		free_conns = &conns[i];
+	}
+	body_budget = (size_t)cfg->worker_threads *
+		      (size_t)(cfg->max_request_bytes + FRONT_CHUNK_SLACK);
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (epfd < 0)
+		fatal(2, "%s: epoll_create1", __func__);
+}
+
+/* The salted verifier: the token itself is wiped before the sandbox closes. */
+static void reader_verifier(void)
+{
+	if (getrandom(salt, sizeof(salt), 0) != (ssize_t)sizeof(salt))
+		fatal(2, "%s: getrandom", __func__);
+	reader_digest(cfg->access_token, strlen(cfg->access_token), verifier);
+	config_forget_token(cfg);
+}
+
+void reader_main(struct config *c, int lfd, int hfd, int life, int rfd)
+{
+	static struct epoll_event evs[READER_EVENTS];
+	struct rlimit rl = {0};
+
+	cfg = c;
+	listen_sock = lfd;
+	handoff_fd = hfd;
+	life_fd = life;
+	ready_fd = rfd;
+	log_set_role("reader");
+	proctitle_set("runboxd: reader");
+	reader_verifier();
+	stop_fd = proc_worker_signals(true);
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		fatal(2, "%s: getrlimit(RLIMIT_NOFILE)", __func__);
+	reader_setup(rl.rlim_max == RLIM_INFINITY || rl.rlim_max > INT32_MAX ? 0 : (int)rl.rlim_max);
+	int keep[] = {listen_sock, handoff_fd, stop_fd, ready_fd, life_fd, epfd};
+
+	sandbox_drop_reader(cfg, max_conns + READER_SPARE_FDS, keep, sizeof(keep) / sizeof(keep[0]));
+	reader_watch(listen_sock, &tag_listen);
+	reader_watch(handoff_fd, &tag_handoff);
+	reader_watch(stop_fd, &tag_stop);
+	reader_watch(life_fd, &tag_life);
+	log_debug("reader ready: up to %u waiting connections", max_conns);
+	while (!stopping || nconns > 0) {
+		int n = epoll_wait(epfd, evs, READER_EVENTS, reader_expire());
+
+		if (n < 0 && errno != EINTR)
+			fatal(1, "%s: epoll_wait", __func__);
+		for (int i = 0; i < n; i++)
+			reader_event(&evs[i]);
+		reader_expire();
+		reader_pump();
+	}
+	log_debug("reader: every waiting connection handed over or answered; leaving");
+	_exit(0);
+}
