@@ -20,6 +20,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -81,7 +83,7 @@ static int under_filter(enum sandbox_role role, call_fn fn, long *ret)
 
 static const char *role_name(enum sandbox_role role)
 {
-	return role == SANDBOX_FRONT ? "front" : "agent";
+	return role == SANDBOX_FRONT ? "front" : role == SANDBOX_AGENT ? "agent" : "reader";
 }
 
 static void expect_kill(enum sandbox_role role, const char *what, call_fn fn)
@@ -258,6 +260,36 @@ static long c_accept4_front(void)
 	/* Nobody connects: EAGAIN proves the call ran. */
 	return r < 0 && errno == EAGAIN ? 0 : -1;
 }
+static int epfd; /* made before any filter: the reader's is too */
+static long c_epoll(void)
+{
+	struct epoll_event ev = {.events = EPOLLIN}, out;
+
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, pfd[0], &ev) < 0 || epoll_wait(epfd, &out, 1, 0) < 0)
+		return -1;
+	return epoll_ctl(epfd, EPOLL_CTL_DEL, pfd[0], NULL);
+}
+static long c_memfd_pwrite(void)
+{
+	int fd = memfd_create("x", MFD_CLOEXEC);
+
+	if (fd < 0 || pwrite(fd, "abc", 3, 0) != 3)
+		return -1;
+	return close(fd);
+}
+static long c_memfd_sealing(void) { return syscall(SYS_memfd_create, "x", MFD_ALLOW_SEALING); }
+static long c_outq(void)
+{
+	int n = -1;
+
+	return ioctl(spair[0], SIOCOUTQ, &n) < 0 || n != 0 ? -1 : 0;
+}
+static long c_ioctl_fionbio(void)
+{
+	int one = 1;
+
+	return syscall(SYS_ioctl, spair[0], FIONBIO, &one);
+}
 static long c_memory(void)
 {
 	/* Large enough for mmap and mremap, then small blocks through brk. */
@@ -392,8 +424,15 @@ static const struct {
 }, forbidden_front[] = {
 	{"socket(AF_UNIX)", c_socket_unix},
 	{"connect", c_connect},
+	{"accept4 (the reader accepts)", c_accept4},
+	{"memfd_create", c_memfd_pwrite},
 }, forbidden_agent[] = {
 	{"accept4", c_accept4},
+}, forbidden_reader[] = {
+	{"socket(AF_UNIX)", c_socket_unix},
+	{"connect", c_connect},
+	{"memfd_create(MFD_ALLOW_SEALING)", c_memfd_sealing},
+	{"ioctl(FIONBIO)", c_ioctl_fionbio},
 }, needed_both[] = {
 	{"read/write", c_pipe_rw},
 	{"sendmsg/recvmsg with an fd", c_msg},
@@ -407,8 +446,11 @@ static const struct {
 	{"sigaction/sigprocmask", c_signals},
 	{"shutdown/close", c_shutdown_close},
 	{"write to stderr", c_write_log},
-}, needed_front[] = {
+}, needed_reader[] = {
 	{"accept4", c_accept4_front},
+	{"epoll_ctl/epoll_wait", c_epoll},
+	{"memfd_create(MFD_CLOEXEC)/pwrite", c_memfd_pwrite},
+	{"ioctl(SIOCOUTQ)", c_outq},
 }, needed_agent[] = {
 	{"socket(AF_UNIX)/connect/getsockopt(SO_ERROR)", c_socket_connect_unix},
 };
@@ -420,7 +462,7 @@ static const struct {
 
 static void test_calls(void)
 {
-	for (int r = SANDBOX_FRONT; r <= SANDBOX_AGENT; r++) {
+	for (int r = SANDBOX_FRONT; r <= SANDBOX_READER; r++) {
 		enum sandbox_role role = (enum sandbox_role)r;
 
 		EACH(forbidden_both, expect_kill(role, forbidden_both[i].what, forbidden_both[i].fn));
@@ -435,7 +477,8 @@ static void test_calls(void)
 	}
 	EACH(forbidden_front, expect_kill(SANDBOX_FRONT, forbidden_front[i].what, forbidden_front[i].fn));
 	EACH(forbidden_agent, expect_kill(SANDBOX_AGENT, forbidden_agent[i].what, forbidden_agent[i].fn));
-	EACH(needed_front, expect_ok(SANDBOX_FRONT, needed_front[i].what, needed_front[i].fn));
+	EACH(forbidden_reader, expect_kill(SANDBOX_READER, forbidden_reader[i].what, forbidden_reader[i].fn));
+	EACH(needed_reader, expect_ok(SANDBOX_READER, needed_reader[i].what, needed_reader[i].fn));
 	EACH(needed_agent, expect_ok(SANDBOX_AGENT, needed_agent[i].what, needed_agent[i].fn));
 }
 
@@ -553,6 +596,8 @@ static void test_drop(enum sandbox_role role, const struct config *c, bool root)
 
 		if (role == SANDBOX_FRONT)
 			sandbox_drop_front(c, keep, 3);
+		else if (role == SANDBOX_READER)
+			sandbox_drop_reader(c, 64, keep, 3);
 		else
 			sandbox_drop_agent(c, keep, 3);
 		(void)!write(sync[1], "r", 1);
@@ -600,7 +645,9 @@ static void test_drop(enum sandbox_role role, const struct config *c, bool root)
 	CHECKF(strstr(status, "NoNewPrivs:\t1") && strstr(status, "Seccomp:\t2"),
 	       "%s: no-new-privs and a filter", role_name(role));
 	if (root) {
-		const struct sandbox_ids *ids = role == SANDBOX_FRONT ? &c->front_ids : &c->agent_ids;
+		/* The reader runs as a front does: its user, its empty root. */
+		bool jailed = role != SANDBOX_AGENT;
+		const struct sandbox_ids *ids = jailed ? &c->front_ids : &c->agent_ids;
 		char want[128];
 		ssize_t ln;
 
@@ -613,13 +660,13 @@ static void test_drop(enum sandbox_role role, const struct config *c, bool root)
 		snprintf(path, sizeof(path), "/proc/%ld/root", (long)pid);
 		ln = readlink(path, link, sizeof(link) - 1);
 		link[ln > 0 ? ln : 0] = '\0';
-		CHECKF(strcmp(link, role == SANDBOX_FRONT ? c->front_chroot : "/") == 0,
+		CHECKF(strcmp(link, jailed ? c->front_chroot : "/") == 0,
 		       "%s: root is %s", role_name(role), link);
-		if (role == SANDBOX_FRONT) {
+		if (jailed) {
 			const char *g = strstr(status, "Groups:");
 
 			CHECKF(g && strspn(g + 7, " \t") == strcspn(g + 7, "\n"),
-			       "front: no supplementary groups: %.40s", g ? g : "");
+			       "%s: no supplementary groups: %.40s", role_name(role), g ? g : "");
 		}
 	}
 	(void)!write(go[1], "g", 1);
@@ -652,6 +699,7 @@ static void test_drops(void)
 	}
 	test_drop(SANDBOX_FRONT, c, root);
 	test_drop(SANDBOX_AGENT, c, root);
+	test_drop(SANDBOX_READER, c, root);
 	if (!root)
 		goto out;
 	/* A chroot that is not empty: the front exits with 2 and does not run unsandboxed. */
@@ -705,9 +753,15 @@ int main(void)
 		perror("test_sandbox: setup");
 		return 1;
 	}
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (epfd < 0) {
+		perror("test_sandbox: epoll_create1");
+		return 1;
+	}
 	test_calls();
 	test_pfc(SANDBOX_FRONT);
 	test_pfc(SANDBOX_AGENT);
+	test_pfc(SANDBOX_READER);
 	test_debug_trap();
 	test_drops();
 	unlink(unix_path);
