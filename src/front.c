@@ -1772,12 +1772,23 @@ static void front_orphaned(void)
 	front_stop = true;
 }
 
+/*
+ * SIGTERM stops a front: the master sends it for a reload's roll, and in
+ * a drain only once the reader is gone, so that nothing the reader still
+ * hands over is left without a front.  SIGINT is a terminal's Ctrl-C to
+ * the whole group: it is the master's to order the drain, not ours.
+ */
 static void front_take_stop(void)
 {
 	struct signalfd_siginfo si;
 
-	if (read(stop_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-		log_debug("front %u: signal %u; stopping", front_slot, si.ssi_signo);
+	if (read(stop_fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+		return;
+	if (si.ssi_signo == SIGINT) {
+		log_debug("front %u: SIGINT; the master drains in order", front_slot);
+		return;
+	}
+	log_debug("front %u: signal %u; stopping", front_slot, si.ssi_signo);
 	front_stop = true;
 }
 
@@ -1903,8 +1914,10 @@ void front_main(struct config *c, unsigned slot, int hfd, int afd, int life, int
 			continue; /* EINTR, or the master's death was seen: look at the flag */
 		if (p[0].revents & POLLIN) {
 			front_take_stop();
+			if (!front_stop)
+				continue;
 			/* What the reader handed over before it stopped is still served. */
-			while (front_take() && !front_stop)
+			while (front_take())
 				;
 			break;
 		}

@@ -210,7 +210,7 @@ def test_slowloris(s):
 
 
 def test_titles_and_token(s):
-    want = ["runboxd: agent 0", "runboxd: agent 1", "runboxd: front 0", "runboxd: front 1"]
+    want = ["runboxd: agent 0", "runboxd: agent 1", "runboxd: front 0", "runboxd: front 1", "runboxd: reader"]
     kids = rbtest.wait_until(lambda: (lambda k: k if sorted(k) == want else None)(s.children())) or s.children()
     titles = sorted(kids)
     R.check(titles == want,
@@ -240,25 +240,27 @@ def serve_ok(s, n=5):
 
 
 def test_kills(s):
-    for role in ("front", "agent"):
-        kids = s.wait_children(4)
-        victim = kids.get("runboxd: %s 0" % role)
-        if not R.check(victim is not None, "found %s 0" % role, kids):
+    for role in ("front 0", "agent 0", "reader"):
+        kids = s.wait_children(5)
+        victim = kids.get("runboxd: %s" % role)
+        if not R.check(victim is not None, "found %s" % role, kids):
             continue
         os.kill(victim, signal.SIGKILL)
         # Once it is dead its partner sees the hang-up before any new request.
-        R.check(rbtest.wait_until(lambda: not rbtest.alive(victim)), "%s 0 is dead" % role)
-        R.check(serve_ok(s) == 5, "service keeps answering after SIGKILL of %s 0" % role)
-        kids = rbtest.wait_until(lambda: (lambda k: k if k.get("runboxd: %s 0" % role) not in (None, victim)
-                                           and len(k) == 4 else None)(s.children())) or s.children()
-        R.check(kids.get("runboxd: %s 0" % role) not in (None, victim) and len(kids) == 4,
-                "%s 0 respawned" % role, kids)
+        R.check(rbtest.wait_until(lambda: not rbtest.alive(victim)), "%s is dead" % role)
+        R.check(serve_ok(s) == 5, "service keeps answering after SIGKILL of %s" % role)
+        kids = rbtest.wait_until(lambda: (lambda k: k if k.get("runboxd: %s" % role) not in (None, victim)
+                                           and len(k) == 5 else None)(s.children())) or s.children()
+        R.check(kids.get("runboxd: %s" % role) not in (None, victim) and len(kids) == 5,
+                "%s respawned" % role, kids)
+    R.check("reader had served; respawning it now" in s.log(), "a reader that had served is respawned at once",
+            s.log()[-2000:])
     R.check("crashed" in s.log() and "respawning slot 0" in s.log(), "crash and respawn are logged")
     R.check("slot 0 had served; respawning it now" in s.log(),
             "a slot that had served is respawned at once", s.log()[-2000:])
     # With no request in between, a respawned slot never serves: killing it
     # again and again is a crash loop, and the backoff doubles.
-    victim = s.wait_children(4).get("runboxd: front 0")
+    victim = s.wait_children(5).get("runboxd: front 0")
     os.kill(victim, signal.SIGKILL)
     for _ in range(2):
         old = victim
@@ -270,12 +272,12 @@ def test_kills(s):
     R.check("slot 0 died before serving; respawning it in 100ms" in s.log() and
             "slot 0 died before serving; respawning it in 200ms" in s.log(),
             "respawn backoff doubles while a slot dies before serving", s.log()[-2000:])
-    s.wait_children(4)
+    s.wait_children(5)
     R.check(serve_ok(s) == 5, "respawned slot serves")
 
 
 def test_reload(s):
-    before = s.wait_children(4)
+    before = s.wait_children(5)
     stop = threading.Event()
     failures = []
     served = [0]
@@ -295,15 +297,15 @@ def test_reload(s):
     s.config["SERVER_WORKER_THREADS"] = "3"
     s.write_config()
     os.kill(s.proc.pid, signal.SIGHUP)
-    kids = rbtest.wait_until(lambda: (lambda k: k if len(k) == 6 and not set(k.values()) & set(before.values())
+    kids = rbtest.wait_until(lambda: (lambda k: k if len(k) == 7 and not set(k.values()) & set(before.values())
                                       else None)(s.children()), interval=0.1) or s.children()
     stop.set()
     t.join()
-    R.check(len(kids) == 6 and not set(kids.values()) & set(before.values()),
-            "SIGHUP with a good configuration replaces every slot (3 now)", kids)
+    R.check(len(kids) == 7 and not set(kids.values()) & set(before.values()),
+            "SIGHUP with a good configuration replaces every slot (3 now) and the reader", kids)
     R.check(not failures and served[0] > 0, "no connection refused during the roll (%d served)" % served[0], failures[:5])
 
-    before = s.wait_children(6)
+    before = s.wait_children(7)
     mark = len(s.log())
     s.config["SERVER_WORKER_THREADS"] = "lots"
     s.write_config()
@@ -330,22 +332,24 @@ def test_term(s):
 def signal_mid_request(s, head, send_signal, sig):
     """Send half of a request, signal, send the rest: the raw answer.
 
-    The signal goes only once a front has read the half (the server's end of
-    the connection has nothing left to read), and the rest only once sig is
-    pending in that front: a front takes a stop signal only between
-    connections, so the request is then in flight when it is told to stop."""
+    The signal goes only once the reader has read the half (the server's end
+    of the connection has nothing left to read), and the rest only once the
+    reader has taken the signal (it logs that it stops accepting): the
+    request is then in flight when the server is told to stop, and must
+    still be read, handed to a front and answered."""
     c = socket.create_connection(("127.0.0.1", s.port), timeout=60)
     c.sendall(head)
     conn = rbtest.wait_until(lambda: (lambda ss: ss if ss and ss[0] == 0 else None)(
         rbtest.server_side(s.port, c.getsockname()[1])))
-    front = None
-    if R.check(conn, "a front has read the first half of the request"):
-        front = rbtest.wait_until(lambda: next((p for t, p in s.children().items() if t.startswith("runboxd: front")
-                                                and rbtest.holds_socket(p, conn[1])), None))
-    R.check(front, "the front serving the request is known")
+    reader = None
+    if R.check(conn, "the reader has read the first half of the request"):
+        reader = rbtest.wait_until(lambda: next((p for t, p in s.children().items() if t == "runboxd: reader"
+                                                 and rbtest.holds_socket(p, conn[1])), None))
+    R.check(reader, "the reader holding the request is known")
+    mark = len(s.log())
     send_signal()
-    R.check(front and rbtest.wait_until(lambda: rbtest.signal_pending(front, sig)),
-            "the front serving the request has got %s" % signal.Signals(sig).name)
+    R.check(reader and s.wait_log("reader: signal; finishing 1 waiting connections", mark),
+            "the reader holding the request has taken %s" % signal.Signals(sig).name, s.log()[mark:])
     c.sendall(b"\r\n")
     resp = b""
     while True:
@@ -405,7 +409,7 @@ def test_reload_revert():
         for _ in range(6):
             st, _, _ = s.request("GET", "/version", headers=s.auth(), timeout=60)
             good += st == 200
-        R.check(good == 6 and len(s.wait_children(4)) == 4, "the previous configuration serves on every slot")
+        R.check(good == 6 and len(s.wait_children(5)) == 5, "the previous configuration serves on every slot")
     finally:
         s.stop(signal.SIGKILL)
 
