@@ -3,7 +3,7 @@
 Clients send runs in a loop (quick, reading stdin, flooding output past the
 limit, sleeping past the time limit).  First the same load runs without
 chaos, for a baseline.  Then, for RUNBOXD_CHAOS_SECONDS (default 20; `make
-chaos` runs 60), a random front or agent is SIGKILLed every ~200 ms (or
+chaos` runs 60), a random front, agent or the reader is SIGKILLed every ~200 ms (or
 every quick run's median time, if the machine is so loaded that runs take
 longer: the same kills per run), and
 twice the master is SIGKILLed and started again as systemd would.  Last, a
@@ -223,7 +223,7 @@ def child_titled(pid, master, title):
 
 
 def killer(s, load, stop, figures, interval):
-    """Every interval a random front or agent of the current master is
+    """Every interval a random front, agent or the reader of the current master is
     SIGKILLed; the respawn latency is the time until a process with the same
     title appears in its place (only processes newer than the kill are
     looked at, so that the polling itself stays cheap)."""
@@ -232,7 +232,12 @@ def killer(s, load, stop, figures, interval):
         t0 = time.time()
         master = s.proc.pid
         kids = {pid: t for pid, t in rbtest.titled_children(master).items()
-                if t.startswith("runboxd: front") or t.startswith("runboxd: agent")}
+                if t.startswith(("runboxd: front", "runboxd: agent", "runboxd: reader"))}
+        # Every fifth kill is the reader's, so that it is killed under load
+        # however few kills a slow machine makes room for.
+        readers = [p for p, t in kids.items() if t == "runboxd: reader"]
+        if readers and sum(figures["kills"].values()) % 5 == 4:
+            kids = {readers[0]: kids[readers[0]]}
         if kids:
             pid = rnd.choice(sorted(kids))
             title = kids[pid]
@@ -257,7 +262,7 @@ def killer(s, load, stop, figures, interval):
 def main():
     s = Runboxd(SERVER_WORKER_THREADS=SLOTS, RUN_MAX_EXECUTION_TIME=LIMIT,
                 SERVER_SHUTDOWN_TIMEOUT=LIMIT + 20, LOG_LEVEL="warn")
-    figures = {"kills": {"front": 0, "agent": 0, "master": 0}, "respawn": [], "restarts": []}
+    figures = {"kills": {"front": 0, "agent": 0, "reader": 0, "master": 0}, "respawn": [], "restarts": []}
     s.start()
     try:
         load = Load(s)
@@ -335,7 +340,7 @@ def main():
     bad = [r for r in replies if r.outcome in ("bad", "partial")]
     # What the SIGTERM found in flight: begun before it, ended after it.  A
     # connection still in the listen queue is reset unanswered when the
-    # fronts stop accepting; one that a front took must get its real answer.
+    # reader stops accepting; one that the reader took must get its real answer.
     inflight = [r for r in replies if r.start < t_term < r.start + r.secs]
     cut = [r for r in inflight if r.outcome in ("partial", "bad") or
            (r.outcome in ("result", "error") and not r.expected)]
@@ -344,8 +349,9 @@ def main():
     p50 = statistics.median(lat) if lat else None
     print("chaos figures: %.0f s of chaos, %d clients, %d slots, run limit %d s, a kill every %.0f ms" %
           (chaos_secs, CLIENTS, SLOTS, LIMIT, interval * 1000))
-    print("  kills: front %d, agent %d, master %d" %
-          (figures["kills"]["front"], figures["kills"]["agent"], figures["kills"]["master"]))
+    print("  kills: front %d, agent %d, reader %d, master %d" %
+          (figures["kills"]["front"], figures["kills"]["agent"], figures["kills"]["reader"],
+           figures["kills"]["master"]))
     if lat:
         print("  respawn latency: p50 %.0f ms, max %.0f ms (%d respawns seen)" %
               (p50 * 1000, lat[-1] * 1000, len(lat)))
@@ -366,6 +372,7 @@ def main():
                                    len(cut), len(reset)))
     print("  containers left: %s; runboxd processes left: %s" % (left, procs))
 
+    R.check(figures["kills"]["reader"] > 0, "the reader was killed under load too", figures["kills"])
     R.check(left == [], "0 containers with the instance label after the final stop", left)
     R.check(not slow, "0 clients waited past %d x (the run limit + 10 s, or 1.5 x the slowest reply without chaos)"
             % SLACK,
