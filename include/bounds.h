@@ -142,6 +142,7 @@
 #define READER_RETRY_AFTER_SEC 1        /* Retry-After of a 503 when full */
 #define READER_HANDOFF_RECHECK_MS 20    /* while requests wait for a front: look at the hand-off queue this often */
 #define READER_PEER 64                  /* "address:port" or "[address]:port" of a client, in the reader's log */
+#define READER_MMAP_THRESHOLD (64u * 1024) /* buffers this large are their own mappings, returned on free */
 
 /* Master. */
 #define MASTER_BACKLOG 1024             /* listen(2) queue */

@@ -27,6 +27,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <linux/sockios.h>
 #include <signal.h>
 #include <stdio.h>
@@ -781,6 +782,13 @@ static void reader_setup(int nfds_hard_max)
 		conns[i].next = free_conns;
 		free_conns = &conns[i];
 	}
+	/*
+	 * Bodies' buffers come and go: with their own mappings they go back
+	 * to the system when freed, so what the reader holds is what its
+	 * waiting clients hold, not the high-water mark of a heap.
+	 */
+	if (mallopt(M_MMAP_THRESHOLD, READER_MMAP_THRESHOLD) != 1)
+		log_warnx("%s: mallopt(M_MMAP_THRESHOLD) refused", __func__);
 	body_budget = (size_t)cfg->worker_threads *
 		      (size_t)(cfg->max_request_bytes + FRONT_CHUNK_SLACK);
 	epfd = epoll_create1(EPOLL_CLOEXEC);
