@@ -218,6 +218,8 @@ static const struct good goods[] = {
 	{ "SERVER_MAX_REQUEST_BYTES", "1", "1" },
 	{ "SERVER_MAX_REQUEST_BYTES", "67108864", "67108864" },
 	{ "SERVER_REQUEST_TIMEOUT", "1", "1" },
+	{ "SERVER_MAX_WAITING", "1", "1" },
+	{ "SERVER_MAX_WAITING", "65536", "65536" },
 	{ "SERVER_SHUTDOWN_TIMEOUT", "0", "0" },
 	{ "LOG_LEVEL", "error", "error" },
 	{ "LOG_LEVEL", "warn", "warn" },
@@ -406,6 +408,8 @@ static const struct bad bads[] = {
 	{ "SERVER_MAX_REQUEST_BYTES", "67108865",
 	  "SERVER_MAX_REQUEST_BYTES: \"67108865\" is out of range 1-67108864" },
 	{ "SERVER_REQUEST_TIMEOUT", "0", "SERVER_REQUEST_TIMEOUT: \"0\" is out of range 1-86400" },
+	{ "SERVER_MAX_WAITING", "0", "SERVER_MAX_WAITING: \"0\" is out of range 1-65536" },
+	{ "SERVER_MAX_WAITING", "65537", "SERVER_MAX_WAITING: \"65537\" is out of range 1-65536" },
 	{ "SERVER_SHUTDOWN_TIMEOUT", "86401", "SERVER_SHUTDOWN_TIMEOUT: \"86401\" is out of range 0-86400" },
 	{ "DOCKER_CONTAINER_NETWORK_DISABLED", "yes",
 	  "DOCKER_CONTAINER_NETWORK_DISABLED: \"yes\" is not true or false" },
@@ -1062,7 +1066,7 @@ static void test_print(void)
 	config_usage(f);
 	fclose(f);
 	/* ... and RUN_PREPARE_<NAME>, which prints nothing while no such variable is set. */
-	CHECK(count_lines(usage) == count_lines(out) + 1 && count_lines(out) == 61);
+	CHECK(count_lines(usage) == count_lines(out) + 1 && count_lines(out) == 62);
 	for (p = out, q = usage; *p && *q; p = strchr(p, '\n') + 1, q = strchr(q, '\n') + 1)
 		CHECKF(strncmp(p, q, strcspn(p, "=")) == 0 && q[strcspn(p, "=")] == ':', "%.40s vs %.40s", p, q);
 	CHECK(strstr(usage, "\nSERVER_LISTEN_PORT: listen TCP port [integer 1-65535; required]\n") != NULL);
