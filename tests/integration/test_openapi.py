@@ -338,6 +338,26 @@ def agent_killed(request_bytes):
     return fn
 
 
+def busy(method, path):
+    """SERVER_MAX_WAITING 1, held by a client that sent half a head: the next is refused."""
+    def thunk():
+        s = Runboxd(DOCKER_UNIX_SOCKET_PATH="/nonexistent/docker.sock", SERVER_MAX_WAITING="1",
+                    SERVER_REQUEST_TIMEOUT="60").start()
+        hold = socket.create_connection(("127.0.0.1", s.port), timeout=60)
+        try:
+            hold.sendall(b"GET / HTTP/1.1\r\n")
+            port = hold.getsockname()[1]
+            reader = s.children().get("runboxd: reader")
+            rbtest.wait_until(lambda: (lambda side: side and side[0] == 0 and reader and
+                                       rbtest.holds_socket(reader, side[1]))(rbtest.server_side(s.port, port)))
+            return raw(s, ("%s %s HTTP/1.1\r\nHost: x\r\nX-Access-Token: %s\r\n\r\n" % (
+                method, path, s.token)).encode())
+        finally:
+            hold.close()
+            s.stop(signal.SIGKILL)
+    return thunk
+
+
 def other_triggers():
     """What only a fake Docker (or none) produces."""
     t = {}
@@ -374,6 +394,8 @@ def other_triggers():
         b"POST /run HTTP/1.1\r\nHost: x\r\nX-Access-Token: %s\r\nContent-Type: application/json\r\n"
         b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body.replace(b"%", b"%%")),
         DOCKER_UNIX_SOCKET_READ_TIMEOUT="60")
+    for path, method in doc_routes(load_doc()[1]):
+        t[(method, path, 503, "server.busy")] = busy(method, path)
     t[("POST", "/run", 500, "docker.container.start")] = fake_trigger("start-500", run)
     t[("POST", "/run", 500, "docker.container.attach")] = fake_trigger("attach-500", run)
     t[("POST", "/run", 500, "docker.container.stream.read")] = fake_trigger("garbage-frame", run)
