@@ -310,6 +310,19 @@ static bool reader_token_ok(const char *tok, size_t n)
 
 /* ---- reading a request ---- */
 
+/*
+ * How long a whole request waits for a free slot: as long as a slot can
+ * stay busy with one request (its Docker calls, the run, its answer).  A
+ * burst longer than the slots' pace waits here as it would have in the
+ * listen queue; only slots that never come free end in 503.
+ */
+static int64_t reader_slot_wait_ms(void)
+{
+	int64_t per_call = (int64_t)cfg->docker_read_timeout + cfg->docker_write_timeout;
+
+	return ((int64_t)cfg->request_timeout + cfg->run_max_time + AGENT_MAX_CALLS * per_call) * 1000;
+}
+
 static void reader_complete(struct rconn *c, size_t body_len)
 {
 	struct epoll_event ev = {.events = 0, .data.ptr = c};
@@ -317,7 +330,7 @@ static void reader_complete(struct rconn *c, size_t body_len)
 	c->body_len = body_len;
 	/* Nothing more is read from it here: the front owns what comes next. */
 	epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
-	reader_enter(c, RS_READY, io_now_ms() + (int64_t)cfg->request_timeout * 1000);
+	reader_enter(c, RS_READY, io_now_ms() + reader_slot_wait_ms());
 }
 
 /* The body so far; 0 to go on reading, else the status to answer (-1: completed). */

@@ -11,6 +11,11 @@ With BENCH_RUNTIME=runsc the same four run under gVisor too (runsc, as
 tests/harness/dockerd.sh registers it: ptrace), alternated with the runc
 ones in the same run, so that runsc/runc ratios compare like with like.
 
+Last, runs/s (at 4 clients) and `GET /` latency of the warm server with
+4 x its slots of slow connections open (each sending a byte a second of a
+head that never ends, reconnecting after its 408) against none: the reader
+holds them, so the slots stay free.
+
 Only ratios carry over between machines (the floor moves with the load).
 Nothing here asserts a time.  Results go to BENCH_OUT (build/bench): a
 table (results.md), the raw numbers (results.json) and a latency plot
@@ -288,10 +293,72 @@ def rss_kib(pid):
     return 0
 
 
+class Tricklers:
+    """n connections, each sending a byte a second of a head that never ends."""
+
+    def __init__(self, port, n):
+        self.port, self.n = port, n
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self.one, daemon=True) for _ in range(n)]
+
+    def one(self):
+        while not self.stop.is_set():
+            try:
+                c = socket.create_connection(("127.0.0.1", self.port), timeout=30)
+            except OSError:
+                self.stop.wait(1)
+                continue
+            try:
+                c.send(b"GET / HTTP/1.1\r\n")
+                while not self.stop.wait(1):
+                    c.send(b"X")  # until the 408 closes it
+            except OSError:
+                pass
+            finally:
+                c.close()
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for t in self.threads:
+            t.join(5)
+
+
+def get_latencies(port, n=50):
+    def get():
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        try:
+            conn.request("GET", "/")
+            r = conn.getresponse()
+            r.read()
+            if r.status != 200:
+                raise RuntimeError("GET /: %d" % r.status)
+        finally:
+            conn.close()
+    return [timed(get) for _ in range(n)]
+
+
+def slow_clients(server):
+    """runs/s and GET / latency with none and with 4 x SLOTS slow connections."""
+    out = {}
+    for name, n in (("none", 0), ("slow", 4 * SLOTS)):
+        with Tricklers(server.port, n):
+            time.sleep(2 if n else 0)  # every one connected and trickling
+            lat = get_latencies(server.port)
+            rps, _ = throughput(lambda: runboxd_run(server), SLOTS, TPUT_RUNS)
+        out[name] = {"connections": n, "get_p50_ms": statistics.median(lat), "get_p95_ms": pct(lat, 95),
+                     "runs_per_s": rps}
+    return out
+
+
 def rss_of(server):
     kids = server.children()
-    pick = {"master": server.proc.pid, "front": kids.get("runboxd: front 0"),
-            "agent": kids.get("runboxd: agent 0")}
+    pick = {"master": server.proc.pid, "reader": kids.get("runboxd: reader"),
+            "front": kids.get("runboxd: front 0"), "agent": kids.get("runboxd: agent 0")}
     return {k: rss_kib(v) if v else 0 for k, v in pick.items()}
 
 
@@ -388,6 +455,9 @@ def main():
         idle = rss_of(warm)
         rps, _ = throughput(lambda: runboxd_run(warm), SLOTS, RSS_RUNS)
         res["rss_kib"] = {"idle": idle, "after": rss_of(warm), "runs": RSS_RUNS}
+        note("slow clients: %d runs at %d clients and 50 GET / with 0 and %d slow connections open"
+             % (TPUT_RUNS, SLOTS, 4 * SLOTS))
+        res["slow_clients"] = slow_clients(warm)
         svg_plot(lat, os.path.join(OUT, "latency.svg"))
     finally:
         for pair in servers.values():
@@ -433,10 +503,17 @@ def table(res):
         lines.append("%s/runc p50: " % rt + ", ".join(
             "%s %.2f" % (b, lat[peer_name(b, rt)]["p50"] / lat[b]["p50"]) for b in BASE))
     lines += ["`GET /` (wrk, %d connections, %d slots): %.0f requests/s" % (2 * SLOTS, SLOTS, res["get_root_rps"]),
-              "RSS KiB idle -> after %d warm runs: master %d -> %d, front %d -> %d, agent %d -> %d" % (
+              "RSS KiB idle -> after %d warm runs: master %d -> %d, reader %d -> %d, front %d -> %d, "
+              "agent %d -> %d" % (
                   res["rss_kib"]["runs"], res["rss_kib"]["idle"]["master"], res["rss_kib"]["after"]["master"],
+                  res["rss_kib"]["idle"]["reader"], res["rss_kib"]["after"]["reader"],
                   res["rss_kib"]["idle"]["front"], res["rss_kib"]["after"]["front"],
-                  res["rss_kib"]["idle"]["agent"], res["rss_kib"]["after"]["agent"]), ""]
+                  res["rss_kib"]["idle"]["agent"], res["rss_kib"]["after"]["agent"])]
+    sc = res["slow_clients"]
+    lines += ["Slow clients (warm, %d slots, %d clients): " % (SLOTS, SLOTS) + "; ".join(
+        "%d slow connections open: %.2f runs/s, GET / p50 %.1f ms, p95 %.1f ms" % (
+            v["connections"], v["runs_per_s"], v["get_p50_ms"], v["get_p95_ms"]) for v in (sc["none"], sc["slow"])),
+        ""]
     return "\n".join(lines)
 
 
