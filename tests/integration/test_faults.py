@@ -421,8 +421,8 @@ def t_front_killed(s, fake):
     st = result.get("r", (None,))[0]
     R.check(st == 0, "front killed: the client's connection is closed", result.get("r"))
     s.wait_ready()
-    kids = s.wait_children(2)
-    R.check(len(kids) == 2 and kids.get("runboxd: front 0") not in (None, front), "front killed: slot respawned",
+    kids = s.wait_children(3)  # front, agent, reader
+    R.check(len(kids) == 3 and kids.get("runboxd: front 0") not in (None, front), "front killed: slot respawned",
             kids)
 
 

@@ -518,7 +518,7 @@ def test_agent_killed_mid_run():
     s = Runboxd(SERVER_WORKER_THREADS="1").start()
     try:
         result = {}
-        front = s.wait_children(2).get("runboxd: front 0", 0)
+        front = s.wait_children(3).get("runboxd: front 0", 0)  # front, agent, reader
         idle = unix_sockets_of(front)  # the channel to its agent
         # Then the container's stream, passed by the agent, as well.
         front_has_stream = lambda s: unix_sockets_of(front) >= idle + 1
