@@ -48,6 +48,9 @@ void ratelimit_init(struct ratelimit *t, const uint64_t key[2], int64_t now_ms);
  */
 int ratelimit_setup(void);
 
+/* The one path RATE_LIMIT_PER_MINUTE does not count: health checkers poll it. */
+#define RATELIMIT_EXEMPT_PATH "/health"
+
 /* The table ratelimit_setup made (inherited by every child), or NULL. */
 struct ratelimit *ratelimit_shared(void);
 

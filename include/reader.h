@@ -28,8 +28,12 @@ struct reader_handoff {
 	uint32_t inline_len;   /* 0, or head_len + body_len */
 	uint32_t waited_ms;    /* from accept to hand-off, for the log */
 	uint32_t addr_len;     /* of addr, as accept gave it */
+	uint32_t flags;        /* READER_RATED */
 	struct sockaddr_storage addr; /* the client's: the log, the rate limit */
 };
+
+/* The reader took this request's RATE_LIMIT_PER_MINUTE token: the front takes none. */
+#define READER_RATED 1u
 
 #define READER_TOOK 't' /* front -> reader, one byte: a hand-off was taken (a wake-up only) */
 

@@ -39,8 +39,6 @@
 
 #define FRONT_VERSION "1.0.0"
 #define FRONT_STDERR_PREFIX "Code runner failed with the following message: "
-/* The one route RATE_LIMIT_PER_MINUTE does not count: health checkers poll it. */
-#define FRONT_UNLIMITED_PATH "/health"
 
 /* One client connection and what the log line and the scoreboard say about it. */
 struct conn {
@@ -62,6 +60,7 @@ struct conn {
 	bool run;                  /* ... and it was POST /run */
 	int outcome;               /* scoreboard_outcome() of the error code answered; -1: none */
 	bool counted;              /* on the scoreboard: before the answer leaves, not after a run's drain */
+	bool rated;                /* the reader took its RATE_LIMIT_PER_MINUTE token */
 	int64_t asked;             /* when the agent was asked for a run that got a container; 0: none */
 	/* the request */
 	char *buf;
@@ -1582,10 +1581,11 @@ static void front_note_request(struct conn *c)
 }
 
 /*
- * RATE_LIMIT_PER_MINUTE, for every request but FRONT_UNLIMITED_PATH's (a
+ * RATE_LIMIT_PER_MINUTE, for every request but RATELIMIT_EXEMPT_PATH's (a
  * head that could not be parsed has no path: it counts too), before the
- * token is looked at, so that guessing tokens is limited as well.
- * Answers 429 itself and returns false.
+ * token is looked at, so that guessing tokens is limited as well; once
+ * per request: not again for one whose token the reader took (it reads
+ * the token of a request with a body).  Answers 429 itself and returns false.
  */
 static bool front_rate_ok(struct conn *c, bool parsed)
 {
@@ -1596,11 +1596,11 @@ static bool front_rate_ok(struct conn *c, bool parsed)
 	size_t plen;
 	unsigned retry;
 
-	if (cfg->rate_per_minute == 0 || t == NULL)
+	if (cfg->rate_per_minute == 0 || t == NULL || c->rated)
 		return true;
 	if (parsed) {
 		front_path(c, &path, &plen);
-		if (plen == strlen(FRONT_UNLIMITED_PATH) && memcmp(path, FRONT_UNLIMITED_PATH, plen) == 0)
+		if (plen == strlen(RATELIMIT_EXEMPT_PATH) && memcmp(path, RATELIMIT_EXEMPT_PATH, plen) == 0)
 			return true;
 	}
 	if (!ratelimit_addr_of((const struct sockaddr *)c->ss, sizeof(*c->ss), &a) ||
@@ -1715,6 +1715,7 @@ static void front_connection(int fd, const struct reader_handoff *h)
 	c.buf = reqbuf;
 	c.len = c.seen = (size_t)h->head_len + h->body_len;
 	c.body_len = h->body_len;
+	c.rated = (h->flags & READER_RATED) != 0;
 	/* The log's time is the client's: from the reader's accept. */
 	c.started = io_now_ms() - h->waited_ms;
 	c.deadline = io_now_ms() + (int64_t)cfg->request_timeout * 1000;
@@ -1813,7 +1814,7 @@ static bool front_handoff_ok(const struct reader_handoff *h, ssize_t n, int nfd)
 
 	if (n < (ssize_t)sizeof(*h) || h->head_len == 0 || h->head_len > HTTP_MAX_HEADER_BYTES ||
 	    h->body_len > cfg->max_request_bytes || total > reqbuf_cap ||
-	    h->addr_len > sizeof(h->addr) ||
+	    h->addr_len > sizeof(h->addr) || (h->flags & ~READER_RATED) != 0 ||
 	    (h->addr.ss_family != AF_INET && h->addr.ss_family != AF_INET6))
 		return false;
 	if (h->inline_len != 0)

@@ -49,6 +49,8 @@
 #include "log.h"
 #include "netacl.h"
 #include "proc.h"
+#include "pull.h"
+#include "ratelimit.h"
 #include "reader.h"
 #include "sandbox.h"
 #include "sha256.h"
@@ -77,6 +79,8 @@ struct rconn {
 	char peer[READER_PEER];
 	struct sockaddr_storage addr; /* as accept gave it: the front's rate limit needs it */
 	socklen_t addr_len;
+	bool rated;           /* its RATE_LIMIT_PER_MINUTE token is taken */
+	bool exempt;          /* RATELIMIT_EXEMPT_PATH: takes none */
 };
 
 struct rlist {
@@ -265,9 +269,36 @@ static void reader_answer(struct rconn *c, int status, const char *code, const c
 	reader_linger(c);
 }
 
+/*
+ * RATE_LIMIT_PER_MINUTE, as a front takes it (front_rate_ok), for a
+ * request the reader answers itself or whose token it reads: once per
+ * request, the hand-off says so.  Answers 429 itself and returns false.
+ */
+static bool reader_rate_ok(struct rconn *c)
+{
+	struct ratelimit *t = ratelimit_shared();
+	struct ratelimit_addr a;
+	char extra[FRONT_MAX_TEXT], msg[FRONT_MAX_TEXT];
+	unsigned retry;
+
+	if (cfg->rate_per_minute == 0 || t == NULL || c->rated || c->exempt)
+		return true;
+	c->rated = true;
+	if (!ratelimit_addr_of((const struct sockaddr *)&c->addr, c->addr_len, &a) ||
+	    ratelimit_take(t, &a, cfg->rate_per_minute, cfg->rate_burst, io_now_ms(), &retry))
+		return true;
+	snprintf(extra, sizeof(extra), "Retry-After: %u\r\n", retry);
+	snprintf(msg, sizeof(msg), "Too many requests from this address; retry in %u s", retry);
+	reader_answer(c, 429, "rate.limited", msg, extra);
+	return false;
+}
+
 static void reader_http_error(struct rconn *c, int status)
 {
 	const char *code, *message;
+
+	if (!reader_rate_ok(c))
+		return;
 
 	status = http_error_text(status, &code, &message);
 	reader_answer(c, status, code, message, NULL);
@@ -374,12 +405,17 @@ static int reader_head_done(struct rconn *c, size_t head_len)
 
 	c->head_len = head_len;
 	c->no_content = req.method_len == 4 && memcmp(req.method, "HEAD", 4) == 0;
+	c->exempt = req.path_len == strlen(RATELIMIT_EXEMPT_PATH) &&
+		    memcmp(req.path, RATELIMIT_EXEMPT_PATH, req.path_len) == 0;
 	if (http_request_framing(&req, &c->framing, &status) < 0)
 		return status;
 	if (c->framing.kind == HTTP_BODY_NONE) {
 		reader_complete(c, 0);
 		return -1;
 	}
+	/* Before the token is looked at: guessing tokens is limited too. */
+	if (!reader_rate_ok(c))
+		return -1;
 	why = http_request_token(&req, &tok, &toklen);
 	if (why != NULL) {
 		reader_answer(c, 400, "request.malformed", why, NULL);
@@ -521,6 +557,7 @@ static int reader_handoff(struct rconn *c)
 	h.waited_ms = (uint32_t)(io_now_ms() - c->started);
 	h.addr = c->addr;
 	h.addr_len = (uint32_t)c->addr_len;
+	h.flags = c->rated ? READER_RATED : 0;
 	if (n <= READER_INLINE_MAX) {
 		h.inline_len = (uint32_t)n;
 	} else {
@@ -837,6 +874,8 @@ void reader_main(struct config *c, int lfd, int hfd, int life, int rfd)
 	reader_setup(rl.rlim_max == RLIM_INFINITY || rl.rlim_max > INT32_MAX ? 0 : (int)rl.rlim_max);
 	int keep[] = {listen_sock, handoff_fd, stop_fd, ready_fd, life_fd, epfd};
 
+	/* The agents' pull table is none of the reader's business: it must not be able to forge it. */
+	pull_table_forget();
 	sandbox_drop_reader(cfg, max_conns + READER_SPARE_FDS, keep, sizeof(keep) / sizeof(keep[0]));
 	reader_watch(listen_sock, &tag_listen);
 	reader_watch(handoff_fd, &tag_handoff);

@@ -114,8 +114,9 @@ struct sandbox_rule {
 #endif
 
 /*
- * The scoreboard (scoreboard.c) needs no rule in any table: the master maps
- * it before forking, and fronts, agents and janitors only load and store.
+ * The scoreboard (scoreboard.c) and the rate-limit table (ratelimit.c)
+ * need no rule in any table: the master maps them before forking, and the
+ * reader, fronts, agents and janitors only load and store.
  */
 
 /* The front parses attacker bytes: it may only accept and talk. */
