@@ -126,7 +126,16 @@ def documented(doc):
 
 
 def error_codes(resp):
+    """The codes an answer's schema names; with alternatives (anyOf/oneOf),
+    each one's, None for one that names none (a success body or any error)."""
     schema = resp.get("content", {}).get("application/json", {}).get("schema", {})
+    alts = schema.get("anyOf", schema.get("oneOf"))
+    if alts is not None:
+        return [c for alt in alts for c in (schema_codes(alt) or [None])]
+    return schema_codes(schema)
+
+
+def schema_codes(schema):
     for part in schema.get("allOf", []):
         enum = part.get("properties", {}).get("error", {}).get("enum")
         if enum:
