@@ -156,6 +156,7 @@
 #define MASTER_ROLL_SETTLE_MS 1000      /* a reload's replacement slot runs this long before the next is retired */
 
 /* Scoreboard (shared memory) and the operator routes that read it. */
+#define SB_ROUTE_TEXT 16 /* the longest route path the scoreboard names (/openapi.json), with its NUL */
 #define SCOREBOARD_ROWS CONFIG_MAX_WORKERS /* one row per slot that can ever exist */
 #define SCOREBOARD_TEXT_MAX (64u * 1024)   /* GET /metrics body: every series at 20-digit values fits */
 #define HEALTH_PING_MS 1000                /* GET /health: Docker must answer /_ping within this */

@@ -72,7 +72,11 @@ struct scoreboard {
 	uint64_t respawns[SB_ROLES][SB_CAUSES];          /* master */
 	uint64_t janitor_removed __attribute__((aligned(64))); /* the janitor child */
 	struct scoreboard_row row[SCOREBOARD_ROWS];
+	struct scoreboard_row reader; /* the answers the reader gives itself: summed with the slots' */
 };
+
+/* The slot argument with which the reader counts its own answers. */
+#define SCOREBOARD_READER UINT32_MAX
 
 /* The master, before it forks anything: map the region.  0, or -1 logged. */
 int scoreboard_create(void);
@@ -85,7 +89,7 @@ void scoreboard_set_slots(unsigned n);
 void scoreboard_slot_up(unsigned slot, bool up);
 void scoreboard_respawn(enum scoreboard_role role, enum scoreboard_cause cause);
 
-/* Front. */
+/* Front (and the reader, slot SCOREBOARD_READER: requests and runs). */
 void scoreboard_busy(unsigned slot, bool busy);
 void scoreboard_request(unsigned slot, const char *path, int status);
 int scoreboard_outcome(const char *code, size_t len); /* an index for scoreboard_run; unknown: "other" */

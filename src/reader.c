@@ -53,6 +53,7 @@
 #include "ratelimit.h"
 #include "reader.h"
 #include "sandbox.h"
+#include "scoreboard.h"
 #include "sha256.h"
 
 #define READER_SALT 32
@@ -81,6 +82,8 @@ struct rconn {
 	socklen_t addr_len;
 	bool rated;           /* its RATE_LIMIT_PER_MINUTE token is taken */
 	bool exempt;          /* RATELIMIT_EXEMPT_PATH: takes none */
+	char route[SB_ROUTE_TEXT]; /* for the scoreboard: the path, once its token is looked at */
+	bool run;             /* ... POST /run: its answer counts as a run too */
 };
 
 struct rlist {
@@ -264,6 +267,11 @@ static void reader_answer(struct rconn *c, int status, const char *code, const c
 {
 	bool sent = reader_send_now(c->fd, status, code, message, extra, c->no_content);
 
+	/* Counted as a front counts its answers (runboxd_http_requests_total, runboxd_runs_total). */
+	scoreboard_request(SCOREBOARD_READER, c->route[0] ? c->route : "other", status);
+	if (c->run)
+		scoreboard_run(SCOREBOARD_READER, status, scoreboard_outcome(code, strlen(code)));
+
 	log_info("%s - - %d %" PRId64 "ms%s", c->peer, status, io_now_ms() - c->started,
 		 sent ? "" : " (not delivered)");
 	reader_linger(c);
@@ -416,6 +424,9 @@ static int reader_head_done(struct rconn *c, size_t head_len)
 	/* Before the token is looked at: guessing tokens is limited too. */
 	if (!reader_rate_ok(c))
 		return -1;
+	if (req.path_len > 0 && req.path_len < sizeof(c->route))
+		memcpy(c->route, req.path, req.path_len);
+	c->run = strcmp(c->route, "/run") == 0 && req.method_len == 4 && memcmp(req.method, "POST", 4) == 0;
 	why = http_request_token(&req, &tok, &toklen);
 	if (why != NULL) {
 		reader_answer(c, 400, "request.malformed", why, NULL);

@@ -99,6 +99,8 @@ static uint64_t sb_load(const uint64_t *c)
 
 static struct scoreboard_row *sb_row(unsigned slot)
 {
+	if (sb != NULL && slot == SCOREBOARD_READER)
+		return &sb->reader;
 	return sb != NULL && slot < SCOREBOARD_ROWS ? &sb->row[slot] : NULL;
 }
 
@@ -311,7 +313,7 @@ static uint64_t sb_sum(const struct scoreboard *s, const uint64_t *c)
 
 	for (unsigned i = 0; i < n; i++)
 		v += sb_load((const uint64_t *)(const void *)((const char *)&s->row[i] + off));
-	return v;
+	return v + sb_load((const uint64_t *)(const void *)((const char *)&s->reader + off));
 }
 
 struct sb_out {

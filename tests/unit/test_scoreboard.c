@@ -187,6 +187,18 @@ static void test_slots(struct scoreboard *sb)
 	scoreboard_slot_up(3, false);
 	scoreboard_slot_up(3, true);
 	CHECK(sb->row[3].runs[0] == 1);
+	/* The reader's own answers: a row of their own, in no slot's state, summed into the text. */
+	scoreboard_request(SCOREBOARD_READER, "/run", 401);
+	scoreboard_run(SCOREBOARD_READER, 401, scoreboard_outcome("access_token", 12));
+	scoreboard_slots(sb, &busy, &idle, &down);
+	CHECK(busy == 0 && idle == 2 && down == 0 && sb->reader.runs[scoreboard_outcome("access_token", 12)] == 1);
+	{
+		static char text[SCOREBOARD_TEXT_MAX];
+
+		CHECK(scoreboard_render(sb, text, sizeof(text)) > 0 &&
+		      strstr(text, "runboxd_http_requests_total{route=\"/run\",status=\"401\"} 1\n") != NULL &&
+		      strstr(text, "runboxd_runs_total{outcome=\"access_token\"} 1\n") != NULL);
+	}
 }
 
 static void test_labels(void)
