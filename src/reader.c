@@ -665,6 +665,7 @@ static void reader_refuse(int fd, bool allowed)
 	else
 		sent = reader_send_now(fd, 403, "ip.not_allowed", "This address may not use this server",
 				       NULL, false);
+	scoreboard_request(SCOREBOARD_READER, "other", allowed ? 503 : 403);
 	if (!sent)
 		log_debug("%s: the refused client did not take its answer", __func__);
 	shutdown(fd, SHUT_WR);
