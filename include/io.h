@@ -54,4 +54,8 @@ ssize_t io_read_some(int fd, void *buf, size_t len, int64_t deadline);
  */
 void io_linger_close(int fd, int64_t deadline);
 
+struct sockaddr_storage;
+/* A peer address as text for logs: "1.2.3.4:80", "[::1]:80", or "?:0". */
+void io_peer_text(const struct sockaddr_storage *ss, char *out, size_t outsz);
+
 #endif

@@ -1686,23 +1686,7 @@ static void front_serve(struct conn *c)
 
 static void front_peer(struct conn *c, const struct sockaddr_storage *ss)
 {
-	char host[INET6_ADDRSTRLEN] = "?";
-	unsigned port = 0;
-
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
-
-		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-		port = ntohs(in->sin_port);
-	} else if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
-
-		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-		port = ntohs(in6->sin6_port);
-		snprintf(c->peer, sizeof(c->peer), "[%s]:%u", host, port);
-		return;
-	}
-	snprintf(c->peer, sizeof(c->peer), "%s:%u", host, port);
+	io_peer_text(ss, c->peer, sizeof(c->peer));
 }
 
 static void front_connection(int fd, const struct reader_handoff *h)

@@ -1,8 +1,11 @@
 /* Deadline-bounded I/O.  Everything here tolerates EINTR and EAGAIN. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -179,4 +182,24 @@ void io_linger_close(int fd, int64_t deadline)
 		total += (size_t)n;
 	}
 	close(fd);
+}
+
+void io_peer_text(const struct sockaddr_storage *ss, char *out, size_t outsz)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		port = ntohs(in->sin_port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		snprintf(out, outsz, "[%s]:%u", host, (unsigned)ntohs(in6->sin6_port));
+		return;
+	}
+	snprintf(out, outsz, "%s:%u", host, port);
 }

@@ -3,6 +3,7 @@
  * whatever wait it is in.  The watched fd is the read end of a pipe whose
  * write end is closed, as when the master dies.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -136,9 +137,35 @@ static void test_write2(void)
 	close(pp[1]);
 }
 
+/* Peer text for logs: both families, and anything else. */
+static void test_peer_text(void)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+	char out[INET6_ADDRSTRLEN + sizeof("[]:65535")];
+
+	memset(&ss, 0, sizeof(ss));
+	in->sin_family = AF_INET;
+	in->sin_port = htons(8088);
+	inet_pton(AF_INET, "127.0.0.2", &in->sin_addr);
+	io_peer_text(&ss, out, sizeof(out));
+	CHECKF(strcmp(out, "127.0.0.2:8088") == 0, "%s", out);
+	memset(&ss, 0, sizeof(ss));
+	in6->sin6_family = AF_INET6;
+	in6->sin6_port = htons(65535);
+	inet_pton(AF_INET6, "::ffff:10.0.0.1", &in6->sin6_addr);
+	io_peer_text(&ss, out, sizeof(out));
+	CHECKF(strcmp(out, "[::ffff:10.0.0.1]:65535") == 0, "%s", out);
+	ss.ss_family = AF_UNIX;
+	io_peer_text(&ss, out, sizeof(out));
+	CHECKF(strcmp(out, "?:0") == 0, "%s", out);
+}
+
 int main(void)
 {
 	test_write2();
+	test_peer_text();
 	test_no_fire();
 	test_fire_once();
 	test_fire_with_data();
