@@ -27,9 +27,11 @@ passed=0 failed=0
 part() {
 	local name=$1
 	shift
+	local t0=$SECONDS
 	echo "== $name"
 	"$@" 2>&1 | tee "$log/out"
 	local rc=${PIPESTATUS[0]}
+	echo "-- $name took $((SECONDS - t0)) s"
 	local p f
 	p=$(grep -E '^[A-Za-z0-9_/.-]+: [0-9]+ passed, [0-9]+ failed$' "$log/out" | awk '{s+=$2} END {print s+0}')
 	f=$(grep -E '^[A-Za-z0-9_/.-]+: [0-9]+ passed, [0-9]+ failed$' "$log/out" | awk '{s+=$4} END {print s+0}')
@@ -65,5 +67,6 @@ if [ -z "${RUNBOXD_SKIP_INTEGRATION:-}" ]; then
 		done
 	fi
 fi
+echo "-- all took $SECONDS s"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
