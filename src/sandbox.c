@@ -10,7 +10,6 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/futex.h>
-#include <pwd.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdint.h>
@@ -30,6 +29,7 @@
 
 #include "log.h"
 #include "sandbox.h"
+#include "users.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define SANDBOX_SELF 1u /* the rule's first argument must be our own pid */
@@ -335,29 +335,37 @@ static void sandbox_test_hook(void)
 static int sandbox_user(const char *var, const char *name, struct sandbox_ids *ids, bool groups,
 			char *err, size_t errsz)
 {
-	struct passwd *pw;
-	int n = SANDBOX_MAX_GROUPS;
+	uid_t uid;
+	gid_t gid;
+	int n = SANDBOX_MAX_GROUPS, rc;
 
 	memset(ids, 0, sizeof(*ids));
-	errno = 0;
-	pw = getpwnam(name);
-	if (pw == NULL) {
-		snprintf(err, errsz, "%s: no user \"%s\" on this system%s%s (create it, e.g. useradd --system "
-			 "--no-create-home --shell /usr/sbin/nologin %s)", var, name, errno ? ": " : "",
-			 errno ? strerror(errno) : "", name);
+	rc = users_passwd(USERS_PASSWD, name, &uid, &gid);
+	if (rc < 0) {
+		snprintf(err, errsz, "%s: cannot read %s: %s", var, USERS_PASSWD, strerror(errno));
 		return -1;
 	}
-	if (pw->pw_uid == 0 || pw->pw_gid == 0) {
+	if (rc > 0) {
+		snprintf(err, errsz, "%s: no user \"%s\" in %s (create it, e.g. useradd --system "
+			 "--no-create-home --shell /usr/sbin/nologin %s)", var, name, USERS_PASSWD, name);
+		return -1;
+	}
+	if (uid == 0 || gid == 0) {
 		snprintf(err, errsz, "%s: \"%s\" is root (uid or gid 0); it must be an unprivileged user",
 			 var, name);
 		return -1;
 	}
 	ids->change = true;
-	ids->uid = pw->pw_uid;
-	ids->gid = pw->pw_gid;
+	ids->uid = uid;
+	ids->gid = gid;
 	if (!groups)
 		return 0; /* the front gets no supplementary group at all */
-	if (getgrouplist(name, pw->pw_gid, ids->groups, &n) < 0) {
+	rc = users_groups(USERS_GROUP, name, gid, ids->groups, &n);
+	if (rc < 0) {
+		snprintf(err, errsz, "%s: cannot read %s: %s", var, USERS_GROUP, strerror(errno));
+		return -1;
+	}
+	if (rc > 0) {
 		snprintf(err, errsz, "%s: \"%s\" is in more than %d groups", var, name,
 			 SANDBOX_MAX_GROUPS);
 		return -1;
@@ -619,19 +627,20 @@ static void sandbox_print_role(const struct config *c, enum sandbox_role role, F
 	const struct sandbox_ids *ids = role == SANDBOX_AGENT ? &c->agent_ids : &c->front_ids;
 	const char *user = role == SANDBOX_AGENT ? c->agent_user : c->front_user;
 	unsigned rules = 0, insns = 0;
-	struct group *gr;
+	char gname[256];
 
 	fprintf(out, "# %s: ", sandbox_roles[role].name);
 	if (ids->change) {
-		gr = getgrgid(ids->gid);
-		fprintf(out, "user %s (uid %ld), group %s (gid %ld), groups", user, (long)ids->uid,
-			gr ? gr->gr_name : "?", (long)ids->gid);
+		if (users_group_name(USERS_GROUP, ids->gid, gname, sizeof(gname)) != 0)
+			strcpy(gname, "?");
+		fprintf(out, "user %s (uid %ld), group %s (gid %ld), groups", user, (long)ids->uid, gname,
+			(long)ids->gid);
 		if (ids->ngroups == 0)
 			fprintf(out, " none");
 		for (unsigned i = 0; i < ids->ngroups; i++) {
-			gr = getgrgid(ids->groups[i]);
-			fprintf(out, "%s%s(%ld)", i ? "," : " ", gr ? gr->gr_name : "?",
-				(long)ids->groups[i]);
+			if (users_group_name(USERS_GROUP, ids->groups[i], gname, sizeof(gname)) != 0)
+				strcpy(gname, "?");
+			fprintf(out, "%s%s(%ld)", i ? "," : " ", gname, (long)ids->groups[i]);
 		}
 		fprintf(out, ", root %s", role == SANDBOX_AGENT ? "/" : c->front_chroot);
 	} else {
