@@ -84,6 +84,7 @@ struct rconn {
 	bool exempt;          /* RATELIMIT_EXEMPT_PATH: takes none */
 	char route[SB_ROUTE_TEXT]; /* for the scoreboard: the path, once its token is looked at */
 	bool run;             /* ... POST /run: its answer counts as a run too */
+	bool polled;          /* in the epoll set (a request complete at accept never is) */
 };
 
 struct rlist {
@@ -221,15 +222,33 @@ static int reader_grow(struct rconn *c)
 	return 0;
 }
 
+/*
+ * Watch c for these events (0: none), adding it to the epoll set on first
+ * use: a request that is whole when accepted (TCP_DEFER_ACCEPT) is read,
+ * handed over and closed without ever entering it.
+ */
+static int reader_poll(struct rconn *c, uint32_t events)
+{
+	struct epoll_event ev = {.events = events, .data.ptr = c};
+
+	if (c->polled)
+		return epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	if (events == 0)
+		return 0;
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0)
+		return -1;
+	c->polled = true;
+	return 0;
+}
+
 /* ---- answers ---- */
 
 static void reader_linger(struct rconn *c)
 {
-	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
-
 	/* The answer must reach the client even if it is still sending: drain, then close. */
 	shutdown(c->fd, SHUT_WR);
-	epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	/* Not watched (the add failed): the linger's deadline closes it. */
+	(void)reader_poll(c, EPOLLIN);
 	c->lingered = 0;
 	reader_enter(c, RS_LINGER, io_now_ms() + IO_LINGER_MAX_MS);
 }
@@ -364,11 +383,9 @@ static int64_t reader_slot_wait_ms(void)
 
 static void reader_complete(struct rconn *c, size_t body_len)
 {
-	struct epoll_event ev = {.events = 0, .data.ptr = c};
-
 	c->body_len = body_len;
 	/* Nothing more is read from it here: the front owns what comes next. */
-	epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	(void)reader_poll(c, 0);
 	reader_enter(c, RS_READY, io_now_ms() + reader_slot_wait_ms());
 }
 
@@ -689,7 +706,6 @@ static void reader_accept(void)
 	for (;;) {
 		struct sockaddr_storage ss = {0};
 		socklen_t sl = sizeof(ss);
-		struct epoll_event ev = {.events = EPOLLIN};
 		struct rconn *c;
 		int fd = accept4(listen_sock, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
@@ -715,14 +731,6 @@ static void reader_accept(void)
 		c->addr = ss;
 		c->addr_len = sl;
 		reader_peer(c, &ss);
-		ev.data.ptr = c;
-		if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-			log_error("%s: epoll_ctl(ADD)", __func__);
-			close(fd);
-			c->next = free_conns;
-			free_conns = c;
-			continue;
-		}
 		nconns++;
 		reader_enter(c, RS_HEAD, c->started + (int64_t)cfg->request_timeout * 1000);
 		/*
@@ -730,9 +738,20 @@ static void reader_accept(void)
 		 * nothing of its request is parsed; the linger discards what it
 		 * sends, so it sees the answer, not a reset.
 		 */
-		if (!netacl_allows(&cfg->allowed_ips, (const struct sockaddr *)&ss, sl))
+		if (!netacl_allows(&cfg->allowed_ips, (const struct sockaddr *)&ss, sl)) {
 			reader_answer(c, 403, "ip.not_allowed", "This address may not use this server",
 				      NULL);
+			continue;
+		}
+		/*
+		 * TCP_DEFER_ACCEPT: its first bytes are most likely here already.
+		 * A request they complete is never watched; the rest are.
+		 */
+		reader_read(c);
+		if ((c->st == RS_HEAD || c->st == RS_BODY) && reader_poll(c, EPOLLIN) < 0) {
+			log_error("%s: epoll_ctl(ADD)", __func__);
+			reader_close(c);
+		}
 	}
 }
 

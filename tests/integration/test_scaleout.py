@@ -5,6 +5,8 @@ instance is stopped with SIGTERM mid-load: every request succeeds (the
 in-flight ones finish on the stopping instance, the rest go to the other),
 and once the instance is back it takes traffic again."""
 
+import http.client
+import json
 import os
 import re
 import shutil
@@ -128,29 +130,32 @@ def wait_for(cond, timeout):
     return False
 
 
-def running(cmdline):
-    """Is a process with this exact command line running (containers' too)?"""
-    for p in os.listdir("/proc"):
-        try:
-            with open("/proc/%s/cmdline" % p, "rb") as f:
-                if f.read() == cmdline:
-                    return True
-        except OSError:
-            continue
-    return False
-
-
-def slow_in_flight(instance):
-    """Is the slow run's sleep running?  Under gVisor the sandbox's
-    processes are not the host's: ask Docker (runsc ps) instead."""
-    if rbtest.RUNTIME != "runsc":
-        return running(b"sleep\x004.5\x00")
-    for cid in rbtest.containers(instance) or []:
-        st, js = rbtest.docker("GET", "/containers/%s/top" % cid)
-        if st == 200 and isinstance(js, dict) and any(
-                "sleep 4.5" in " ".join(str(f) for f in p) for p in js.get("Processes") or []):
-            return True
-    return False
+def streamed_run(s, script, started, out, timeout=90):
+    """POST /run?stream=1 of an sh script: started is set when its first
+    stdout event arrives (the program is running, whatever the runtime);
+    out gets (status, stdout of the events, the final event)."""
+    conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=timeout)
+    try:
+        conn.request("POST", "/run?stream=1", body=json.dumps({"image": "runbox/sh", "payload": {
+            "language": "sh", "files": [{"name": "main.sh", "content": script}]}}),
+            headers=s.auth({"Content-Type": "application/json"}))
+        r = conn.getresponse()
+        stdout, final = "", None
+        while r.status == 200:
+            line = r.readline()
+            if not line:
+                break
+            ev = json.loads(line)
+            if ev.get("stream") == "stdout":
+                stdout += ev["data"]
+                started.set()
+            elif "stream" not in ev:
+                final = ev
+        out["r"] = (r.status, stdout, final)
+    except (OSError, ValueError, http.client.HTTPException) as e:
+        out["r"] = (None, repr(e), None)
+    finally:
+        conn.close()
 
 
 def main():
@@ -182,24 +187,21 @@ def main():
                 "%d/%d" % (len(served_by(a.port)), len(served_by(b.port))))
 
         # A run in flight on A when it is told to stop must finish there.
-        slow = {}
-
-        def slow_run():
-            slow["r"] = a.run("runbox/sh", {"language": "sh", "files": [
-                {"name": "main.sh", "content": "sleep 4.5; echo drained"}]}, timeout=90)
-
-        t = threading.Thread(target=slow_run)
+        # Streamed, so that its first line says the program is running
+        # (under runc and gVisor alike: no look at the host's processes).
+        slow, started = {}, threading.Event()
+        t = threading.Thread(target=streamed_run, args=(a, "echo started; sleep 4.5; echo drained", started, slow))
         t.start()
-        # Its container is running (the load's runs sleep 0.2).
-        R.check(wait_for(lambda: slow_in_flight(a.instance), 60), "a slow run is in flight on the instance to be stopped")
+        R.check(started.wait(60), "a slow run is in flight on the instance to be stopped", slow.get("r"))
         before = load.count()
         t_stop = time.time()
         a.proc.send_signal(15)
         rc = a.proc.wait(60)
         t.join(90)
         R.check(rc == 0, "the stopped instance drains and exits 0", a.log()[-1500:])
-        st, js, _ = slow.get("r", (None, None, None))
-        R.check(st == 200 and js and js.get("stdout") == "drained\n",
+        st, stdout, final = slow.get("r", (None, None, None))
+        R.check(st == 200 and stdout == "started\ndrained\n" and isinstance(final, dict)
+                and (final.get("result") or {}).get("stdout") == "started\ndrained\n",
                 "a run in flight on it at SIGTERM finishes", slow.get("r"))
         R.check(wait_for(lambda: load.count() >= before + 15, 120), "the load goes on while it is down",
                 load.count() - before)
