@@ -76,6 +76,7 @@ struct conn {
 };
 
 static bool front_stop;
+static bool front_orphan; /* the master is gone: what is still queued gets 503 */
 
 static struct config *cfg;
 static unsigned front_slot;
@@ -1708,7 +1709,16 @@ static void front_connection(int fd, const struct reader_handoff *h)
 	/* SERVER_ALLOWED_IPS was the reader's, at accept: this address passed. */
 	c.ss = &h->addr;
 	front_peer(&c, &h->addr);
-	front_serve(&c);
+	if (front_orphan) {
+		/* Its agent is leaving too: nothing could be run or asked for it. */
+		char extra[FRONT_MAX_TEXT];
+
+		snprintf(extra, sizeof(extra), "Retry-After: %d\r\n", READER_RETRY_AFTER_SEC);
+		front_error_extra(&c, 503, "server.busy", "The server is stopping; retry",
+				  strlen("The server is stopping; retry"), extra);
+	} else {
+		front_serve(&c);
+	}
 	/* The request held the client's token: it does not stay in memory. */
 	explicit_bzero(reqbuf, c.seen);
 	io_linger_close(fd, c.deadline);
@@ -1755,6 +1765,7 @@ static void front_orphaned(void)
 {
 	log_warnx("front %u: master gone; finishing what was handed over", front_slot);
 	front_stop = true;
+	front_orphan = true;
 }
 
 /*
@@ -1913,5 +1924,11 @@ void front_main(struct config *c, unsigned slot, int hfd, int afd, int life, int
 		if (p[2].revents & POLLIN)
 			front_take();
 	}
+	/*
+	 * Orphaned: a request the reader queued before it knew is answered 503
+	 * (each front takes its share) rather than lost with the channel.
+	 */
+	while (front_orphan && front_take())
+		;
 	_exit(0);
 }

@@ -100,6 +100,7 @@ static struct rlist reading, waiting, lingering;
 static size_t body_budget, body_used; /* buffer bytes beyond the head limit, all connections */
 static int listen_sock = -1, handoff_fd = -1, epfd = -1, stop_fd = -1, life_fd = -1, ready_fd = -1;
 static bool stopping, accept_paused;
+static bool orphaned; /* the master is gone: its fronts take nothing more */
 static uint8_t salt[READER_SALT], verifier[SHA256_LEN];
 static struct http_request req; /* the head being looked at */
 static int tag_listen, tag_handoff, tag_stop, tag_life;
@@ -617,6 +618,13 @@ static int reader_handoff(struct rconn *c)
 /* Hand over complete requests, in arrival order, while the channel is free. */
 static void reader_pump(void)
 {
+	/*
+	 * Without a master the fronts finish what they hold and leave, and no
+	 * one respawns them: a request that waits here would wait out its whole
+	 * slot deadline for nothing.  It is told at once to retry.
+	 */
+	while (orphaned && waiting.head != NULL)
+		reader_busy(waiting.head, "The server is stopping; retry");
 	while (waiting.head != NULL && reader_channel_free()) {
 		struct rconn *c = waiting.head;
 		int r = reader_handoff(c);
@@ -807,6 +815,7 @@ static void reader_event(const struct epoll_event *ev)
 			reader_stop("signal");
 	} else if (ev->data.ptr == &tag_life) {
 		epoll_ctl(epfd, EPOLL_CTL_DEL, life_fd, NULL);
+		orphaned = true;
 		reader_stop("master gone");
 	} else {
 		struct rconn *c = ev->data.ptr;

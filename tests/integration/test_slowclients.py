@@ -14,6 +14,7 @@ reported; only generous bounds are asserted.
 
 import os
 import select
+import signal
 import socket
 import sys
 import threading
@@ -241,6 +242,63 @@ def test_limit():
 base_reader_fds = 0
 
 
+
+def test_orphaned():
+    """The master is SIGKILLed while two requests wait for the only slot:
+    one queued in the hand-off channel, one in the reader.  The fronts take
+    no new work once their master is gone, so both are answered 503 at once
+    (the front drains the channel, the reader its queue) instead of being
+    lost or held for their slot wait (minutes); the run in flight still gets
+    its answer, and every process and container of the instance goes away."""
+    s = Runboxd(SERVER_WORKER_THREADS=1, SERVER_REQUEST_TIMEOUT=TIMEOUT)
+    s.start()
+    try:
+        kids = s.children()
+        reader = kids.get("runboxd: reader")
+        slow = {}
+
+        def slow_run():
+            slow["r"] = s.run("runbox/sh", {"language": "sh", "files": [
+                {"name": "main.sh", "content": "sleep 6; echo finished"}]}, timeout=120)
+
+        t = threading.Thread(target=slow_run)
+        t.start()
+        R.check(rbtest.wait_until(lambda: rbtest.containers(s.instance), 60),
+                "orphaned: the only slot is running a program")
+        before = fd_count([reader])
+        waiting = []
+        for _ in range(2):
+            c = socket.create_connection(("127.0.0.1", s.port), timeout=60)
+            c.sendall(b"GET /version HTTP/1.1\r\nHost: x\r\nX-Access-Token: " + s.token.encode() + b"\r\n\r\n")
+            waiting.append(c)
+        # The first goes into the channel (the reader keeps no descriptor of
+        # it), the second stays in the reader.
+        R.check(rbtest.wait_until(lambda: fd_count([reader]) == before + 1, 30),
+                "orphaned: the reader holds the second request", (before, fd_count([reader])))
+        R.check(not slow, "orphaned: the run is still in flight when the master is killed", slow)
+        s.proc.send_signal(signal.SIGKILL)
+        s.proc.wait()
+        for i, c in enumerate(waiting):
+            t0 = time.time()
+            data, closed = read_answer(c, 60)
+            took = time.time() - t0
+            c.close()
+            st, hdrs, body = parse_raw(data)
+            R.check(st == 503 and rbtest.is_error(body, "server.busy") and "retry-after" in hdrs,
+                    "orphaned: the request waiting in the %s is answered 503 with Retry-After (%.2f s)"
+                    % (("channel", "reader")[i], took), data[:300])
+        t.join(120)
+        st, js, body = slow.get("r", (None, None, b""))
+        R.check(st == 200 and js and js.get("stdout") == "finished\n",
+                "orphaned: the run in flight still gets its answer", body[:300])
+        left = lambda: [p for p in kids.values() if os.path.exists("/proc/%d" % p)]
+        R.check(rbtest.wait_until(lambda: not left(), 60), "orphaned: the reader, front and agent exit",
+                left())
+        R.check(rbtest.wait_no_containers(s.instance, timeout=60) == [], "orphaned: no container left")
+    finally:
+        s.stop()
+
+
 def main():
     global base_reader_fds
     s = Runboxd(SERVER_WORKER_THREADS=N, SERVER_REQUEST_TIMEOUT=TIMEOUT)
@@ -254,6 +312,7 @@ def main():
         if R.failed:
             print(s.log()[-3000:])
     test_limit()
+    test_orphaned()
     R.done()
 
 
