@@ -59,6 +59,7 @@ struct conn {
 	const char *route;         /* the route its path named, whatever the method; NULL if none */
 	bool run;                  /* ... and it was POST /run */
 	int outcome;               /* scoreboard_outcome() of the error code answered; -1: none */
+	int final_status;          /* streamed: the status of the final event (the head said 200) */
 	bool counted;              /* on the scoreboard: before the answer leaves, not after a run's drain */
 	bool rated;                /* the reader took its RATE_LIMIT_PER_MINUTE token */
 	int64_t asked;             /* when the agent was asked for a run that got a container; 0: none */
@@ -115,7 +116,7 @@ static void front_count(struct conn *c)
 		scoreboard_duration(front_slot, scoreboard_took_warm(front_slot), io_now_ms() - c->asked);
 	scoreboard_request(front_slot, c->route ? c->route : "other", c->status);
 	if (c->run)
-		scoreboard_run(front_slot, c->status, c->outcome);
+		scoreboard_run(front_slot, c->final_status ? c->final_status : c->status, c->outcome);
 }
 
 /* The code of an error answer the agent composed, for runboxd_runs_total. */
@@ -606,6 +607,10 @@ static void front_stream_final(struct conn *c, int status, const char *body, siz
 	struct iovec v[5] = {{0}};
 
 	/* Stray bytes of an incomplete UTF-8 sequence at the very end. */
+	/* The run's outcome is the final event's, for the log and runboxd_runs_total. */
+	c->final_status = status;
+	if (status >= 400 && c->outcome < 0)
+		front_note_outcome(c, body, len);
 	if (run_emit(c, FRAME_STDOUT, true, c->deadline) != RUN_EOF ||
 	    run_emit(c, FRAME_STDERR, true, c->deadline) != RUN_EOF)
 		return;
@@ -1725,8 +1730,13 @@ static void front_connection(int fd, const struct reader_handoff *h)
 	if (c.status == 0)
 		c.status = 499; /* the client left before it could be answered */
 	front_count(&c);
-	log_info("%s %s %s %d %" PRId64 "ms %zuB", c.peer, c.method, c.path, c.status,
-		 (c.answered ? c.answered : io_now_ms()) - c.started, c.sent);
+	/* A streamed run: the head's 200, then what its final event said. */
+	if (c.final_status)
+		log_info("%s %s %s %d %" PRId64 "ms %zuB final %d", c.peer, c.method, c.path, c.status,
+			 (c.answered ? c.answered : io_now_ms()) - c.started, c.sent, c.final_status);
+	else
+		log_info("%s %s %s %d %" PRId64 "ms %zuB", c.peer, c.method, c.path, c.status,
+			 (c.answered ? c.answered : io_now_ms()) - c.started, c.sent);
 }
 
 static void front_setup(void)

@@ -105,6 +105,16 @@ def test_health_and_counters():
                 "%d runs answered 200" % k, [o[2][:100] for o in oks])
         st, js, body = s.run(SH, sh("sleep 20"))
         R.check(st == 400 and is_error(body, "limits.execution_time"), "a run over its time: 400", body[:200])
+        # Streamed, the head says 200 and the final event the outcome: the
+        # run counts by its final event, the HTTP request by its 200.
+        mark = len(s.log())
+        st, _, body = s.request("POST", "/run?stream=1", {"image": SH, "payload": sh("sleep 20")},
+                                headers=s.auth(), timeout=120)
+        final = json.loads(body.splitlines()[-1]) if st == 200 and body.strip() else {}
+        R.check(st == 200 and final.get("error") == "limits.execution_time" and final.get("status") == 400,
+                "a streamed run over its time: 200, final event 400 limits.execution_time", body[-200:])
+        R.check(s.wait_log(" final 400", start=mark) and "POST /run 200 " in s.log()[mark:],
+                "... logged with its final event's status", s.log()[mark:][-300:])
         st, js, body = s.run("no image!", sh("true"))
         R.check(st == 400 and is_error(body, "request.image"), "a bad image: 400 request.image", body[:200])
         st, _, body = s.request("POST", "/run", {"image": SH, "payload": sh("true")},
@@ -116,19 +126,19 @@ def test_health_and_counters():
         # The agents remove each container after its answer: wait for that.
         def settled():
             m = scrape(s)
-            return m if delta(m0, m, "runboxd_containers_removed_total", reason="after_run") >= k + 1 else None
+            return m if delta(m0, m, "runboxd_containers_removed_total", reason="after_run") >= k + 2 else None
         m1 = wait_until(settled) or scrape(s)
         expect = [
             (("runboxd_runs_total", {"outcome": "ok"}), k),
-            (("runboxd_runs_total", {"outcome": "limits.execution_time"}), 1),
+            (("runboxd_runs_total", {"outcome": "limits.execution_time"}), 2),
             (("runboxd_runs_total", {"outcome": "request.image"}), 1),
             (("runboxd_runs_total", {"outcome": "access_token"}), 1),
             (("runboxd_runs_total", {"outcome": "other"}), 0),
-            (("runboxd_http_requests_total", {"route": "/run", "status": "200"}), k),
+            (("runboxd_http_requests_total", {"route": "/run", "status": "200"}), k + 1),
             (("runboxd_http_requests_total", {"route": "/run", "status": "400"}), 2),
             (("runboxd_http_requests_total", {"route": "/run", "status": "401"}), 1),
             (("runboxd_http_requests_total", {"route": "other", "status": "404"}), 1),
-            (("runboxd_containers_removed_total", {"reason": "after_run"}), k + 1),
+            (("runboxd_containers_removed_total", {"reason": "after_run"}), k + 2),
             (("runboxd_containers_removed_total", {"reason": "expired"}), 0),
         ]
         for (name, labels), want in expect:
@@ -139,7 +149,7 @@ def test_health_and_counters():
         R.check(scrapes >= 1, "runboxd_http_requests_total{route=/metrics} counts the scrapes", scrapes)
         hits = delta(m0, m1, "runboxd_warm_total", result="hit")
         misses = delta(m0, m1, "runboxd_warm_total", result="miss")
-        R.check(hits + misses == k + 1 and hits >= 1, "warm hits + misses == runs that reached Docker (%d + %d)" %
+        R.check(hits + misses == k + 2 and hits >= 1, "warm hits + misses == runs that reached Docker (%d + %d)" %
                 (hits, misses))
         warm = delta(m0, m1, "runboxd_run_duration_seconds_count", path="warm")
         cold = delta(m0, m1, "runboxd_run_duration_seconds_count", path="cold")
