@@ -1159,6 +1159,39 @@ static void front_forget_token(struct conn *c)
 	}
 }
 
+/*
+ * Start a container for the request (MSG_RUN, or MSG_EXEC with its script
+ * in more): the client's token goes with the ask and is wiped after.  The
+ * agent's word on the run's limits is in *att, its attach stream in *sfd,
+ * and the stream's first bytes follow the limits in msgbuf, *early_len of
+ * them; false when the client has been answered instead (the
+ * agent's refusal relayed, or the agent failed us).
+ */
+static bool front_start(struct conn *c, uint32_t what, struct msg_ask *ask, const void *more, size_t more_len,
+			struct msg_attached *att, int *sfd, size_t *early_len)
+{
+	uint32_t type;
+	ssize_t n;
+
+	front_copy_token(c, ask);
+	n = front_ask_more(c, what, ask, more, more_len, &type, sfd);
+	front_forget_token(c);
+	if (n < 0)
+		return false;
+	if (type == MSG_REPLY) {
+		front_relay(c, n);
+		return false;
+	}
+	if (!front_attached_ok(n, att)) {
+		close(*sfd);
+		*sfd = -1;
+		front_agent_lost(c, "gave a run limits over the configuration's");
+		return false;
+	}
+	*early_len = (size_t)n - sizeof(*att);
+	return true;
+}
+
 /* The token was found good before the body was read (front_authorized). */
 static void front_route_run(struct conn *c)
 {
@@ -1167,11 +1200,9 @@ static void front_route_run(struct conn *c)
 	struct run_stream s;
 	const char *payload = NULL, *bad;
 	char why[REQLIMITS_MAX_MESSAGE];
-	size_t plen = 0;
-	uint32_t type;
+	size_t plen = 0, early_len;
 	enum run_end e;
 	int64_t asked;
-	ssize_t n;
 	int sfd;
 
 	memset(&ask, 0, sizeof(ask));
@@ -1185,21 +1216,9 @@ static void front_route_run(struct conn *c)
 		front_error(c, 403, "image.not_allowed", "This image is not in RUN_IMAGE_ALLOWLIST");
 		return;
 	}
-	front_copy_token(c, &ask);
 	asked = io_now_ms();
-	n = front_ask(c, MSG_RUN, &ask, &type, &sfd);
-	front_forget_token(c);
-	if (n < 0)
+	if (!front_start(c, MSG_RUN, &ask, NULL, 0, &att, &sfd, &early_len))
 		return;
-	if (type == MSG_REPLY) {
-		front_relay(c, n);
-		return;
-	}
-	if (!front_attached_ok(n, &att)) {
-		close(sfd);
-		front_agent_lost(c, "gave a run limits over the configuration's");
-		return;
-	}
 	c->asked = asked;
 	/* The container runs: from here on the answer of a streamed run is 200, its events. */
 	if (c->stream && !front_stream_begin(c)) {
@@ -1209,7 +1228,7 @@ static void front_route_run(struct conn *c)
 		c->status = 499;
 		return;
 	}
-	e = run_stream(c, sfd, &att, msgbuf + sizeof(att), (size_t)n - sizeof(att), payload, plen, &s);
+	e = run_stream(c, sfd, &att, msgbuf + sizeof(att), early_len, payload, plen, &s);
 	if (e == RUN_REPLY) {
 		run_result(c, s.reply.end);
 		run_drain(sfd, &s);
@@ -1353,9 +1372,8 @@ static void front_exec(struct conn *c, enum msg_exec_kind kind)
 	char why[REQLIMITS_MAX_MESSAGE];
 	const char *bad;
 	enum exec_end e;
-	uint32_t type;
+	size_t early_len;
 	int64_t t0;
-	ssize_t n;
 	int sfd;
 
 	bad = answer == EXEC_ANSWER_EXECUTE
@@ -1374,21 +1392,9 @@ static void front_exec(struct conn *c, enum msg_exec_kind kind)
 	x.h.kind = kind;
 	x.h.script_len = (uint32_t)rq.script_len;
 	memcpy(x.script, rq.script, rq.script_len);
-	front_copy_token(c, &ask);
-	n = front_ask_more(c, MSG_EXEC, &ask, &x, sizeof(x.h) + rq.script_len, &type, &sfd);
-	front_forget_token(c);
-	if (n < 0)
-		return;
-	if (type == MSG_REPLY) {
-		front_relay(c, n);
-		return;
-	}
 	/* The agent's word on the run's limits: the request's, checked, or the server's. */
-	if (!front_attached_ok(n, &lim)) {
-		close(sfd);
-		front_agent_lost(c, "gave a run limits over the configuration's");
+	if (!front_start(c, MSG_EXEC, &ask, &x, sizeof(x.h) + rq.script_len, &lim, &sfd, &early_len))
 		return;
-	}
 	exec_out_init(&out, outbuf, outmap, lim.output);
 	memset(&io, 0, sizeof(io));
 	io.sfd = sfd;
@@ -1408,7 +1414,7 @@ static void front_exec(struct conn *c, enum msg_exec_kind kind)
 	if (c->stream && !front_stream_begin(c))
 		e = EXEC_CLIENT_GONE;
 	else
-		e = exec_pump(&io, msgbuf + sizeof(lim), (size_t)n - sizeof(lim));
+		e = exec_pump(&io, msgbuf + sizeof(lim), early_len);
 	if (ev.failed == RUN_CLIENT_GONE)
 		e = EXEC_CLIENT_GONE;
 	else if (ev.failed == RUN_TIMEOUT)
