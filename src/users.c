@@ -16,37 +16,30 @@
 /* Entries longer than this are refused (a group of thousands of members fits). */
 #define USERS_MAX_LINE (1024 * 1024)
 
-/* One passwd entry into *pw, growing *buf on ERANGE: 0, 1 at the end, -1 error. */
-static int users_next_pw(FILE *f, struct passwd *pw, char **buf, size_t *sz)
-{
-	struct passwd *res;
-	int rc;
+/* glibc's reentrant readers of one entry, behind one signature. */
+typedef int users_get_fn(FILE *f, void *ent, char *buf, size_t sz, void **res);
 
-	for (;;) {
-		rc = fgetpwent_r(f, pw, *buf, *sz, &res);
-		if (rc == 0 && res != NULL)
-			return 0;
-		if (rc == ENOENT || (rc == 0 && res == NULL))
-			return 1;
-		if (rc != ERANGE || *sz >= USERS_MAX_LINE) {
-			errno = rc == ERANGE ? EFBIG : rc;
-			return -1;
-		}
-		char *nb = realloc(*buf, *sz * 2);
-		if (nb == NULL)
-			return -1;
-		*buf = nb;
-		*sz *= 2;
-	}
+static int users_get_pw(FILE *f, void *ent, char *buf, size_t sz, void **res)
+{
+	return fgetpwent_r(f, ent, buf, sz, (struct passwd **)res);
 }
 
-static int users_next_gr(FILE *f, struct group *gr, char **buf, size_t *sz)
+static int users_get_gr(FILE *f, void *ent, char *buf, size_t sz, void **res)
 {
-	struct group *res;
+	return fgetgrent_r(f, ent, buf, sz, (struct group **)res);
+}
+
+/*
+ * One entry into *ent, growing *buf on ERANGE (glibc rewinds to the start
+ * of the entry then): 0, 1 at the end of the file, -1 error (errno set).
+ */
+static int users_next(FILE *f, users_get_fn *get, void *ent, char **buf, size_t *sz)
+{
+	void *res = NULL;
 	int rc;
 
 	for (;;) {
-		rc = fgetgrent_r(f, gr, *buf, *sz, &res);
+		rc = get(f, ent, *buf, *sz, &res);
 		if (rc == 0 && res != NULL)
 			return 0;
 		if (rc == ENOENT || (rc == 0 && res == NULL))
@@ -99,7 +92,7 @@ int users_passwd(const char *path, const char *name, uid_t *uid, gid_t *gid)
 
 	if (f == NULL)
 		return -1;
-	while ((rc = users_next_pw(f, &pw, &buf, &sz)) == 0) {
+	while ((rc = users_next(f, users_get_pw, &pw, &buf, &sz)) == 0) {
 		if (strcmp(pw.pw_name, name) == 0) {
 			*uid = pw.pw_uid;
 			*gid = pw.pw_gid;
@@ -131,7 +124,7 @@ int users_groups(const char *path, const char *name, gid_t gid, gid_t *groups, i
 	if (f == NULL)
 		return -1;
 	users_add(groups, room, &count, gid);
-	while ((rc = users_next_gr(f, &gr, &buf, &sz)) == 0) {
+	while ((rc = users_next(f, users_get_gr, &gr, &buf, &sz)) == 0) {
 		for (char **m = gr.gr_mem; m != NULL && *m != NULL; m++) {
 			if (strcmp(*m, name) == 0) {
 				users_add(groups, room, &count, gr.gr_gid);
@@ -155,7 +148,7 @@ int users_group_name(const char *path, gid_t gid, char *out, size_t outsz)
 
 	if (f == NULL)
 		return -1;
-	while ((rc = users_next_gr(f, &gr, &buf, &sz)) == 0) {
+	while ((rc = users_next(f, users_get_gr, &gr, &buf, &sz)) == 0) {
 		if (gr.gr_gid == gid) {
 			size_t len = strlen(gr.gr_name);
 
