@@ -19,25 +19,33 @@ ATTEMPTS = 8
 
 # Takes every process the limit leaves, and every one freed after, until
 # the container ends: detached, so that its build command ends at once.
+# Its first refused fork writes the file "full": the limit is reached.
 FILLER = """import os, sys, time
 if os.fork():
     sys.exit(0)
 os.setsid()
+full = False
 while True:
     try:
         if os.fork() == 0:
             time.sleep(600)
             os._exit(0)
     except OSError:
+        if not full:
+            open("full", "w").close()
+            full = True
         os.sched_yield()
 """
 
 
 def starved_runner_payload():
-    """The filler, then commands the runner must fork one by one: each one
-    races the filler for the process the previous one freed, and the first
-    it loses is refused.  Twelve chances; the filler retries at once."""
-    build = ["python3 fill.py >/dev/null 2>&1 </dev/null"] + ["true"] * 12
+    """The filler; a command that waits (builtins only: no fork) until the
+    filler has met the limit, so that on a slow machine the commands after
+    it cannot all run before the filler is done; then commands the runner
+    must fork one by one: each one races the filler for the process the
+    previous one freed, and the first it loses is refused.  Twelve chances;
+    the filler retries at once."""
+    build = ["python3 fill.py >/dev/null 2>&1 </dev/null", "while [ ! -e full ]; do :; done"] + ["true"] * 12
     return {"language": "python", "files": [{"name": "fill.py", "content": FILLER},
                                             {"name": "main.py", "content": "print('ran')"}],
             "runInstructions": {"buildCommands": build, "runCommand": "python3 main.py"}}
