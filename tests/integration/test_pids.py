@@ -43,9 +43,11 @@ def starved_runner_payload():
     filler has met the limit, so that on a slow machine the commands after
     it cannot all run before the filler is done; then commands the runner
     must fork one by one: each one races the filler for the process the
-    previous one freed, and the first it loses is refused.  Twelve chances;
-    the filler retries at once."""
-    build = ["python3 fill.py >/dev/null 2>&1 </dev/null", "while [ ! -e full ]; do :; done"] + ["true"] * 12
+    previous one freed, and the first it loses is refused.  Forty chances;
+    the filler retries at once.  Each is `exec true`, so that its shell
+    forks nothing: only the runner's own fork can be refused (a shell of
+    `true` forks it, and the kernel may starve that fork every time)."""
+    build = ["python3 fill.py >/dev/null 2>&1 </dev/null", "while [ ! -e full ]; do :; done"] + ["exec true"] * 40
     return {"language": "python", "files": [{"name": "fill.py", "content": FILLER},
                                             {"name": "main.py", "content": "print('ran')"}],
             "runInstructions": {"buildCommands": build, "runCommand": "python3 main.py"}}
