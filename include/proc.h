@@ -19,4 +19,11 @@ void proctitle_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  */
 int proc_worker_signals(bool front);
 
+/*
+ * A worker's first client: one byte on its ready pipe, which is then
+ * closed (*fd = -1), so that the master respawns it at once if it dies
+ * rather than backing off as from a crash loop.  Later calls do nothing.
+ */
+void proc_served(int *fd);
+
 #endif

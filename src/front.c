@@ -1804,19 +1804,6 @@ static void front_take_stop(void)
 	front_stop = true;
 }
 
-/*
- * The master counts a slot that has taken a connection as serving: when it
- * dies it is respawned at once, not backed off as a crash loop.
- */
-static void front_served(void)
-{
-	if (ready_fd < 0)
-		return;
-	if (write(ready_fd, "s", 1) != 1)
-		log_debug("%s: write: %s", __func__, strerror(errno));
-	close(ready_fd);
-	ready_fd = -1;
-}
 
 /* Is the hand-off packet of n bytes, with nfd descriptors, what the reader sends? */
 static bool front_handoff_ok(const struct reader_handoff *h, ssize_t n, int nfd)
@@ -1895,7 +1882,7 @@ static bool front_take(void)
 	}
 	if (nfd == 2)
 		close(fds[1]);
-	front_served();
+	proc_served(&ready_fd);
 	scoreboard_busy(front_slot, true);
 	front_connection(fds[0], &h);
 	scoreboard_busy(front_slot, false);

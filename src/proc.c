@@ -2,6 +2,7 @@
  * Process plumbing shared by the master's children: titles as ps shows
  * them, and the signal set-up of a worker process.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "proc.h"
@@ -111,4 +113,14 @@ void proctitle_set(const char *fmt, ...)
 		n = title_len - 1;
 	memcpy(title_base, buf, n);
 	memset(title_base + n, 0, title_len - n);
+}
+
+void proc_served(int *fd)
+{
+	if (*fd < 0)
+		return;
+	if (write(*fd, "s", 1) != 1)
+		log_debug("%s: write: %s", __func__, strerror(errno));
+	close(*fd);
+	*fd = -1;
 }

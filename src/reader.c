@@ -699,15 +699,6 @@ static void reader_resume_accept(void)
 		accept_paused = false;
 }
 
-static void reader_served(void)
-{
-	if (ready_fd < 0)
-		return;
-	if (write(ready_fd, "s", 1) != 1)
-		log_debug("%s: write: %s", __func__, strerror(errno));
-	close(ready_fd);
-	ready_fd = -1;
-}
 
 static void reader_accept(void)
 {
@@ -726,7 +717,7 @@ static void reader_accept(void)
 			}
 			return;
 		}
-		reader_served();
+		proc_served(&ready_fd);
 		if (free_conns == NULL) {
 			reader_refuse(fd, netacl_allows(&cfg->allowed_ips, (const struct sockaddr *)&ss, sl));
 			continue;
