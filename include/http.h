@@ -194,4 +194,13 @@ int http_query_param(const struct http_request *req, const char *name, const cha
 int http_format_head(char *out, size_t outsz, int status, const char *content_type,
 		     size_t content_length, const char *extra);
 
+/*
+ * GET /: the service's name and version, in docker-run's shape.  A
+ * constant, so whoever reads the request (the reader) may answer it.
+ */
+#define RUNBOXD_VERSION "1.0.0"
+#define HTTP_ROOT_BODY                                                         \
+	"{\"name\":\"runboxd\",\"version\":\"" RUNBOXD_VERSION "\","           \
+	"\"description\":\"Api for running code in transient docker containers\"}"
+
 #endif

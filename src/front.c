@@ -37,7 +37,6 @@
 #include "sandbox.h"
 #include "scoreboard.h"
 
-#define FRONT_VERSION "1.0.0"
 #define FRONT_STDERR_PREFIX "Code runner failed with the following message: "
 
 /* One client connection and what the log line and the scoreboard say about it. */
@@ -336,8 +335,8 @@ static void front_relay(struct conn *c, ssize_t n)
 
 static void front_route_root(struct conn *c)
 {
-	static const char body[] = "{\"name\":\"runboxd\",\"version\":\"" FRONT_VERSION "\","
-				   "\"description\":\"Api for running code in transient docker containers\"}";
+	/* The reader answers most of these itself (reader_root); not one whose head a front must judge. */
+	static const char body[] = HTTP_ROOT_BODY;
 
 	front_json(c, 200, body, sizeof(body) - 1);
 }

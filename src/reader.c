@@ -259,14 +259,27 @@ static void reader_linger(struct rconn *c)
  * buffer holds far more than any answer here, so a short write means a
  * client that is gone or refuses to read, and it gets no more.
  */
+static bool reader_send_body(int fd, int status, const char *body, size_t len, const char *extra,
+			     bool no_content)
+{
+	char head[FRONT_RESPONSE_HEAD];
+	struct iovec iov[2];
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+	int n = http_format_head(head, sizeof(head), status, "application/json", len, extra);
+
+	if (n < 0)
+		return false;
+	iov[0] = (struct iovec){head, (size_t)n};
+	iov[1] = (struct iovec){(void *)(uintptr_t)body, no_content ? 0 : len};
+	return sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)n + (ssize_t)iov[1].iov_len;
+}
+
+/* The same, for a JSON error {"error": code, "message": message}. */
 static bool reader_send_now(int fd, int status, const char *code, const char *message,
 			    const char *extra, bool no_content)
 {
-	char head[FRONT_RESPONSE_HEAD], body[FRONT_MAX_TEXT * 3];
+	char body[FRONT_MAX_TEXT * 3];
 	struct jbuf b;
-	struct iovec iov[2];
-	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
-	int n;
 
 	jbuf_init(&b, body, sizeof(body));
 	jbuf_lit(&b, "{\"error\":");
@@ -274,12 +287,7 @@ static bool reader_send_now(int fd, int status, const char *code, const char *me
 	jbuf_lit(&b, ",\"message\":");
 	jbuf_str(&b, message, strlen(message));
 	jbuf_lit(&b, "}");
-	n = http_format_head(head, sizeof(head), status, "application/json", b.len, extra);
-	if (b.overflow || n < 0)
-		return false;
-	iov[0] = (struct iovec){head, (size_t)n};
-	iov[1] = (struct iovec){b.p, no_content ? 0 : b.len};
-	return sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)n + (ssize_t)iov[1].iov_len;
+	return !b.overflow && reader_send_body(fd, status, b.p, b.len, extra, no_content);
 }
 
 static void reader_answer(struct rconn *c, int status, const char *code, const char *message,
@@ -418,6 +426,52 @@ static int reader_body_progress(struct rconn *c)
 }
 
 /*
+ * GET / and HEAD / answer a constant that needs no token, no agent and
+ * no slot: the reader answers them itself, so that they cost one process
+ * and no hand-off, and answer even while every slot is busy.  Only a head
+ * a front would take as it is: one it would refuse (Host, a field given
+ * twice, a malformed token field) goes to a front, which says why, in its
+ * order.  True when c is answered.
+ */
+static bool reader_root(struct rconn *c)
+{
+	static const char body[] = HTTP_ROOT_BODY;
+	const struct http_header *h;
+	const char *tok;
+	size_t toklen;
+	bool sent;
+
+	if (!(c->no_content || (req.method_len == 3 && memcmp(req.method, "GET", 3) == 0)))
+		return false;
+	/* An absolute-form target may have no path: it is "/". */
+	if (req.path_len > 1 || (req.path_len == 1 && req.path[0] != '/'))
+		return false;
+	if (http_request_host(&req) < 0 ||
+	    http_header_unique(req.headers, req.num_headers, "Content-Type", &h) < 0 ||
+	    http_request_token(&req, &tok, &toklen) != NULL)
+		return false;
+	memcpy(c->route, "/", 2);
+	if (!reader_rate_ok(c))
+		return true;
+	sent = reader_send_body(c->fd, 200, body, sizeof(body) - 1, NULL, c->no_content);
+	scoreboard_request(SCOREBOARD_READER, c->route, 200);
+	log_info("%s %s / 200 %" PRId64 "ms %zuB%s", c->peer, c->no_content ? "HEAD" : "GET",
+		 io_now_ms() - c->started, sent ? c->no_content ? (size_t)0 : sizeof(body) - 1 : (size_t)0,
+		 sent ? "" : " (not delivered)");
+	/*
+	 * Nothing came after the head, and the answer says Connection: close:
+	 * a client has no more to send, so closing cannot reset the answer
+	 * away, and the place is free at once.  Bytes after it (a pipelined
+	 * request) are drained first, as after any other answer.
+	 */
+	if (sent && c->len == c->head_len)
+		reader_close(c);
+	else
+		reader_linger(c);
+	return true;
+}
+
+/*
  * The head is in: decide.  A request with no body is complete.  One with
  * a body is read only for a client with the right token (401 otherwise,
  * before any 100 Continue), and only up to the body limit (413).
@@ -436,6 +490,8 @@ static int reader_head_done(struct rconn *c, size_t head_len)
 	if (http_request_framing(&req, &c->framing, &status) < 0)
 		return status;
 	if (c->framing.kind == HTTP_BODY_NONE) {
+		if (reader_root(c))
+			return -1;
 		reader_complete(c, 0);
 		return -1;
 	}

@@ -265,8 +265,10 @@ class Runboxd:
             if self.proc.poll() is not None:
                 raise RuntimeError("runboxd exited with %s:\n%s" % (self.proc.returncode, self.log()))
             try:
+                # GET / is the reader's own answer; an unknown route's 404 is a
+                # front's, so a slot is up too.
                 st, _, _ = self.request("GET", "/", timeout=2)
-                if st == 200:
+                if st == 200 and self.request("GET", "/.ready", timeout=2)[0] == 404:
                     return
             except OSError:
                 pass

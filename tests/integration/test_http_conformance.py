@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """RFC 9110/9112 details of the front, checked against the real runboxd and
-a private dockerd: HEAD, Host, absolute-form targets, 401's challenge,
+a private dockerd: GET / as the reader's own answer, HEAD, Host, absolute-form targets, 401's challenge,
 early 413 on a chunk size, ambiguous token and type fields, duplicate JSON
 keys, the token checked before the body is asked for or read, media-type
 parameters and content codings, the depth message, a leading empty line
@@ -10,9 +10,10 @@ import json
 import os
 import socket
 import sys
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rbtest import Results, Runboxd, is_error, parse_raw  # noqa: E402
+from rbtest import Results, Runboxd, containers, is_error, parse_raw, wait_until  # noqa: E402
 
 R = Results("test_http_conformance")
 MAX_BODY = 100000
@@ -85,6 +86,62 @@ def test_head(s):
                 "DELETE %s: 405 Allow: GET, HEAD" % path.decode(), raw)
     st, h, body, raw = exchange(s, head(b"get", b"/", [b"Host: x"]))
     R.check(st == 405, "methods are case-sensitive: get / is 405", raw)
+
+
+def read_until_close(c):
+    """Everything until the server closes; a reset is an error, not an end."""
+    out = b""
+    while True:
+        b = c.recv(65536)
+        if not b:
+            return out
+        out += b
+
+
+def test_root_by_reader(s):
+    """GET / and HEAD / are the reader's own answer (no slot, no hand-off):
+    the same bytes in every form of the target, with every slot busy, and a
+    request pipelined behind one is drained, not answered by a reset."""
+    st, h, body, raw = exchange(s, head(b"GET", b"/", [b"Host: x"]))
+    try:
+        js = json.loads(body)
+    except ValueError:
+        js = {}
+    R.check(st == 200 and h.get("content-type") == "application/json" and h.get("connection") == "close" and
+            sorted(js) == ["description", "name", "version"] and js.get("name") == "runboxd",
+            "GET /: docker-run's {name, version, description}, Connection: close", raw)
+    for target in (b"/?x=1", b"http://x/", b"http://x", b"http://x/?y"):
+        st2, _, body2, raw2 = exchange(s, head(b"GET", target, [b"Host: x"]))
+        R.check(st2 == 200 and body2 == body, "GET %s: the same answer" % target.decode(), raw2)
+    c = connect(s)
+    try:
+        c.sendall(head(b"GET", b"/", [b"Host: x"]) + head(b"GET", b"/version", [b"Host: x"]))
+        try:
+            got = read_until_close(c)
+        except ConnectionResetError as e:
+            got = repr(e).encode()
+    finally:
+        c.close()
+    st2, _, body2 = parse_raw(got)
+    R.check(st2 == 200 and body2 == body and got.count(b"HTTP/1.1") == 1,
+            "a request pipelined behind GET /: one answer, then the close, no reset", got[:300])
+    # Every slot busy: GET / still answers, while the runs go on.
+    slots = int(s.config["SERVER_WORKER_THREADS"])
+    sleepy = {"language": "sh", "files": [{"name": "main.sh", "content": "sleep 6; echo woke"}]}
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(s.run("runbox/sh", sleepy, timeout=120)[0]))
+               for _ in range(slots)]
+    for t in threads:
+        t.start()
+    running = wait_until(lambda: len(containers(s.instance) or []) >= slots and
+                         all(t.is_alive() for t in threads), timeout=90)
+    st2, _, body2, raw2 = exchange(s, head(b"GET", b"/", [b"Host: x"]), timeout=30)
+    busy = all(t.is_alive() for t in threads)
+    for t in threads:
+        t.join(120)
+    R.check(running and busy and st2 == 200 and body2 == body,
+            "GET / answers while all %d slots run (runs still going: %s)" % (slots, busy), raw2[:200])
+    R.check(results == [200] * slots, "... and the runs end 200", results)
 
 
 def test_host(s):
@@ -337,6 +394,7 @@ def main():
     try:
         s.start()
         test_head(s)
+        test_root_by_reader(s)
         test_host(s)
         test_absolute_form(s)
         test_challenge(s)

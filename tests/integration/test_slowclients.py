@@ -70,9 +70,10 @@ def trickler(port, out, i):
     out[i] = (parse_raw(data)[0], time.time() - t0)
 
 
-def silent(port, out, i, limit):
+def silent(port, out, i, limit, connected):
     c = socket.create_connection(("127.0.0.1", port), timeout=60)
     t0 = time.time()
+    connected.release()
     try:
         data, closed = read_answer(c, limit)
     finally:
@@ -115,24 +116,43 @@ def workers(s):
 def test_slow_and_idle(s):
     tr, si = {}, {}
     silent_limit = 3 * (2 * TIMEOUT) + 10
-    threads = [threading.Thread(target=trickler, args=(s.port, tr, i)) for i in range(4 * N)]
-    threads += [threading.Thread(target=silent, args=(s.port, si, i, silent_limit)) for i in range(4 * N)]
+    reader = s.children().get("runboxd: reader")
+    connected = threading.Semaphore(0)
+    threads = [threading.Thread(target=silent, args=(s.port, si, i, silent_limit, connected)) for i in range(4 * N)]
     for t in threads:
         t.start()
+    for _ in range(4 * N):
+        R.check(connected.acquire(timeout=60), "a silent client connects")
+    # TCP_DEFER_ACCEPT (SERVER_REQUEST_TIMEOUT s): the kernel holds a connection
+    # that has sent nothing; the reader does not even accept it.  What is checked
+    # is an absence, so it takes a while to see: 1 s, well inside the deferral.
+    time.sleep(1.0)
+    R.check(fd_count([reader]) == base_reader_fds,
+            "the %d silent connections are not accepted before their first byte (TCP_DEFER_ACCEPT)" % (4 * N),
+            fd_count([reader]) - base_reader_fds)
+    more = [threading.Thread(target=trickler, args=(s.port, tr, i)) for i in range(4 * N)]
+    for t in more:
+        t.start()
+    threads += more
     # Every trickler's first bytes are in: they are the reader's now.
-    reader = s.children().get("runboxd: reader")
     rbtest.wait_until(lambda: fd_count([reader]) >= base_reader_fds + 4 * N, timeout=TIMEOUT)
     held = fd_count([reader]) - base_reader_fds
-    t0 = time.time()
-    st, _, body = s.request("GET", "/", timeout=30)
-    get_ms = (time.time() - t0) * 1000
+    # GET / is the reader's own answer: no slot, no hand-off, whatever waits.
+    times, codes, body = [], [], b""
+    for _ in range(9):
+        t0 = time.time()
+        st, _, body = s.request("GET", "/", timeout=30)
+        times.append((time.time() - t0) * 1000)
+        codes.append(st)
+    get_ms = sorted(times)[len(times) // 2]
     t0 = time.time()
     rst, js, rbody = s.run("runbox/sh", SH, timeout=60)
     run_ms = (time.time() - t0) * 1000
-    print("slow clients: reader holds %d connections; GET / in %.1f ms, /run in %.0f ms with %d silent and "
-          "%d trickling connections open" % (held, get_ms, run_ms, 4 * N, 4 * N))
+    print("slow clients: reader holds %d connections; GET / median %.1f ms (max %.1f of 9), /run in %.0f ms "
+          "with %d silent and %d trickling connections open" % (held, get_ms, max(times), run_ms, 4 * N, 4 * N))
     R.check(held >= 4 * N, "the reader holds the %d trickling connections" % (4 * N), held)
-    R.check(st == 200 and get_ms < 5000, "GET / answers while they are open (%.1f ms; bound 5 s)" % get_ms, body[:200])
+    R.check(codes == [200] * 9 and get_ms < 100,
+            "GET / answers while they are open, in under 100 ms (median of 9: %.1f ms)" % get_ms, (codes, body[:200]))
     R.check(rst == 200 and js and js.get("stdout") == "slow-ok\n", "a /run completes normally meanwhile", rbody[:300])
     for t in threads:
         t.join(silent_limit + 30)
