@@ -64,8 +64,10 @@ struct config_prepare {
 
 struct config {
 	/* docker-run, required */
-	char listen_addr[64];          /* SERVER_LISTEN_ADDR, dotted IPv4 */
-	struct in_addr listen_in;      /* parsed listen_addr */
+	char listen_addr[64];          /* SERVER_LISTEN_ADDR, IPv4 (dotted) or IPv6 */
+	int listen_family;             /* AF_INET or AF_INET6 */
+	struct in_addr listen_in;      /* parsed listen_addr, AF_INET */
+	struct in6_addr listen_in6;    /* parsed listen_addr, AF_INET6 */
 	uint16_t listen_port;          /* SERVER_LISTEN_PORT 1-65535 */
 	unsigned worker_threads;       /* SERVER_WORKER_THREADS 1..CONFIG_MAX_WORKERS */
 	char access_token[CONFIG_MAX_TOKEN]; /* API_ACCESS_TOKEN, non-empty */

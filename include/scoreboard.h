@@ -49,7 +49,7 @@ enum scoreboard_path { SB_PATH_COLD, SB_PATH_WARM, SB_PATHS };
 /* Sizes of the label tables in scoreboard.c (checked there). */
 #define SB_ROUTES 9        /* known paths, and "other" */
 #define SB_STATUSES 24     /* answered statuses, and "other" */
-#define SB_OUTCOMES 27     /* "ok", every error code a run may end with, and "other" */
+#define SB_OUTCOMES 36     /* "ok", every error code a run may end with, and "other" */
 #define SB_BUCKETS 12      /* run duration buckets, the last +Inf */
 
 /* One slot's counters.  Its processes add; nobody subtracts. */

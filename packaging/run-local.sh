@@ -38,6 +38,7 @@ token: $token
     'http://127.0.0.1:$PORT/run?stream=1'
   curl -s http://127.0.0.1:$PORT/health
   curl -s -H 'X-Access-Token: $token' http://127.0.0.1:$PORT/metrics
+  curl -s http://127.0.0.1:$PORT/openapi.json | head -c 300
 
 Ctrl-C stops it.
 MSG

@@ -24,7 +24,7 @@
 #define SHOWN_MAX 64 /* bytes of a bad value quoted back in a message */
 
 enum config_type {
-	CT_ADDR,     /* dotted IPv4; also fills listen_in */
+	CT_ADDR,     /* IPv4 (dotted) or IPv6; also fills listen_family, listen_in(6) */
 	CT_U16,      /* integers, digits only, within [min, max] */
 	CT_UINT,
 	CT_U64,
@@ -91,7 +91,7 @@ struct config_var {
 
 static const struct config_var vars[] = {
 	/* docker-run, required */
-	ADDR("SERVER_LISTEN_ADDR", listen_addr, NULL, "listen IPv4 address"),
+	ADDR("SERVER_LISTEN_ADDR", listen_addr, NULL, "listen address (IPv4, or IPv6 such as ::1 or ::)"),
 	U16("SERVER_LISTEN_PORT", listen_port, 1, 65535, NULL, "listen TCP port"),
 	UINT("SERVER_WORKER_THREADS", worker_threads, 1, CONFIG_MAX_WORKERS, NULL,
 	     "requests served at once (one front + one agent process each)"),
@@ -469,15 +469,25 @@ static int set_text(const struct config_var *v, char *field, const char *s, char
 static int set_addr(const struct config_var *v, struct config *c, const char *s, char *err, size_t errsz)
 {
 	char q[SHOWN_MAX + 4];
-	struct in_addr in;
+	struct in_addr in = {0};
+	struct in6_addr in6 = IN6ADDR_ANY_INIT;
+	int family = AF_INET;
 
-	if (strlen(s) >= v->size || inet_pton(AF_INET, s, &in) != 1) {
-		errf(err, errsz, "%s: \"%s\" is not an IPv4 address", v->name, shown(q, s, strlen(s)));
+	/* docker-run's is dotted IPv4; an IPv6 one (no brackets, no zone) is runboxd's. */
+	if (strlen(s) < v->size && inet_pton(AF_INET, s, &in) != 1) {
+		family = AF_INET6;
+		if (inet_pton(AF_INET6, s, &in6) != 1)
+			family = 0;
+	}
+	if (strlen(s) >= v->size || family == 0) {
+		errf(err, errsz, "%s: \"%s\" is not an IPv4 or IPv6 address", v->name, shown(q, s, strlen(s)));
 		return -1;
 	}
 	memset(c->listen_addr, 0, sizeof c->listen_addr);
 	memcpy(c->listen_addr, s, strlen(s));
+	c->listen_family = family;
 	c->listen_in = in;
+	c->listen_in6 = in6;
 	return 0;
 }
 
@@ -1291,7 +1301,7 @@ void config_print(const struct config *c, FILE *out)
 static const char *type_text(const struct config_var *v)
 {
 	switch (v->type) {
-	case CT_ADDR: return "IPv4 address";
+	case CT_ADDR: return "IPv4 or IPv6 address";
 	case CT_BOOL: return "true|false";
 	case CT_TOKEN: return "printable ASCII, no spaces";
 	case CT_SOCKET:

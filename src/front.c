@@ -1559,7 +1559,8 @@ static const struct route *front_route(struct conn *c)
 		/* Method names are case-sensitive (RFC 9110 9.1). */
 		if (strlen(r->method) == c->req.method_len &&
 		    memcmp(r->method, c->req.method, c->req.method_len) == 0) {
-			c->run = r->handle == front_route_run;
+			c->run = r->handle == front_route_run || r->handle == front_route_execute ||
+				 r->handle == front_route_compile;
 			return r;
 		}
 		/* HEAD is GET without the content (RFC 9110 9.3.2). */

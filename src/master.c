@@ -154,23 +154,40 @@ static void master_defer_accept(int fd, const struct config *c)
 		log_warn("%s: setsockopt(TCP_DEFER_ACCEPT, %d)", __func__, secs);
 }
 
+/* SERVER_LISTEN_ADDR and the port as a URL writes them: [::1]:8088 for IPv6. */
+static const char *master_where(const struct config *c, char *buf, size_t n)
+{
+	bool v6 = c->listen_family == AF_INET6;
+
+	snprintf(buf, n, "%s%s%s:%u", v6 ? "[" : "", c->listen_addr, v6 ? "]" : "", c->listen_port);
+	return buf;
+}
+
 static int master_bind(const struct config *c)
 {
-	struct sockaddr_in sin;
-	int fd, one = 1;
+	char where[sizeof(c->listen_addr) + 16];
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(c->listen_port)};
+	struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons(c->listen_port)};
+	bool v6 = c->listen_family == AF_INET6;
+	const struct sockaddr *sa = v6 ? (const struct sockaddr *)&sin6 : (const struct sockaddr *)&sin;
+	socklen_t salen = v6 ? sizeof(sin6) : sizeof(sin);
+	int fd, one = 1, zero = 0;
 
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	sin.sin_addr = c->listen_in;
+	sin6.sin6_addr = c->listen_in6;
+	fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		log_error("%s: socket", __func__);
 		return -1;
 	}
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(c->listen_port);
-	sin.sin_addr = c->listen_in;
+	/*
+	 * :: takes IPv4 clients too (as ::ffff:a.b.c.d, which SERVER_ALLOWED_IPS
+	 * and the rate limit read as IPv4), whatever net.ipv6.bindv6only says.
+	 */
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, MASTER_BACKLOG) < 0) {
-		log_error("%s: bind/listen %s:%u", __func__, c->listen_addr, c->listen_port);
+	    (v6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) < 0) ||
+	    bind(fd, sa, salen) < 0 || listen(fd, MASTER_BACKLOG) < 0) {
+		log_error("%s: bind/listen %s", __func__, master_where(c, where, sizeof(where)));
 		close(fd);
 		return -1;
 	}
@@ -875,11 +892,15 @@ static void master_reload(void)
 		log_errorx("reload: %s; keeping the running configuration", err);
 		goto fail;
 	}
-	if (next->listen_port != cur->listen_port || next->listen_in.s_addr != cur->listen_in.s_addr) {
+	if (next->listen_port != cur->listen_port || next->listen_family != cur->listen_family ||
+	    next->listen_in.s_addr != cur->listen_in.s_addr ||
+	    memcmp(&next->listen_in6, &cur->listen_in6, sizeof(cur->listen_in6)) != 0) {
 		fd = master_bind(next);
 		if (fd < 0) {
-			log_errorx("reload: cannot listen on %s:%u; keeping the running configuration",
-				   next->listen_addr, next->listen_port);
+			char where[sizeof(next->listen_addr) + 16];
+
+			log_errorx("reload: cannot listen on %s; keeping the running configuration",
+				   master_where(next, where, sizeof(where)));
 			goto fail;
 		}
 		/* Old fronts keep their copy of the old socket until they leave. */
@@ -1078,6 +1099,7 @@ static void master_signals(sigset_t *waitmask)
 int master_run(struct config *cfg, const char *file, char **envp)
 {
 	sigset_t waitmask;
+	char where[sizeof(cfg->listen_addr) + 16];
 	int status = 0;
 
 	/* Reloads replace cur, so it lives on the heap. */
@@ -1094,8 +1116,8 @@ int master_run(struct config *cfg, const char *file, char **envp)
 	listen_fd = master_bind(cur);
 	if (listen_fd < 0)
 		return 1;
-	log_info("runboxd starting: listening on %s:%u with %u slots, instance %s", cur->listen_addr,
-		 cur->listen_port, cur->worker_threads, cur->instance);
+	log_info("runboxd starting: listening on %s with %u slots, instance %s",
+		 master_where(cur, where, sizeof(where)), cur->worker_threads, cur->instance);
 	master_advise(cur);
 	/*
 	 * Before any fork, so every front maps the same table; made whether

@@ -500,7 +500,10 @@ static int reader_head_done(struct rconn *c, size_t head_len)
 		return -1;
 	if (req.path_len > 0 && req.path_len < sizeof(c->route))
 		memcpy(c->route, req.path, req.path_len);
-	c->run = strcmp(c->route, "/run") == 0 && req.method_len == 4 && memcmp(req.method, "POST", 4) == 0;
+	/* A route that runs a container, as a front's route table says (front_route). */
+	c->run = (strcmp(c->route, "/run") == 0 || strcmp(c->route, "/execute") == 0 ||
+		  strcmp(c->route, "/compile") == 0) &&
+		 req.method_len == 4 && memcmp(req.method, "POST", 4) == 0;
 	why = http_request_token(&req, &tok, &toklen);
 	if (why != NULL) {
 		reader_answer(c, 400, "request.malformed", why, NULL);

@@ -35,7 +35,12 @@ static const int status_codes[SB_STATUSES - 1] = {
 #define SB_OUTCOME_CLIENT_GONE (SB_OUTCOMES - 2)
 #define SB_OUTCOME_OTHER (SB_OUTCOMES - 1)
 
-/* "ok", every code README's error table lists that a POST /run can end with, then these two. */
+/*
+ * "ok", every code README's error tables list that a request routed to
+ * POST /run, /execute or /compile can end with (what is refused before
+ * the route is known is not a run), then these two.  test_metrics holds
+ * the tables and this list to each other.
+ */
 static const char *const outcome_names[SB_OUTCOMES] = {
 	"ok",
 	"access_token",
@@ -62,6 +67,15 @@ static const char *const outcome_names[SB_OUTCOMES] = {
 	"request.headers",
 	"image.not_allowed",
 	"agent.unavailable",
+	"limits.pids",
+	"request.limits",
+	"request.query",
+	"request.script",
+	"request.stdin",
+	"request.code",
+	"docker.pull",
+	"docker.container.prepare",
+	"server.busy",
 	"client_gone", /* 499: the client left before its answer; there is no code */
 	"other",
 };
@@ -349,7 +363,7 @@ static void sb_render_runs(const struct scoreboard *s, struct sb_out *o)
 	const struct scoreboard_row *r0 = &s->row[0];
 
 	sb_head(o, "runboxd_runs_total", "counter",
-		"Runs (POST /run routed) by outcome: ok, the error code answered, client_gone or other.");
+		"Runs (POST /run, /execute, /compile routed) by outcome: ok, the error code answered, client_gone or other.");
 	for (unsigned i = 0; i < SB_OUTCOMES; i++)
 		sb_put(o, "runboxd_runs_total{outcome=\"%s\"} %llu\n", outcome_names[i],
 		       (unsigned long long)sb_sum(s, &r0->runs[i]));

@@ -249,9 +249,10 @@ def cpu_seconds():
 
 
 def throughput(fn, clients, runs):
+    """runs of fn by clients at once, back to back: (runs/s, CPU s per run, p50 ms of a run)."""
     todo = list(range(runs))
     lock = threading.Lock()
-    errors = []
+    errors, lat = [], []
 
     def worker():
         while True:
@@ -260,7 +261,9 @@ def throughput(fn, clients, runs):
                     return
                 todo.pop()
             try:
-                fn()
+                ms = timed(fn)
+                with lock:
+                    lat.append(ms)
             except Exception as e:  # noqa: BLE001 -- reported below
                 errors.append(e)
 
@@ -273,7 +276,7 @@ def throughput(fn, clients, runs):
     dt, dc = time.perf_counter() - t0, cpu_seconds() - c0
     if errors:
         raise errors[0]
-    return runs / dt, dc / runs
+    return runs / dt, dc / runs, statistics.median(lat)
 
 
 def wrk_rps(port):
@@ -349,7 +352,7 @@ def slow_clients(server):
         with Tricklers(server.port, n):
             time.sleep(2 if n else 0)  # every one connected and trickling
             lat = get_latencies(server.port)
-            rps, _ = throughput(lambda: runboxd_run(server), SLOTS, TPUT_RUNS)
+            rps, _, _ = throughput(lambda: runboxd_run(server), SLOTS, TPUT_RUNS)
         out[name] = {"connections": n, "get_p50_ms": statistics.median(lat), "get_p95_ms": pct(lat, 95),
                      "runs_per_s": rps}
     return out
@@ -446,14 +449,14 @@ def main():
         for clients in (1, 2, 4):
             note("throughput: %d runs per peer at %d clients" % (TPUT_RUNS, clients))
             for k, fn in peers.items():
-                rps, cpu = throughput(fn, clients, TPUT_RUNS)
-                tput[k][clients] = {"runs_per_s": rps, "cpu_s_per_run": cpu}
+                rps, cpu, p50 = throughput(fn, clients, TPUT_RUNS)
+                tput[k][clients] = {"runs_per_s": rps, "cpu_s_per_run": cpu, "p50_ms": p50}
         res["throughput"] = tput
         note("GET / with wrk for %d s" % WRK_SECONDS)
         res["get_root_rps"] = wrk_rps(cold.port)
         note("RSS: %d warm runs at %d clients" % (RSS_RUNS, SLOTS))
         idle = rss_of(warm)
-        rps, _ = throughput(lambda: runboxd_run(warm), SLOTS, RSS_RUNS)
+        throughput(lambda: runboxd_run(warm), SLOTS, RSS_RUNS)
         res["rss_kib"] = {"idle": idle, "after": rss_of(warm), "runs": RSS_RUNS}
         note("slow clients: %d runs at %d clients and 50 GET / with 0 and %d slow connections open"
              % (TPUT_RUNS, SLOTS, 4 * SLOTS))
@@ -490,6 +493,17 @@ def table(res):
                 n, rt, lat[k]["p50"], lat[k]["p95"], lat[k]["max"], lat[k]["p50"] / f50,
                 tp[k][1]["runs_per_s"], tp[k][2]["runs_per_s"], tp[k][4]["runs_per_s"],
                 tp[k][4]["cpu_s_per_run"]))
+    lines += ["", "Back to back (no pause between one client's runs) and at 2 concurrent clients, from the "
+              "throughput phase:", "",
+              "| peer | runtime | p50 ms, 1 client | × floor | p50 ms, 2 clients | × floor |", "|---|---|---|---|---|---|"]
+    for rt in runtimes:
+        fl = tp[peer_name("floor", rt)]
+        for b, n in names.items():
+            t = tp[peer_name(b, rt)]
+            if "p50_ms" in t[1]:
+                lines.append("| %s | %s | %.0f | %.2f | %.0f | %.2f |" % (
+                    n, rt, t[1]["p50_ms"], t[1]["p50_ms"] / fl[1]["p50_ms"], t[2]["p50_ms"],
+                    t[2]["p50_ms"] / fl[2]["p50_ms"]))
     lines.append("")
     for rt in runtimes:
         p = lambda b: peer_name(b, rt)  # noqa: E731

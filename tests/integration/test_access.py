@@ -1,6 +1,7 @@
 """Access control against the real daemon: RUN_IMAGE_ALLOWLIST patterns with
-real runs, SERVER_ALLOWED_IPS (clients bound to other loopback addresses),
-and the per-address rate limit shared by every slot.
+real runs, SERVER_ALLOWED_IPS (clients bound to other loopback addresses,
+and IPv6 clients of an IPv6 or dual-stack SERVER_LISTEN_ADDR), and the
+per-address rate limit shared by every slot.
 
 Loopback is 127.0.0.0/8 on Linux, so a client socket bound to 127.0.0.N
 reaches the server on 127.0.0.1 and is seen as 127.0.0.N: each address is
@@ -155,6 +156,58 @@ def test_allowed_ips():
     check_config_refused("SERVER_ALLOWED_IPS", "10.0.0.0/33", "bad prefix length")
 
 
+def request6(s, method, path, body=None, headers=None, host="::1", timeout=60):
+    """(status, body) of one request to host (an IPv6 or IPv4 literal)."""
+    conn = http.client.HTTPConnection(host, s.port, timeout=timeout)
+    try:
+        headers = dict(headers or {})
+        if isinstance(body, dict):
+            body = json.dumps(body).encode()
+            headers.setdefault("Content-Type", "application/json")
+        conn.request(method, path, body=body, headers=headers)
+        r = conn.getresponse()
+        return r.status, r.read()
+    finally:
+        conn.close()
+
+
+def test_ipv6():
+    """SERVER_LISTEN_ADDR may be IPv6: ::1 serves IPv6 clients, and :: IPv4
+    ones too (as ::ffff:a.b.c.d); SERVER_ALLOWED_IPS judges both."""
+    s = Runboxd(SERVER_LISTEN_ADDR="::1", SERVER_ALLOWED_IPS="::1/128")
+    s.start(wait=False)
+    try:
+        def up(host):
+            if s.proc.poll() is not None:
+                raise RuntimeError("runboxd exited:\n" + s.log())
+            try:
+                return request6(s, "GET", "/.ready", host=host, timeout=5)[0] == 404
+            except OSError:
+                return False
+        R.check(wait_until(lambda: up("::1")), "SERVER_LISTEN_ADDR=::1: a front answers over IPv6")
+        st, body = request6(s, "POST", "/run", {"image": "runbox/sh", "payload": HELLO},
+                            headers={"X-Access-Token": s.token})
+        R.check(st == 200 and json.loads(body).get("stdout") == "hello\n",
+                "a run over IPv6, allowed by ::1/128", body[:200])
+        R.check(s.wait_log("[::1]:" + str(s.port)) and s.wait_log("::1"),
+                "the log names the IPv6 listen address and peer", s.log()[-500:])
+    finally:
+        R.check(s.stop() == 0, "the IPv6 server stops cleanly")
+    s = Runboxd(SERVER_LISTEN_ADDR="::", SERVER_ALLOWED_IPS="2001:db8::/32 127.0.0.1")
+    s.start(wait=False)
+    try:
+        R.check(wait_answering(s, "127.0.0.1") == 200, "SERVER_LISTEN_ADDR=::: an IPv4 client is served too")
+        st, body = request6(s, "GET", "/", host="::1")
+        R.check(st == 403 and is_error(body, "ip.not_allowed"),
+                "::1, outside 2001:db8::/32 and 127.0.0.1, gets 403 ip.not_allowed", body[:200])
+        st, _, body = request(s, "GET", "/", src="127.0.0.2")
+        R.check(st == 403 and is_error(body, "ip.not_allowed"), "127.0.0.2 (IPv4 on ::) gets 403 too", body[:200])
+        st, body = run(s, "runbox/sh", src="127.0.0.1")
+        R.check(st == 200, "127.0.0.1 runs on the dual-stack socket", body[:200])
+    finally:
+        R.check(s.stop() == 0, "the dual-stack server stops cleanly")
+
+
 def accept_queue(port):
     """Connections waiting in the listen socket's accept queue (rx_queue of
     a LISTEN socket in /proc/net/tcp is its accept backlog)."""
@@ -242,6 +295,7 @@ def main():
     try:
         test_allowlist()
         test_allowed_ips()
+        test_ipv6()
         test_rate_limit()
     except Exception as e:  # a crash of the test is a failure, with its reason
         R.check(False, "test ran to the end", repr(e))

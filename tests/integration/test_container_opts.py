@@ -12,6 +12,7 @@ warm container; a failing one, or one that outlives the read timeout, is
 500 docker.container.prepare).  None of
 it can come from a request."""
 
+import json
 import os
 import shutil
 import tempfile
@@ -77,6 +78,44 @@ def test_options(hostdir):
                 "a warm container was made after the last run")
         st, js, body = s.run(SH, sh("cat /tmp/prepared"))
         R.check(st == 200 and js["stdout"] == "prepared-as-1000\n", "a warm container is prepared too", body[:200])
+
+        # The waiting warm container (any of the instance's: each has a run's
+        # configuration) carries the configured options, as Docker holds them.
+        def inspected():
+            for cid in rbtest.containers(s.instance) or []:
+                st, js = rbtest.docker("GET", "/containers/%s/json" % cid)
+                if st == 200:
+                    return js
+            return None
+        got = rbtest.wait_until(inspected, timeout=60)
+        hc = (got or {}).get("HostConfig", {})
+        R.check(hc.get("MemoryReservation") == 64 * 1024 * 1024 and hc.get("Dns") == ["10.9.8.7", "fd00::53"] and
+                hc.get("DnsSearch") == ["example.org", "corp.example"] and hc.get("NetworkMode") == "none" and
+                (got or {}).get("Config", {}).get("WorkingDir") == "/tmp" and
+                [(m.get("Destination"), m.get("RW")) for m in (got or {}).get("Mounts", [])
+                 if m.get("Type") == "bind"] == [("/data", False)],
+                "docker inspect: MemoryReservation, Dns, DnsSearch, NetworkMode, WorkingDir and the ro bind mount "
+                "as configured", {k: hc.get(k) for k in ("MemoryReservation", "Dns", "DnsSearch", "NetworkMode")})
+
+        # Options never come from a request: Docker's own field names beside
+        # image and payload change nothing in the run.
+        probe = sh("grep CapEff /proc/self/status; grep -c ' /data .*ro[,]' /proc/mounts; ls /host 2>&1 | head -1;"
+                   "grep nameserver /etc/resolv.conf; ls /sys/class/net | tr '\\n' ' '")
+        st0, js0, body0 = s.run(SH, probe)
+        inject = {"HostConfig": {"Privileged": True, "Binds": ["/:/host"], "NetworkMode": "host", "Dns": ["1.1.1.1"],
+                                 "CapAdd": ["ALL"], "Memory": 0},
+                  "Privileged": True, "Binds": ["/:/host"], "NetworkMode": "host", "User": "root",
+                  "DOCKER_CONTAINER_MOUNTS": "/:/host", "WorkingDir": "/"}
+        body = dict(inject, image=SH, payload=probe)
+        st1, _, body1 = s.request("POST", "/run", body, headers=s.auth(), timeout=60)
+        try:
+            js1 = json.loads(body1)
+        except ValueError:
+            js1 = {}
+        R.check(st0 == 200 and st1 == 200 and js0.get("stdout") == js1.get("stdout") and
+                "No such file" in js1.get("stdout", ""),
+                "Docker fields in a request (HostConfig, Privileged, Binds, NetworkMode, User) are ignored: "
+                "the run is the same", (body0[:300], body1[:300]))
 
         st, js, body = s.run(FAIL_IMG, sh("echo never"))
         R.check(st == 500 and is_error(body, "docker.container.prepare")

@@ -2,8 +2,11 @@
 health answer (200 with the slots; 503 while a private dockerd is stopped,
 200 again once it is back), the exposition checked by promtool, a real
 Prometheus server scraping runboxd on loopback and queried back over its
-HTTP API, counters that move by exactly the requests made, a SIGKILLed
-front counted as a respawn, and counters that survive it."""
+HTTP API, counters that move by exactly the requests made (an outcome for
+every code of README's error tables a run can end with, /execute counted
+as a run), leftover containers counted as swept by their agents or the
+janitor, a SIGKILLed front counted as a respawn, and counters that survive
+it."""
 
 import json
 import os
@@ -99,6 +102,20 @@ def test_health_and_counters():
                 (p.stdout + p.stderr).decode()[-500:])
 
         m0 = scrape(s)
+        # Every code README's error tables list that a run can end with has an
+        # outcome of its own; these are answered before a route is known, or
+        # by routes that run nothing.
+        not_runs = {"docker.version", "route", "method", "metrics", "ip.not_allowed", "rate.limited",
+                    "request.target", "request.expect", "request.unsupported", "request.version"}
+        with open(os.path.join(ROOT, "README.md")) as f:
+            readme = f.read()
+        errors = readme[readme.index("### Errors"):]
+        errors = errors[:errors.index("\n### ", 1)]
+        codes = set(re.findall(r"^\| `([a-z_.]+)` \| [0-9]{3} \|", errors, re.M))
+        outcomes = {dict(labels)["outcome"] for name, labels in m0 if name == "runboxd_runs_total"}
+        R.check(len(codes) > 30 and outcomes - {"ok", "client_gone", "other"} == codes - not_runs,
+                "runboxd_runs_total has an outcome for each code of README's error tables a run can end with",
+                (sorted(codes - not_runs - outcomes), sorted(outcomes - codes)))
         k = 3
         oks = [s.run(SH, sh("echo run %d" % i)) for i in range(k)]
         R.check(all(st == 200 and js and js.get("stdout") == "run %d\n" % i for i, (st, js, _) in enumerate(oks)),
@@ -122,6 +139,13 @@ def test_health_and_counters():
         R.check(st == 401, "a run with a wrong token: 401", body[:200])
         st, _, _ = s.request("GET", "/no/such/route")
         R.check(st == 404, "an unknown route: 404")
+        st, _, body = s.request("POST", "/run", {"image": SH, "payload": sh("true"), "limits": {"executionTime": -1}},
+                                headers=s.auth())
+        R.check(st == 400 and is_error(body, "request.limits"), "a run with a bad limit: 400 request.limits",
+                body[:200])
+        st, _, body = s.request("POST", "/execute", {"stdin": "x"}, headers=s.auth())
+        R.check(st == 400 and is_error(body, "request.script"), "an /execute with no script: 400 request.script",
+                body[:200])
 
         # The agents remove each container after its answer: wait for that.
         def settled():
@@ -133,9 +157,12 @@ def test_health_and_counters():
             (("runboxd_runs_total", {"outcome": "limits.execution_time"}), 2),
             (("runboxd_runs_total", {"outcome": "request.image"}), 1),
             (("runboxd_runs_total", {"outcome": "access_token"}), 1),
+            (("runboxd_runs_total", {"outcome": "request.limits"}), 1),
+            (("runboxd_runs_total", {"outcome": "request.script"}), 1),
             (("runboxd_runs_total", {"outcome": "other"}), 0),
             (("runboxd_http_requests_total", {"route": "/run", "status": "200"}), k + 1),
-            (("runboxd_http_requests_total", {"route": "/run", "status": "400"}), 2),
+            (("runboxd_http_requests_total", {"route": "/run", "status": "400"}), 3),
+            (("runboxd_http_requests_total", {"route": "/execute", "status": "400"}), 1),
             (("runboxd_http_requests_total", {"route": "/run", "status": "401"}), 1),
             (("runboxd_http_requests_total", {"route": "other", "status": "404"}), 1),
             (("runboxd_containers_removed_total", {"reason": "after_run"}), k + 2),
@@ -325,6 +352,52 @@ def test_sandbox_cause():
         s.stop()
 
 
+def leftover(instance, slot):
+    """A container as a dead slot (or master) of instance would have left it."""
+    st, js = rbtest.docker("POST", "/containers/create", {
+        "Image": SH, "Cmd": ["true"], "NetworkDisabled": True,
+        "Labels": {"io.runboxd.instance": instance, "io.runboxd.slot": str(slot)}})
+    return js["Id"] if st == 201 else None
+
+
+def test_removals():
+    """runboxd_containers_removed_total{reason}: leftovers of the instance
+    (its slots', made before they started, and one of a slot it does not
+    have) removed by the master's janitor, counted as reason janitor; a
+    slot's agent sweeps (reason sweep) only what its own earlier pair left,
+    so none here."""
+    s = Runboxd()
+    ids = [leftover(s.instance, k) for k in (0, 1)]
+    R.check(all(ids), "two leftover containers made (slots 0 and 1)", ids)
+    # Slots own what is created from their spawn's second on: start in a later second.
+    made = time.time()
+    wait_until(lambda: int(time.time()) > int(made), 5)
+    s.start()
+    try:
+        gone = lambda want: (lambda left: left is not None and not (set(want) & set(left)))(
+            rbtest.containers(s.instance))
+        R.check(wait_until(lambda: gone(ids)), "the leftovers are removed at start")
+        m0 = wait_until(lambda: (lambda m: m if m.get(key("runboxd_containers_removed_total", reason="janitor"))
+                                 == 2 else None)(scrape(s))) or scrape(s)
+        R.check(m0.get(key("runboxd_containers_removed_total", reason="janitor")) == 2 and
+                m0.get(key("runboxd_containers_removed_total", reason="sweep")) == 0,
+                "counted as 2 removals by the janitor, none by an agent's sweep",
+                {r: m0.get(key("runboxd_containers_removed_total", reason=r)) for r in ("janitor", "sweep")})
+        R.check(m0.get(key("runboxd_slots", state="idle")) == 1 and m0.get(key("runboxd_slots", state="busy")) == 1,
+                "runboxd_slots: 1 busy (serving this scrape), 1 idle",
+                {r: m0.get(key("runboxd_slots", state=r)) for r in ("busy", "idle", "down")})
+        other = leftover(s.instance, 9)
+        R.check(other is not None and wait_until(lambda: gone([other])),
+                "a leftover of slot 9 (no such slot) is removed while the server runs")
+        m1 = wait_until(lambda: (lambda m: m if delta(m0, m, "runboxd_containers_removed_total",
+                                                      reason="janitor") >= 1 else None)(scrape(s))) or scrape(s)
+        R.check(delta(m0, m1, "runboxd_containers_removed_total", reason="janitor") == 1 and
+                delta(m0, m1, "runboxd_containers_removed_total", reason="sweep") == 0,
+                "... by the janitor: reason janitor moved by 1, sweep by 0")
+    finally:
+        s.stop()
+
+
 def dockerd(cmd):
     p = subprocess.run([DOCKERD_SH, cmd, PRIVATE_DIR], capture_output=True, timeout=120)
     return p.returncode, p.stdout.decode().strip(), p.stderr.decode()
@@ -362,8 +435,8 @@ def test_docker_down():
 
 
 def main():
-    for t in (test_health_and_counters, test_late_output, test_prometheus_and_respawn, test_sandbox_cause,
-              test_docker_down):
+    for t in (test_health_and_counters, test_removals, test_late_output, test_prometheus_and_respawn,
+              test_sandbox_cause, test_docker_down):
         t0 = time.time()
         t()
         print("-- %s: %.1fs" % (t.__name__, time.time() - t0), flush=True)

@@ -431,6 +431,12 @@ def other_triggers():
     t[("POST", "/run", 502, "docker.pull")] = real_with(
         lambda s: post_run(s, run_body(unserved, sh("true"))), RUN_IMAGE_PULL="true",
         RUN_IMAGE_PULL_RETRIES="0")
+    t[("POST", "/execute", 502, "docker.pull")] = real_with(
+        lambda s: post_to(s, "/execute", json.dumps({"script": "true", "image": unserved}).encode()),
+        RUN_IMAGE_PULL="true", RUN_IMAGE_PULL_RETRIES="0")
+    t[("POST", "/compile", 502, "docker.pull")] = real_with(
+        lambda s: post_to(s, "/compile", b'{"code": "print(1)"}'), RUN_IMAGE_PULL="true",
+        RUN_IMAGE_PULL_RETRIES="0", COMPILE_IMAGE=unserved)
     t[("POST", "/run", 500, "docker.container.prepare")] = real_with(
         lambda s: post_run(s, run_body(SH, sh("true"))), RUN_PREPARE_FAILS=SH + " exit 3")
     return t

@@ -5,8 +5,8 @@ error and nothing is pulled; on, it is pulled and run; requests at once for
 one missing image cause exactly one pull (counted in the registry's access
 log); an image the registry lacks is 502 docker.pull after one attempt (a
 refusal is not retried), an unreachable registry is retried
-RUN_IMAGE_PULL_RETRIES times, an image outside the allowlist is never
-pulled.
+RUN_IMAGE_PULL_RETRIES times, one that accepts and never answers ends at
+RUN_IMAGE_PULL_TIMEOUT, an image outside the allowlist is never pulled.
 Everything pushed and pulled is removed at the end."""
 
 import base64
@@ -207,8 +207,49 @@ def main():
         reg.stop()
     R.check(not any(rbtest.image_exists(r) for r in list(refs.values()) + [other]),
             "every pushed or pulled tag removed")
-    return R.done()
+
+
+def test_pull_timeout():
+    """A registry that accepts and then says nothing: the pull ends at
+    RUN_IMAGE_PULL_TIMEOUT (not before), 502 docker.pull, one attempt each."""
+    import socket
+    import time
+    hold, conns = socket.socket(), []
+    hold.bind(("127.0.0.1", 0))
+    hold.listen(16)
+    stop = threading.Event()
+
+    def accept():
+        hold.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conns.append(hold.accept()[0])
+            except OSError:
+                pass
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    ref = "127.0.0.1:%d/runbox/silent:t" % hold.getsockname()[1]
+    s = Runboxd(RUN_IMAGE_PULL="true", RUN_IMAGE_PULL_RETRIES="0", RUN_IMAGE_PULL_TIMEOUT="3").start()
+    try:
+        mark = len(s.log())
+        t0 = time.time()
+        st, js, body = s.run(ref, PAYLOAD, timeout=180)
+        secs = time.time() - t0
+        R.check(st == 502 and is_error(body, "docker.pull") and ref in js["message"] and "timed out" in js["message"],
+                "a registry that never answers: 502 docker.pull, timed out (%.1f s)" % secs, body[:300])
+        R.check(secs >= 3 - 0.2, "... not before RUN_IMAGE_PULL_TIMEOUT (3 s)", secs)
+        R.check(len(conns) >= 1 and s.log()[mark:].count("pulling %s (attempt" % ref) == 1,
+                "... Docker reached the registry, and the pull was tried once", len(conns))
+    finally:
+        s.stop()
+        stop.set()
+        t.join(5)
+        for c in conns:
+            c.close()
+        hold.close()
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()
+    test_pull_timeout()
+    R.done()

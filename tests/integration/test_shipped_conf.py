@@ -1,6 +1,7 @@
 """The shipped conf/runboxd.env works as `make run` uses it: the file as it
 is, with only the socket, port and token given in the environment; without a
-token (it ships none) or with a weak one, runboxd refuses to start."""
+token (it ships none) or with a weak one, runboxd refuses to start; its
+allowlist refuses an image outside runbox/*."""
 
 import os
 import secrets
@@ -8,7 +9,8 @@ import signal
 import subprocess
 import tempfile
 
-from rbtest import BIN, DOCKER_SOCK, ROOT, Results, Runboxd, free_port
+import rbtest
+from rbtest import BIN, DOCKER_SOCK, ROOT, Results, Runboxd, free_port, is_error
 
 R = Results("shipped_conf")
 
@@ -47,6 +49,14 @@ def main():
         st, js, body = s.run("runbox/sh", {"language": "sh", "files": [{"name": "a/b/main.sh",
                                                                        "content": "cat /etc/hostname; id -u"}]})
         R.check(st == 200 and js.get("stdout") == "runbox\n1000\n", "files land in the work dir; uid 1000", body)
+        # RUN_IMAGE_ALLOWLIST=runbox/*: an image Docker has under another name is refused.
+        tagged, _ = rbtest.docker("POST", "/images/runbox%2Fsh/tag?repo=shipped-test%2Fsh&tag=latest")
+        try:
+            st, js, body = s.run("shipped-test/sh", payload)
+            R.check(tagged == 201 and st == 403 and is_error(body, "image.not_allowed"),
+                    "an image outside runbox/* that Docker has: 403 image.not_allowed", (tagged, body))
+        finally:
+            rbtest.docker("DELETE", "/images/shipped-test%2Fsh:latest")
     finally:
         p.send_signal(signal.SIGTERM)
         R.check(p.wait(30) == 0, "the shipped configuration stops cleanly")

@@ -168,6 +168,7 @@ static void test_good_fields(void)
 
 	CHECKF(load_env(&c, extra) == 0, "%s", err);
 	CHECK(c.listen_in.s_addr == htonl(0x0a010203));
+	CHECK(c.listen_family == AF_INET);
 	CHECK(c.memory == INT64_MAX);
 	CHECK(c.run_max_output == CONFIG_MAX_OUTPUT && c.run_max_output == 1073741824);
 	CHECK(c.memory_swap == -1);
@@ -183,6 +184,9 @@ struct good {
 static const struct good goods[] = {
 	{ "SERVER_LISTEN_ADDR", "0.0.0.0", "0.0.0.0" },
 	{ "SERVER_LISTEN_ADDR", "255.255.255.255", "255.255.255.255" },
+	{ "SERVER_LISTEN_ADDR", "::1", "::1" },
+	{ "SERVER_LISTEN_ADDR", "::", "::" },
+	{ "SERVER_LISTEN_ADDR", "2001:db8::7", "2001:db8::7" },
 	{ "SERVER_LISTEN_PORT", "1", "1" },
 	{ "SERVER_LISTEN_PORT", "65535", "65535" },
 	{ "SERVER_LISTEN_PORT", "00080", "80" },
@@ -344,12 +348,14 @@ static const struct bad bads[] = {
 	{ "SERVER_FRONT_CHROOT", "", "SERVER_FRONT_CHROOT: \"\" is not an absolute path" },
 	{ "SERVER_FRONT_CHROOT", "var/empty", "SERVER_FRONT_CHROOT: \"var/empty\" is not an absolute path" },
 	{ "SANDBOX_DEBUG", "yes", "SANDBOX_DEBUG: \"yes\" is not true or false" },
-	{ "SERVER_LISTEN_ADDR", "localhost", "SERVER_LISTEN_ADDR: \"localhost\" is not an IPv4 address" },
-	{ "SERVER_LISTEN_ADDR", "1.2.3", "SERVER_LISTEN_ADDR: \"1.2.3\" is not an IPv4 address" },
-	{ "SERVER_LISTEN_ADDR", "256.1.1.1", "SERVER_LISTEN_ADDR: \"256.1.1.1\" is not an IPv4 address" },
-	{ "SERVER_LISTEN_ADDR", "1.2.3.4 ", "SERVER_LISTEN_ADDR: \"1.2.3.4 \" is not an IPv4 address" },
-	{ "SERVER_LISTEN_ADDR", "::1", "SERVER_LISTEN_ADDR: \"::1\" is not an IPv4 address" },
-	{ "SERVER_LISTEN_ADDR", "", "SERVER_LISTEN_ADDR: \"\" is not an IPv4 address" },
+	{ "SERVER_LISTEN_ADDR", "localhost", "SERVER_LISTEN_ADDR: \"localhost\" is not an IPv4 or IPv6 address" },
+	{ "SERVER_LISTEN_ADDR", "1.2.3", "SERVER_LISTEN_ADDR: \"1.2.3\" is not an IPv4 or IPv6 address" },
+	{ "SERVER_LISTEN_ADDR", "256.1.1.1", "SERVER_LISTEN_ADDR: \"256.1.1.1\" is not an IPv4 or IPv6 address" },
+	{ "SERVER_LISTEN_ADDR", "1.2.3.4 ", "SERVER_LISTEN_ADDR: \"1.2.3.4 \" is not an IPv4 or IPv6 address" },
+	{ "SERVER_LISTEN_ADDR", "[::1]", "SERVER_LISTEN_ADDR: \"[::1]\" is not an IPv4 or IPv6 address" },
+	{ "SERVER_LISTEN_ADDR", "fe80::1%lo", "SERVER_LISTEN_ADDR: \"fe80::1%lo\" is not an IPv4 or IPv6 address" },
+	{ "SERVER_LISTEN_ADDR", "1::2::3", "SERVER_LISTEN_ADDR: \"1::2::3\" is not an IPv4 or IPv6 address" },
+	{ "SERVER_LISTEN_ADDR", "", "SERVER_LISTEN_ADDR: \"\" is not an IPv4 or IPv6 address" },
 	{ P, "0", P ": " "\"0\" is out of range 1-65535" },
 	{ P, "65536", P ": " "\"65536\" is out of range 1-65535" },
 	{ P, "70000", P ": " "\"70000\" is out of range 1-65535" },
@@ -599,7 +605,7 @@ static void test_lengths(void)
 	memset(big, '1', sizeof big);
 	big[100] = '\0';
 	CHECK(config_set(&c, "SERVER_LISTEN_ADDR", big, err, sizeof err) == -1);
-	snprintf(want, sizeof want, "SERVER_LISTEN_ADDR: \"%.64s...\" is not an IPv4 address", big);
+	snprintf(want, sizeof want, "SERVER_LISTEN_ADDR: \"%.64s...\" is not an IPv4 or IPv6 address", big);
 	CHECKF(strcmp(err, want) == 0, "%s", err);
 	rc = strcmp(c.listen_addr, "127.0.0.1");
 	CHECK(rc == 0);

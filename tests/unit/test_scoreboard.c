@@ -27,6 +27,7 @@ static void known_state(void)
 	scoreboard_run(1, 200, -1);
 	scoreboard_run(1, 400, scoreboard_outcome("limits.execution_time", 21));
 	scoreboard_run(0, 400, scoreboard_outcome("limits.pids", 11));
+	scoreboard_run(1, 400, scoreboard_outcome("no.such.code", 12));
 	scoreboard_run(0, 499, -1);
 	scoreboard_duration(0, false, 20);
 	scoreboard_duration(1, true, 25);   /* le is inclusive: 0.025 */
@@ -40,7 +41,7 @@ static void known_state(void)
 }
 
 static const char expected[] =
-    "# HELP runboxd_runs_total Runs (POST /run routed) by outcome: ok, the error code answered, client_gone or other.\n"
+    "# HELP runboxd_runs_total Runs (POST /run, /execute, /compile routed) by outcome: ok, the error code answered, client_gone or other.\n"
     "# TYPE runboxd_runs_total counter\n"
     "runboxd_runs_total{outcome=\"ok\"} 2\n"
     "runboxd_runs_total{outcome=\"access_token\"} 0\n"
@@ -67,6 +68,15 @@ static const char expected[] =
     "runboxd_runs_total{outcome=\"request.headers\"} 0\n"
     "runboxd_runs_total{outcome=\"image.not_allowed\"} 0\n"
     "runboxd_runs_total{outcome=\"agent.unavailable\"} 0\n"
+    "runboxd_runs_total{outcome=\"limits.pids\"} 1\n"
+    "runboxd_runs_total{outcome=\"request.limits\"} 0\n"
+    "runboxd_runs_total{outcome=\"request.query\"} 0\n"
+    "runboxd_runs_total{outcome=\"request.script\"} 0\n"
+    "runboxd_runs_total{outcome=\"request.stdin\"} 0\n"
+    "runboxd_runs_total{outcome=\"request.code\"} 0\n"
+    "runboxd_runs_total{outcome=\"docker.pull\"} 0\n"
+    "runboxd_runs_total{outcome=\"docker.container.prepare\"} 0\n"
+    "runboxd_runs_total{outcome=\"server.busy\"} 0\n"
     "runboxd_runs_total{outcome=\"client_gone\"} 1\n"
     "runboxd_runs_total{outcome=\"other\"} 1\n"
     "# HELP runboxd_run_duration_seconds Time from asking the agent for a run to its answer, by whether the run took a warm container.\n"
