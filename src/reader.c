@@ -723,13 +723,15 @@ static void reader_peer(struct rconn *c, const struct sockaddr_storage *ss)
 static void reader_refuse(int fd, bool allowed)
 {
 	char sink[4096], extra[FRONT_MAX_TEXT];
+	ssize_t n = read(fd, sink, sizeof(sink));
+	/* An answer to HEAD carries no content, even this one (a glance, not a parse). */
+	bool head = n >= 5 && memcmp(sink, "HEAD ", 5) == 0;
 	bool sent;
 
-	(void)!read(fd, sink, sizeof(sink));
 	snprintf(extra, sizeof(extra), "Retry-After: %d\r\n", READER_RETRY_AFTER_SEC);
 	if (allowed)
 		sent = reader_send_now(fd, 503, "server.busy", "Too many connections waiting; retry",
-				       extra, false);
+				       extra, head);
 	else
 		sent = reader_send_now(fd, 403, "ip.not_allowed", "This address may not use this server",
 				       NULL, false);

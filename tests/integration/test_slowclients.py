@@ -238,6 +238,13 @@ def test_limit():
         st, h, body = parse_raw(data)
         R.check(st == 503 and h.get("retry-after") == "1" and rbtest.is_error(body, "server.busy"),
                 "with %d connections waiting the next gets 503 with Retry-After" % waiting, data[:300])
+        c = socket.create_connection(("127.0.0.1", s.port), timeout=30)
+        c.sendall(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n")
+        data, _ = read_answer(c, 30)
+        c.close()
+        st, h, body = parse_raw(data)
+        R.check(st == 503 and h.get("retry-after") == "1" and int(h.get("content-length", "0")) > 0 and body == b"",
+                "... a HEAD too, with no content", data[:300])
         rss = rss_kb(reader)
         print("reader memory: %d kB at start, %d kB with %d waiting (bound %d kB)" %
               (base_rss, rss, waiting, bound_kb))
