@@ -468,6 +468,60 @@ static void test_unique(void)
 }
 
 /*
+ * Which token a head carries: X-Access-Token (docker-run's), X-API-Key
+ * (seed 004's) or Authorization: Bearer; each field at most once, and
+ * fields that carry a token carry the same one.  want: the token, or NULL
+ * for none; why: the refusal's text, or NULL.
+ */
+static void check_token(const char *fields, const char *want, const char *why)
+{
+	char raw[512];
+	struct http_request req;
+	const char *tok, *got;
+	size_t len;
+	int status, rc, n = snprintf(raw, sizeof(raw), "GET / HTTP/1.1\r\nHost: x\r\n%s\r\n", fields);
+
+	rc = parse_req(raw, (size_t)n, &req, &status);
+	CHECKF(rc > 0, "parse %s: %d (status %d)", fields, rc, status);
+	if (rc <= 0)
+		return;
+	got = http_request_token(&req, &tok, &len);
+	if (why != NULL) {
+		CHECKF(got != NULL && strcmp(got, why) == 0, "%s: refused with \"%s\", got \"%s\"", fields, why,
+		       got ? got : "(none)");
+		return;
+	}
+	CHECKF(got == NULL, "%s: accepted, got \"%s\"", fields, got ? got : "");
+	if (want == NULL)
+		CHECKF(tok == NULL && len == 0, "%s: no token", fields);
+	else
+		CHECKF(tok != NULL && len == strlen(want) && memcmp(tok, want, len) == 0, "%s: token %s, got %.*s",
+		       fields, want, (int)len, tok ? tok : "");
+}
+
+static void test_request_token(void)
+{
+	check_token("", NULL, NULL);
+	check_token("X-Access-Token: abc\r\n", "abc", NULL);
+	check_token("x-api-key: abc\r\n", "abc", NULL);
+	check_token("Authorization: Bearer abc\r\n", "abc", NULL);
+	check_token("Authorization: bearer   abc\r\n", "abc", NULL);
+	check_token("Authorization: Basic YWJj\r\n", NULL, NULL); /* another scheme: ignored */
+	check_token("Authorization: Basic YWJj\r\nX-Access-Token: abc\r\n", "abc", NULL);
+	check_token("Authorization: Bearer\r\nX-Access-Token: abc\r\n", "abc", NULL);
+	check_token("Authorization: Bearerabc\r\n", NULL, NULL);
+	check_token("X-Access-Token: abc\r\nX-API-Key: abc\r\nAuthorization: Bearer abc\r\n", "abc", NULL);
+	check_token("X-Access-Token: abc\r\nX-Access-Token: abc\r\n", NULL, "More than one X-Access-Token field");
+	check_token("X-Access-Token: abc\r\nx-access-token: abd\r\n", NULL, "More than one X-Access-Token field");
+	check_token("X-API-Key: a\r\nX-API-Key: a\r\n", NULL, "More than one X-API-Key field");
+	check_token("Authorization: Bearer a\r\nAuthorization: Basic b\r\n", NULL,
+		    "More than one Authorization field");
+	check_token("X-Access-Token: abc\r\nX-API-Key: abd\r\n", NULL, "X-Access-Token and X-API-Key differ");
+	check_token("X-Access-Token: abc\r\nAuthorization: Bearer abd\r\n", NULL, "The token fields differ");
+	check_token("X-API-Key: abc\r\nAuthorization: Bearer ab\r\n", NULL, "The token fields differ");
+}
+
+/*
  * The front's reading loop: bytes arrive in pieces, and the head is parsed
  * again only when http_head_may_end says so.  It must end exactly as one
  * parse of the whole input would, with at most a parse per line (plus the
@@ -1099,6 +1153,7 @@ int main(void)
 	test_host();
 	test_field_values();
 	test_unique();
+	test_request_token();
 	test_head_may_end();
 	test_request_framing();
 	test_chunked();
