@@ -164,6 +164,18 @@ int http_response_framing(const struct http_response *res, struct http_framing *
 const char *http_request_token(const struct http_request *req, const char **tok, size_t *len);
 
 /*
+ * What a head must say before anything is routed, whoever reads it: a
+ * valid Host (RFC 9112 3.2), no field runboxd reads given twice (a proxy
+ * in front may have kept the other one), and one token (as
+ * http_request_token, which sets *tok and *len).  NULL, or what is wrong,
+ * for a 400 request.malformed.
+ */
+const char *http_request_fields(const struct http_request *req, const char **tok, size_t *len);
+
+/* The path to route by: an absolute-form target may have none, which is "/". */
+void http_route_path(const struct http_request *req, const char **p, size_t *n);
+
+/*
  * The JSON error code and message of an HTTP-level refusal (408, 411, 413,
  * 414, 417, 431, 501, 505; anything else is 400 request.malformed).
  * Returns the status to send.
@@ -193,14 +205,5 @@ int http_query_param(const struct http_request *req, const char *name, const cha
  */
 int http_format_head(char *out, size_t outsz, int status, const char *content_type,
 		     size_t content_length, const char *extra);
-
-/*
- * GET /: the service's name and version, in docker-run's shape.  A
- * constant, so whoever reads the request (the reader) may answer it.
- */
-#define RUNBOXD_VERSION "1.0.0"
-#define HTTP_ROOT_BODY                                                         \
-	"{\"name\":\"runboxd\",\"version\":\"" RUNBOXD_VERSION "\","           \
-	"\"description\":\"Api for running code in transient docker containers\"}"
 
 #endif

@@ -19,6 +19,12 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_errorx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * A client's bytes as a log line may hold them: at most outsz - 1, each
+ * not printable ASCII (or a space) replaced by '?', NUL-terminated.
+ */
+void log_clean(char *out, size_t outsz, const char *s, size_t n);
+
 _Noreturn void fatal(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 _Noreturn void fatalx(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

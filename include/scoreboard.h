@@ -93,6 +93,8 @@ void scoreboard_respawn(enum scoreboard_role role, enum scoreboard_cause cause);
 void scoreboard_busy(unsigned slot, bool busy);
 void scoreboard_request(unsigned slot, const char *path, int status);
 int scoreboard_outcome(const char *code, size_t len); /* an index for scoreboard_run; unknown: "other" */
+/* Does this request count as a run (runboxd_runs_total): POST /run, /execute or /compile? */
+bool scoreboard_is_run(const char *method, size_t mlen, const char *path, size_t plen);
 void scoreboard_run(unsigned slot, int status, int outcome);
 bool scoreboard_took_warm(unsigned slot);
 void scoreboard_duration(unsigned slot, bool warm, int64_t ms);

@@ -6,7 +6,7 @@ set -euo pipefail
 
 pkgs=(build-essential clang libjsmn-dev libseccomp-dev libclang-rt-14-dev
       docker.io runsc podman busybox-static debootstrap curl python3 wrk cppcheck clang-tidy clang-format
-      dpkg-dev debhelper lintian rpm rpmlint nginx man-db systemd python3-jsonschema docker-registry prometheus)
+      dpkg-dev debhelper lintian rpm rpmlint nginx man-db systemd python3-jsonschema docker-registry prometheus iproute2)
 # The OpenAPI lint (tests/openapi) runs on Node.js: Debian's, unless one is there.
 command -v npm >/dev/null || pkgs+=(nodejs npm)
 missing=()

@@ -36,6 +36,7 @@
 #include "pull.h"
 #include "sandbox.h"
 #include "scoreboard.h"
+#include "version.h"
 
 #define FRONT_STDERR_PREFIX "Code runner failed with the following message: "
 
@@ -253,28 +254,11 @@ struct route {
 	void (*handle)(struct conn *c);
 };
 
-/* The token header, if one (http_request_token); NULL, or what is wrong for a 400. */
-static const char *front_find_token(struct conn *c)
-{
-	return http_request_token(&c->req, &c->token, &c->token_len);
-}
-
-/*
- * What the head must say before anything is routed: a valid Host (RFC
- * 9112 3.2), and no field runboxd reads given twice -- a proxy in front
- * may have kept the other one.  Answers 400 itself and returns false.
- */
+/* What the head must say before anything is routed (http_request_fields); answers 400 itself and returns false. */
 static bool front_check_head(struct conn *c)
 {
-	const struct http_header *h;
-	const char *why = NULL;
+	const char *why = http_request_fields(&c->req, &c->token, &c->token_len);
 
-	if (http_request_host(&c->req) < 0)
-		why = "Host field missing, repeated or invalid";
-	else if (http_header_unique(c->req.headers, c->req.num_headers, "Content-Type", &h) < 0)
-		why = "More than one Content-Type field";
-	else
-		why = front_find_token(c);
 	if (why == NULL)
 		return true;
 	front_error(c, 400, "request.malformed", why);
@@ -335,8 +319,8 @@ static void front_relay(struct conn *c, ssize_t n)
 
 static void front_route_root(struct conn *c)
 {
-	/* The reader answers most of these itself (reader_root); not one whose head a front must judge. */
-	static const char body[] = HTTP_ROOT_BODY;
+	/* The reader answers GET / itself (reader_root); a front, one with a body the reader hands over. */
+	static const char body[] = RUNBOXD_ROOT_BODY;
 
 	front_json(c, 200, body, sizeof(body) - 1);
 }
@@ -1534,20 +1518,13 @@ static const struct route front_routes[] = {
 	{"/metrics", "GET", false, false, false, front_route_metrics}, /* the handler asks for the token */
 };
 
-/* The path to route by: an absolute-form target may have none, which is "/". */
-static void front_path(const struct conn *c, const char **p, size_t *n)
-{
-	*p = c->req.path_len > 0 ? c->req.path : "/";
-	*n = c->req.path_len > 0 ? c->req.path_len : 1;
-}
-
 /* Find the route; answers 404/405 itself and returns NULL. */
 static const struct route *front_route(struct conn *c)
 {
 	const char *path;
 	size_t plen;
 
-	front_path(c, &path, &plen);
+	http_route_path(&c->req, &path, &plen);
 	for (size_t i = 0; i < sizeof(front_routes) / sizeof(front_routes[0]); i++) {
 		const struct route *r = &front_routes[i];
 		bool get = strcmp(r->method, "GET") == 0;
@@ -1559,8 +1536,7 @@ static const struct route *front_route(struct conn *c)
 		/* Method names are case-sensitive (RFC 9110 9.1). */
 		if (strlen(r->method) == c->req.method_len &&
 		    memcmp(r->method, c->req.method, c->req.method_len) == 0) {
-			c->run = r->handle == front_route_run || r->handle == front_route_execute ||
-				 r->handle == front_route_compile;
+			c->run = scoreboard_is_run(c->req.method, c->req.method_len, path, plen);
 			return r;
 		}
 		/* HEAD is GET without the content (RFC 9110 9.3.2). */
@@ -1578,18 +1554,12 @@ static const struct route *front_route(struct conn *c)
 
 static void front_note_request(struct conn *c)
 {
-	size_t i, n = c->req.method_len < HTTP_MAX_METHOD ? c->req.method_len : HTTP_MAX_METHOD;
 	const char *path;
 	size_t plen;
 
-	memcpy(c->method, c->req.method, n);
-	c->method[n] = '\0';
-	front_path(c, &path, &plen);
-	n = plen < sizeof(c->path) - 1 ? plen : sizeof(c->path) - 1;
-	/* Paths are logged, so nothing but printable ASCII gets through. */
-	for (i = 0; i < n; i++)
-		c->path[i] = path[i] > 0x20 && path[i] < 0x7f ? path[i] : '?';
-	c->path[n] = '\0';
+	log_clean(c->method, sizeof(c->method), c->req.method, c->req.method_len);
+	http_route_path(&c->req, &path, &plen);
+	log_clean(c->path, sizeof(c->path), path, plen);
 }
 
 /*
@@ -1611,7 +1581,7 @@ static bool front_rate_ok(struct conn *c, bool parsed)
 	if (cfg->rate_per_minute == 0 || t == NULL || c->rated)
 		return true;
 	if (parsed) {
-		front_path(c, &path, &plen);
+		http_route_path(&c->req, &path, &plen);
 		if (plen == strlen(RATELIMIT_EXEMPT_PATH) && memcmp(path, RATELIMIT_EXEMPT_PATH, plen) == 0)
 			return true;
 	}

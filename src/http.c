@@ -991,6 +991,25 @@ const char *http_request_token(const struct http_request *req, const char **tok,
 	return NULL;
 }
 
+const char *http_request_fields(const struct http_request *req, const char **tok, size_t *len)
+{
+	const struct http_header *h;
+
+	*tok = NULL;
+	*len = 0;
+	if (http_request_host(req) < 0)
+		return "Host field missing, repeated or invalid";
+	if (http_header_unique(req->headers, req->num_headers, "Content-Type", &h) < 0)
+		return "More than one Content-Type field";
+	return http_request_token(req, tok, len);
+}
+
+void http_route_path(const struct http_request *req, const char **p, size_t *n)
+{
+	*p = req->path_len > 0 ? req->path : "/";
+	*n = req->path_len > 0 ? req->path_len : 1;
+}
+
 int http_error_text(int status, const char **code, const char **message)
 {
 	static const struct {

@@ -109,3 +109,15 @@ void fatalx(int status, const char *fmt, ...)
 	va_end(ap);
 	_exit(status);
 }
+
+void log_clean(char *out, size_t outsz, const char *s, size_t n)
+{
+	size_t i;
+
+	if (outsz == 0)
+		return;
+	n = n < outsz - 1 ? n : outsz - 1;
+	for (i = 0; i < n; i++)
+		out[i] = s[i] > 0x20 && s[i] < 0x7f ? s[i] : '?';
+	out[n] = '\0';
+}

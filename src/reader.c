@@ -55,6 +55,7 @@
 #include "sandbox.h"
 #include "scoreboard.h"
 #include "sha256.h"
+#include "version.h"
 
 #define READER_SALT 32
 
@@ -75,6 +76,7 @@ struct rconn {
 	size_t decoded;       /* body bytes decoded so far, at buf + head_len */
 	size_t body_len;      /* once complete */
 	bool no_content;      /* HEAD: answers carry no content */
+	bool whole;           /* its head is in, it has no body: a client has nothing more to send */
 	size_t lingered;      /* bytes discarded after an answer */
 	struct rconn *prev, *next;
 	char peer[READER_PEER];
@@ -103,6 +105,7 @@ static bool stopping, accept_paused;
 static bool orphaned; /* the master is gone: its fronts take nothing more */
 static uint8_t salt[READER_SALT], verifier[SHA256_LEN];
 static struct http_request req; /* the head being looked at */
+static const struct rconn *req_of; /* whose parsed head req holds: its log line names method and path */
 static int tag_listen, tag_handoff, tag_stop, tag_life;
 
 /* ---- lists and buffers ---- */
@@ -177,6 +180,8 @@ static void reader_resume_accept(void);
 
 static void reader_close(struct rconn *c)
 {
+	if (req_of == c)
+		req_of = NULL;
 	reader_unlink(c);
 	close(c->fd);
 	reader_free_buf(c);
@@ -246,6 +251,15 @@ static int reader_poll(struct rconn *c, uint32_t events)
 
 static void reader_linger(struct rconn *c)
 {
+	/*
+	 * A request with no body and nothing after its head: the answer says
+	 * Connection: close, the client has no more to send, so closing cannot
+	 * reset the answer away, and the place is free at once.
+	 */
+	if (c->whole && c->len == c->head_len) {
+		reader_close(c);
+		return;
+	}
 	/* The answer must reach the client even if it is still sending: drain, then close. */
 	shutdown(c->fd, SHUT_WR);
 	/* Not watched (the add failed): the linger's deadline closes it. */
@@ -257,10 +271,11 @@ static void reader_linger(struct rconn *c)
 /*
  * Write a whole small answer without waiting: a fresh connection's send
  * buffer holds far more than any answer here, so a short write means a
- * client that is gone or refuses to read, and it gets no more.
+ * client that is gone or refuses to read, and it gets no more.  The bytes
+ * sent, or 0.
  */
-static bool reader_send_body(int fd, int status, const char *body, size_t len, const char *extra,
-			     bool no_content)
+static size_t reader_send(int fd, int status, const char *body, size_t len, const char *extra,
+			  bool no_content)
 {
 	char head[FRONT_RESPONSE_HEAD];
 	struct iovec iov[2];
@@ -268,41 +283,68 @@ static bool reader_send_body(int fd, int status, const char *body, size_t len, c
 	int n = http_format_head(head, sizeof(head), status, "application/json", len, extra);
 
 	if (n < 0)
-		return false;
+		return 0;
 	iov[0] = (struct iovec){head, (size_t)n};
 	iov[1] = (struct iovec){(void *)(uintptr_t)body, no_content ? 0 : len};
-	return sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)n + (ssize_t)iov[1].iov_len;
+	if (sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)n + (ssize_t)iov[1].iov_len)
+		return 0;
+	return (size_t)n + iov[1].iov_len;
 }
 
-/* The same, for a JSON error {"error": code, "message": message}. */
-static bool reader_send_now(int fd, int status, const char *code, const char *message,
-			    const char *extra, bool no_content)
+/* {"error": code, "message": message} in out; its length (0: it did not fit). */
+static size_t reader_error_body(char *out, size_t n, const char *code, const char *message)
 {
-	char body[FRONT_MAX_TEXT * 3];
 	struct jbuf b;
 
-	jbuf_init(&b, body, sizeof(body));
+	jbuf_init(&b, out, n);
 	jbuf_lit(&b, "{\"error\":");
 	jbuf_str(&b, code, strlen(code));
 	jbuf_lit(&b, ",\"message\":");
 	jbuf_str(&b, message, strlen(message));
 	jbuf_lit(&b, "}");
-	return !b.overflow && reader_send_body(fd, status, b.p, b.len, extra, no_content);
+	return b.overflow ? 0 : b.len;
+}
+
+/* One line per request, as a front writes it: peer, method and path (while req holds its head), status, time, bytes. */
+static void reader_log(const struct rconn *c, int status, size_t sent, const char *note)
+{
+	char method[HTTP_MAX_METHOD + 1] = "-", path[FRONT_LOG_PATH] = "-";
+	const char *p;
+	size_t n;
+
+	if (req_of == c) {
+		log_clean(method, sizeof(method), req.method, req.method_len);
+		http_route_path(&req, &p, &n);
+		log_clean(path, sizeof(path), p, n);
+	}
+	log_info("%s %s %s %d %" PRId64 "ms %zuB%s", c->peer, method, path, status, io_now_ms() - c->started,
+		 sent, note);
+}
+
+/*
+ * Answer c with a JSON body and let it go (reader_linger).  Counted as a
+ * front counts its answers (runboxd_http_requests_total, and
+ * runboxd_runs_total with outcome, an index of scoreboard_outcome's).
+ */
+static void reader_reply(struct rconn *c, int status, const char *body, size_t len, const char *extra,
+			 int outcome)
+{
+	size_t sent = reader_send(c->fd, status, body, len, extra, c->no_content);
+
+	scoreboard_request(SCOREBOARD_READER, c->route[0] ? c->route : "other", status);
+	if (c->run)
+		scoreboard_run(SCOREBOARD_READER, status, outcome);
+	reader_log(c, status, sent, sent ? "" : " (not delivered)");
+	reader_linger(c);
 }
 
 static void reader_answer(struct rconn *c, int status, const char *code, const char *message,
 			  const char *extra)
 {
-	bool sent = reader_send_now(c->fd, status, code, message, extra, c->no_content);
+	char body[FRONT_MAX_TEXT * 3];
+	size_t len = reader_error_body(body, sizeof(body), code, message);
 
-	/* Counted as a front counts its answers (runboxd_http_requests_total, runboxd_runs_total). */
-	scoreboard_request(SCOREBOARD_READER, c->route[0] ? c->route : "other", status);
-	if (c->run)
-		scoreboard_run(SCOREBOARD_READER, status, scoreboard_outcome(code, strlen(code)));
-
-	log_info("%s - - %d %" PRId64 "ms%s", c->peer, status, io_now_ms() - c->started,
-		 sent ? "" : " (not delivered)");
-	reader_linger(c);
+	reader_reply(c, status, body, len, extra, scoreboard_outcome(code, strlen(code)));
 }
 
 /*
@@ -429,45 +471,22 @@ static int reader_body_progress(struct rconn *c)
  * GET / and HEAD / answer a constant that needs no token, no agent and
  * no slot: the reader answers them itself, so that they cost one process
  * and no hand-off, and answer even while every slot is busy.  Only a head
- * a front would take as it is: one it would refuse (Host, a field given
- * twice, a malformed token field) goes to a front, which says why, in its
- * order.  True when c is answered.
+ * a front would take as it is (http_request_fields): one it would refuse
+ * goes to a front, which says why, in its order.  True when c is answered.
  */
 static bool reader_root(struct rconn *c)
 {
-	static const char body[] = HTTP_ROOT_BODY;
-	const struct http_header *h;
-	const char *tok;
-	size_t toklen;
-	bool sent;
+	static const char body[] = RUNBOXD_ROOT_BODY;
+	const char *path, *tok;
+	size_t plen, toklen;
 
-	if (!(c->no_content || (req.method_len == 3 && memcmp(req.method, "GET", 3) == 0)))
-		return false;
-	/* An absolute-form target may have no path: it is "/". */
-	if (req.path_len > 1 || (req.path_len == 1 && req.path[0] != '/'))
-		return false;
-	if (http_request_host(&req) < 0 ||
-	    http_header_unique(req.headers, req.num_headers, "Content-Type", &h) < 0 ||
-	    http_request_token(&req, &tok, &toklen) != NULL)
+	http_route_path(&req, &path, &plen);
+	if (!(c->no_content || (req.method_len == 3 && memcmp(req.method, "GET", 3) == 0)) ||
+	    plen != 1 || path[0] != '/' || http_request_fields(&req, &tok, &toklen) != NULL)
 		return false;
 	memcpy(c->route, "/", 2);
-	if (!reader_rate_ok(c))
-		return true;
-	sent = reader_send_body(c->fd, 200, body, sizeof(body) - 1, NULL, c->no_content);
-	scoreboard_request(SCOREBOARD_READER, c->route, 200);
-	log_info("%s %s / 200 %" PRId64 "ms %zuB%s", c->peer, c->no_content ? "HEAD" : "GET",
-		 io_now_ms() - c->started, sent ? c->no_content ? (size_t)0 : sizeof(body) - 1 : (size_t)0,
-		 sent ? "" : " (not delivered)");
-	/*
-	 * Nothing came after the head, and the answer says Connection: close:
-	 * a client has no more to send, so closing cannot reset the answer
-	 * away, and the place is free at once.  Bytes after it (a pipelined
-	 * request) are drained first, as after any other answer.
-	 */
-	if (sent && c->len == c->head_len)
-		reader_close(c);
-	else
-		reader_linger(c);
+	if (reader_rate_ok(c))
+		reader_reply(c, 200, body, sizeof(body) - 1, NULL, -1);
 	return true;
 }
 
@@ -479,8 +498,8 @@ static bool reader_root(struct rconn *c)
 static int reader_head_done(struct rconn *c, size_t head_len)
 {
 	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-	const char *why, *tok;
-	size_t toklen;
+	const char *why, *tok, *path;
+	size_t toklen, plen;
 	int status = 400;
 
 	c->head_len = head_len;
@@ -490,6 +509,7 @@ static int reader_head_done(struct rconn *c, size_t head_len)
 	if (http_request_framing(&req, &c->framing, &status) < 0)
 		return status;
 	if (c->framing.kind == HTTP_BODY_NONE) {
+		c->whole = true;
 		if (reader_root(c))
 			return -1;
 		reader_complete(c, 0);
@@ -498,12 +518,10 @@ static int reader_head_done(struct rconn *c, size_t head_len)
 	/* Before the token is looked at: guessing tokens is limited too. */
 	if (!reader_rate_ok(c))
 		return -1;
-	if (req.path_len > 0 && req.path_len < sizeof(c->route))
-		memcpy(c->route, req.path, req.path_len);
-	/* A route that runs a container, as a front's route table says (front_route). */
-	c->run = (strcmp(c->route, "/run") == 0 || strcmp(c->route, "/execute") == 0 ||
-		  strcmp(c->route, "/compile") == 0) &&
-		 req.method_len == 4 && memcmp(req.method, "POST", 4) == 0;
+	http_route_path(&req, &path, &plen);
+	if (plen < sizeof(c->route))
+		memcpy(c->route, path, plen);
+	c->run = scoreboard_is_run(req.method, req.method_len, path, plen);
 	why = http_request_token(&req, &tok, &toklen);
 	if (why != NULL) {
 		reader_answer(c, 400, "request.malformed", why, NULL);
@@ -532,6 +550,7 @@ static int reader_head_progress(struct rconn *c)
 	if (!http_head_may_end(c->buf, c->len, c->parsed))
 		return 0;
 	r = http_parse_request(c->buf, c->len, &req, &status);
+	req_of = r > 0 ? c : NULL;
 	if (r > 0)
 		return reader_head_done(c, (size_t)r);
 	if (r == HTTP_ERROR)
@@ -562,7 +581,7 @@ static void reader_read(struct rconn *c)
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
-		log_info("%s - - 499 %" PRId64 "ms", c->peer, io_now_ms() - c->started);
+		reader_log(c, 499, 0, "");
 		reader_close(c);
 		return;
 	}
@@ -722,19 +741,21 @@ static void reader_peer(struct rconn *c, const struct sockaddr_storage *ss)
  */
 static void reader_refuse(int fd, bool allowed)
 {
-	char sink[4096], extra[FRONT_MAX_TEXT];
+	char sink[4096], extra[FRONT_MAX_TEXT], body[FRONT_MAX_TEXT * 3];
 	ssize_t n = read(fd, sink, sizeof(sink));
 	/* An answer to HEAD carries no content, even this one (a glance, not a parse). */
 	bool head = n >= 5 && memcmp(sink, "HEAD ", 5) == 0;
-	bool sent;
+	size_t len, sent;
 
 	snprintf(extra, sizeof(extra), "Retry-After: %d\r\n", READER_RETRY_AFTER_SEC);
-	if (allowed)
-		sent = reader_send_now(fd, 503, "server.busy", "Too many connections waiting; retry",
-				       extra, head);
-	else
-		sent = reader_send_now(fd, 403, "ip.not_allowed", "This address may not use this server",
-				       NULL, false);
+	if (allowed) {
+		len = reader_error_body(body, sizeof(body), "server.busy", "Too many connections waiting; retry");
+		sent = reader_send(fd, 503, body, len, extra, head);
+	} else {
+		len = reader_error_body(body, sizeof(body), "ip.not_allowed",
+					"This address may not use this server");
+		sent = reader_send(fd, 403, body, len, NULL, false);
+	}
 	scoreboard_request(SCOREBOARD_READER, "other", allowed ? 503 : 403);
 	if (!sent)
 		log_debug("%s: the refused client did not take its answer", __func__);

@@ -215,6 +215,18 @@ int scoreboard_outcome(const char *code, size_t len)
 	return SB_OUTCOME_OTHER;
 }
 
+bool scoreboard_is_run(const char *method, size_t mlen, const char *path, size_t plen)
+{
+	static const char *const runs[] = {"/run", "/execute", "/compile"};
+
+	if (mlen != 4 || memcmp(method, "POST", 4) != 0)
+		return false;
+	for (unsigned i = 0; i < ARRAY_SIZE(runs); i++)
+		if (strlen(runs[i]) == plen && memcmp(runs[i], path, plen) == 0)
+			return true;
+	return false;
+}
+
 void scoreboard_run(unsigned slot, int status, int outcome)
 {
 	struct scoreboard_row *r = sb_row(slot);

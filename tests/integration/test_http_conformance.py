@@ -8,6 +8,7 @@ and lengths with leading zeros."""
 
 import json
 import os
+import re
 import socket
 import sys
 import threading
@@ -125,6 +126,8 @@ def test_root_by_reader(s):
     st2, _, body2 = parse_raw(got)
     R.check(st2 == 200 and body2 == body and got.count(b"HTTP/1.1") == 1,
             "a request pipelined behind GET /: one answer, then the close, no reset", got[:300])
+    R.check(wait_until(lambda: re.search(r" GET / 200 \d+ms %dB\n" % len(raw), s.log())),
+            "the reader logs GET / as a front would: method, path, status, time, bytes", s.log()[-300:])
     # Every slot busy: GET / still answers, while the runs go on.
     slots = int(s.config["SERVER_WORKER_THREADS"])
     sleepy = {"language": "sh", "files": [{"name": "main.sh", "content": "sleep 6; echo woke"}]}
@@ -263,6 +266,8 @@ def test_token_before_body(s):
     st, _, rbody, raw = exchange(s, head(b"POST", b"/run", [b"Host: x", b"X-Access-Token: nope",
                                                              b"Content-Length: 5000"]))
     R.check(st == 401, "wrong token, body not sent: 401 without reading it", raw[:200])
+    R.check(s.wait_log(" POST /run 401 "),
+            "the reader's log line for it names method and path, as a front's does", s.log()[-300:])
     for name, fields in [
         ("body over the limit", [b"Content-Length: %d" % (MAX_BODY + 1)]),
         ("no body", []),

@@ -467,25 +467,25 @@ static void test_unique(void)
 	CHECK(http_header_unique(h, 0, "Host", &f) == 0 && f == NULL);
 }
 
+typedef const char *(*head_check)(const struct http_request *, const char **, size_t *);
+
 /*
- * Which token a head carries: X-Access-Token (docker-run's), X-API-Key
- * (seed 004's) or Authorization: Bearer; each field at most once, and
- * fields that carry a token carry the same one.  want: the token, or NULL
- * for none; why: the refusal's text, or NULL.
+ * What check says of "GET / HTTP/1.1" with fields: want, the token (NULL:
+ * none), or why, the refusal's text.
  */
-static void check_token(const char *fields, const char *want, const char *why)
+static void check_head(head_check check, const char *fields, const char *want, const char *why)
 {
 	char raw[512];
 	struct http_request req;
 	const char *tok, *got;
 	size_t len;
-	int status, rc, n = snprintf(raw, sizeof(raw), "GET / HTTP/1.1\r\nHost: x\r\n%s\r\n", fields);
+	int status, rc, n = snprintf(raw, sizeof(raw), "GET / HTTP/1.1\r\n%s\r\n", fields);
 
 	rc = parse_req(raw, (size_t)n, &req, &status);
 	CHECKF(rc > 0, "parse %s: %d (status %d)", fields, rc, status);
 	if (rc <= 0)
 		return;
-	got = http_request_token(&req, &tok, &len);
+	got = check(&req, &tok, &len);
 	if (why != NULL) {
 		CHECKF(got != NULL && strcmp(got, why) == 0, "%s: refused with \"%s\", got \"%s\"", fields, why,
 		       got ? got : "(none)");
@@ -497,6 +497,52 @@ static void check_token(const char *fields, const char *want, const char *why)
 	else
 		CHECKF(tok != NULL && len == strlen(want) && memcmp(tok, want, len) == 0, "%s: token %s, got %.*s",
 		       fields, want, (int)len, tok ? tok : "");
+}
+
+/*
+ * Which token a head carries: X-Access-Token (docker-run's), X-API-Key
+ * (seed 004's) or Authorization: Bearer; each field at most once, and
+ * fields that carry a token carry the same one.
+ */
+static void check_token(const char *fields, const char *want, const char *why)
+{
+	char with_host[400];
+
+	snprintf(with_host, sizeof(with_host), "Host: x\r\n%s", fields);
+	check_head(http_request_token, with_host, want, why);
+}
+
+/* The checks every head meets before it is routed, whoever reads it (the reader or a front). */
+static void check_fields(const char *fields, const char *want, const char *why)
+{
+	check_head(http_request_fields, fields, want, why);
+}
+
+static void test_request_fields(void)
+{
+	const char *p;
+	size_t n;
+	struct http_request req;
+	int status;
+	static const char abs_none[] = "GET http://x HTTP/1.1\r\nHost: x\r\n\r\n";
+	static const char abs_path[] = "GET http://x/run?a HTTP/1.1\r\nHost: x\r\n\r\n";
+
+	check_fields("Host: x\r\n", NULL, NULL);
+	check_fields("Host: x\r\nX-Access-Token: t\r\nContent-Type: application/json\r\n", "t", NULL);
+	check_fields("", NULL, "Host field missing, repeated or invalid");
+	check_fields("Host: x\r\nHost: x\r\n", NULL, "Host field missing, repeated or invalid");
+	check_fields("Host: a b\r\n", NULL, "Host field missing, repeated or invalid");
+	check_fields("Host: x\r\nContent-Type: a/b\r\ncontent-type: a/b\r\n", NULL, "More than one Content-Type field");
+	check_fields("Host: x\r\nX-API-Key: a\r\nX-Access-Token: b\r\n", NULL, "X-Access-Token and X-API-Key differ");
+	/* Host is judged first: a head wrong twice says so once, for the Host. */
+	check_fields("X-Access-Token: a\r\nX-Access-Token: a\r\n", NULL, "Host field missing, repeated or invalid");
+
+	CHECK(parse_req(abs_none, sizeof(abs_none) - 1, &req, &status) > 0);
+	http_route_path(&req, &p, &n);
+	CHECK(n == 1 && p[0] == '/');
+	CHECK(parse_req(abs_path, sizeof(abs_path) - 1, &req, &status) > 0);
+	http_route_path(&req, &p, &n);
+	CHECK(n == 4 && memcmp(p, "/run", 4) == 0);
 }
 
 static void test_request_token(void)
@@ -1154,6 +1200,7 @@ int main(void)
 	test_field_values();
 	test_unique();
 	test_request_token();
+	test_request_fields();
 	test_head_may_end();
 	test_request_framing();
 	test_chunked();

@@ -40,6 +40,19 @@ static void known_state(void)
 	scoreboard_late_output(1, 7);
 }
 
+static void test_is_run(void)
+{
+	CHECK(scoreboard_is_run("POST", 4, "/run", 4));
+	CHECK(scoreboard_is_run("POST", 4, "/execute", 8));
+	CHECK(scoreboard_is_run("POST", 4, "/compile", 8));
+	CHECK(!scoreboard_is_run("GET", 3, "/run", 4));
+	CHECK(!scoreboard_is_run("post", 4, "/run", 4));
+	CHECK(!scoreboard_is_run("POST", 4, "/runs", 5));
+	CHECK(!scoreboard_is_run("POST", 4, "/ru", 3));
+	CHECK(!scoreboard_is_run("POST", 4, "/version", 8));
+	CHECK(!scoreboard_is_run("POST", 4, "/", 1));
+}
+
 static const char expected[] =
     "# HELP runboxd_runs_total Runs (POST /run, /execute, /compile routed) by outcome: ok, the error code answered, client_gone or other.\n"
     "# TYPE runboxd_runs_total counter\n"
@@ -269,6 +282,7 @@ int main(void)
 	test_known(sb);
 	test_slots(sb);
 	test_labels();
+	test_is_run();
 	test_worst(sb);
 	scoreboard_use(NULL);
 	/* Before the master maps the region (unit tests of other modules): nothing happens. */
